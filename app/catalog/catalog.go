@@ -1,0 +1,336 @@
+// Package catalog holds the GitLab-approved models DuoBox can run: for each,
+// where GitLab lists it and for which features, the numbers its memory needs
+// depend on, its quantized variants and the vLLM arguments it needs. The data
+// itself is embedded in bundles/; a user overlay file can add or override
+// entries without ever hiding the bundled ones.
+package catalog
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/duobox/duobox/app/version"
+)
+
+// Feature is a GitLab Duo feature a model can serve.
+type Feature string
+
+// The features DuoBox plans for, in display order.
+const (
+	CodeCompletion Feature = "code_completion"
+	CodeGeneration Feature = "code_generation"
+	Chat           Feature = "chat"
+	AgentPlatform  Feature = "agent_platform"
+)
+
+// CoreFeatures are the three the seed's table lists; recommendations try to cover them.
+var CoreFeatures = []Feature{CodeCompletion, CodeGeneration, Chat}
+
+// Label is the feature's name as GitLab's tables write it.
+func (f Feature) Label() string {
+	switch f {
+	case CodeCompletion:
+		return "Code Completion"
+	case CodeGeneration:
+		return "Code Generation"
+	case Chat:
+		return "Duo Chat"
+	case AgentPlatform:
+		return "Agent Platform"
+	}
+	return string(f)
+}
+
+// Level is GitLab's word for how well a model serves a feature.
+type Level string
+
+// Levels GitLab uses across versions. "yes" is the seed's ✅ (17.2–17.4, no grading).
+const (
+	LevelYes     Level = "yes"
+	LevelFull    Level = "full"
+	LevelLargely Level = "largely"
+	LevelPartial Level = "partial"
+	LevelLimited Level = "limited"
+	LevelBeta    Level = "beta"
+)
+
+var levelRank = map[Level]int{LevelFull: 5, LevelYes: 5, LevelLargely: 4, LevelPartial: 3, LevelBeta: 2, LevelLimited: 1}
+
+// Rank orders levels: higher is better; 0 for unknown.
+func (l Level) Rank() int { return levelRank[l] }
+
+// Status is GitLab's standing of a model in a version range.
+type Status string
+
+// Statuses GitLab has used.
+const (
+	StatusApproved        Status = "approved"
+	StatusSupported       Status = "supported"
+	StatusBeta            Status = "beta"
+	StatusCompatible      Status = "compatible"
+	StatusUnderEvaluation Status = "under-evaluation"
+)
+
+// Listing is one row of GitLab's model list for a range of versions.
+type Listing struct {
+	Versions string            `yaml:"versions" json:"versions"` // "17.2-17.4", "18.5-"
+	Status   Status            `yaml:"status" json:"status"`
+	Features map[Feature]Level `yaml:"features" json:"features"`
+	Note     string            `yaml:"note,omitempty" json:"note,omitempty"`
+	rng      version.Range
+}
+
+// Architecture holds the config.json numbers memory depends on.
+type Architecture struct {
+	Layers         int    `yaml:"layers" json:"layers"`
+	AttentionHeads int    `yaml:"attention_heads" json:"attention_heads"`
+	KVHeads        int    `yaml:"kv_heads" json:"kv_heads"`
+	HeadDim        int    `yaml:"head_dim" json:"head_dim"`
+	MaxContext     int    `yaml:"max_context" json:"max_context"`
+	Vocab          int    `yaml:"vocab" json:"vocab"`
+	DType          string `yaml:"dtype" json:"dtype"`
+	MoE            bool   `yaml:"moe,omitempty" json:"moe,omitempty"`
+	// SlidingWindowShare is the fraction of layers with a small sliding window
+	// (their KV does not grow with context); 0 for plain full attention.
+	SlidingWindowShare float64 `yaml:"sliding_window_share,omitempty" json:"sliding_window_share,omitempty"`
+}
+
+// KVBytesPerToken is 2 × layers × KV heads per GPU × head dim × dtype bytes,
+// KV heads per GPU being max(1, KV heads / tp) (facts/models.md §3.2).
+func (a Architecture) KVBytesPerToken(tp, dtypeBytes int) uint64 {
+	if tp < 1 {
+		tp = 1
+	}
+	kv := max(1, a.KVHeads/tp)
+	layers := float64(a.Layers) * (1 - a.SlidingWindowShare)
+	return uint64(2 * layers * float64(kv*a.HeadDim*dtypeBytes))
+}
+
+// Variant is a quantized build of a model, an attribute of its model.
+type Variant struct {
+	Repo        string  `yaml:"repo" json:"repo"`
+	Method      string  `yaml:"method" json:"method"` // awq, gptq, fp8
+	Bits        int     `yaml:"bits" json:"bits"`
+	WeightBytes uint64  `yaml:"weight_bytes" json:"weight_bytes"`
+	MinCompute  float64 `yaml:"min_compute_capability,omitempty" json:"min_compute_capability,omitempty"`
+	Note        string  `yaml:"note,omitempty" json:"note,omitempty"`
+}
+
+// Model is one catalog entry.
+type Model struct {
+	ID           string       `yaml:"id" json:"id"`
+	Name         string       `yaml:"name" json:"name"`
+	SeedName     string       `yaml:"seed_name,omitempty" json:"seed_name,omitempty"` // the row name in the seed's table
+	HFRepo       string       `yaml:"hf_repo" json:"hf_repo"`
+	Family       string       `yaml:"family" json:"family"` // GitLab's model family (Admin UI)
+	Gated        bool         `yaml:"gated" json:"gated"`
+	Licence      string       `yaml:"licence" json:"licence"`
+	Architecture Architecture `yaml:"architecture" json:"architecture"`
+	WeightBytes  uint64       `yaml:"weight_bytes" json:"weight_bytes"`
+	Quantized    []Variant    `yaml:"quantized,omitempty" json:"quantized,omitempty"`
+	VLLMArgs     []string     `yaml:"vllm_args,omitempty" json:"vllm_args,omitempty"`
+	GitLab       []Listing    `yaml:"gitlab" json:"gitlab"`
+	Notes        string       `yaml:"notes,omitempty" json:"notes,omitempty"`
+	Source       string       `yaml:"-" json:"source"` // "bundled" or the overlay path
+}
+
+// ListingFor returns the listing that covers v, if any.
+func (m Model) ListingFor(v version.GitLab) (Listing, bool) {
+	for _, l := range m.GitLab {
+		if l.rng.Contains(v) {
+			return l, true
+		}
+	}
+	return Listing{}, false
+}
+
+// FeaturesAt lists the features m serves at v, in display order.
+func (m Model) FeaturesAt(v version.GitLab) []Feature {
+	l, ok := m.ListingFor(v)
+	if !ok {
+		return nil
+	}
+	var out []Feature
+	for _, f := range []Feature{CodeCompletion, CodeGeneration, Chat, AgentPlatform} {
+		if _, ok := l.Features[f]; ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Catalog is the validated set of models, in file order.
+type Catalog struct {
+	Models []Model
+}
+
+// File is the on-disk shape of the bundled catalog and of overlays.
+type File struct {
+	Models []Model `yaml:"models"`
+}
+
+// Parse decodes and validates a catalog file (strict: unknown fields are errors).
+func Parse(data []byte, source string) (Catalog, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return Catalog{}, fmt.Errorf("%s: %v", source, err)
+	}
+	c := Catalog{Models: f.Models}
+	for i := range c.Models {
+		c.Models[i].Source = source
+	}
+	if err := c.prepare(); err != nil {
+		return Catalog{}, fmt.Errorf("%s: %w", source, err)
+	}
+	return c, nil
+}
+
+// prepare validates every entry and parses the version ranges.
+func (c *Catalog) prepare() error {
+	var errs []string
+	ids := map[string]bool{}
+	for i := range c.Models {
+		m := &c.Models[i]
+		where := fmt.Sprintf("model %d (%s)", i+1, m.ID)
+		bad := func(format string, args ...any) { errs = append(errs, where+": "+fmt.Sprintf(format, args...)) }
+		if m.ID == "" || strings.ContainsAny(m.ID, " /") {
+			bad("id %q must be a non-empty slug without spaces or slashes", m.ID)
+		}
+		if ids[m.ID] {
+			bad("id %q appears twice", m.ID)
+		}
+		ids[m.ID] = true
+		if m.Name == "" {
+			bad("name is empty")
+		}
+		if strings.Count(m.HFRepo, "/") != 1 {
+			bad("hf_repo %q is not org/name", m.HFRepo)
+		}
+		a := m.Architecture
+		if a.Layers <= 0 || a.KVHeads <= 0 || a.HeadDim <= 0 || a.MaxContext <= 0 || a.AttentionHeads <= 0 {
+			bad("architecture needs positive layers, attention_heads, kv_heads, head_dim and max_context")
+		}
+		if a.KVHeads > a.AttentionHeads {
+			bad("kv_heads %d exceeds attention_heads %d", a.KVHeads, a.AttentionHeads)
+		}
+		if a.SlidingWindowShare < 0 || a.SlidingWindowShare >= 1 {
+			bad("sliding_window_share %.2f must be in [0,1)", a.SlidingWindowShare)
+		}
+		if m.WeightBytes == 0 {
+			bad("weight_bytes is 0")
+		}
+		for _, q := range m.Quantized {
+			if strings.Count(q.Repo, "/") != 1 || q.WeightBytes == 0 || q.WeightBytes >= m.WeightBytes {
+				bad("quantized variant %q needs an org/name repo and weight_bytes below the model's", q.Repo)
+			}
+		}
+		if len(m.GitLab) == 0 {
+			bad("gitlab listings are empty")
+		}
+		for j := range m.GitLab {
+			l := &m.GitLab[j]
+			r, err := version.ParseRange(l.Versions)
+			if err != nil {
+				bad("gitlab[%d]: %v", j, err)
+				continue
+			}
+			l.rng = r
+			if !slices.Contains([]Status{StatusApproved, StatusSupported, StatusBeta, StatusCompatible, StatusUnderEvaluation}, l.Status) {
+				bad("gitlab[%d]: unknown status %q", j, l.Status)
+			}
+			for f, lv := range l.Features {
+				if !slices.Contains([]Feature{CodeCompletion, CodeGeneration, Chat, AgentPlatform}, f) {
+					bad("gitlab[%d]: unknown feature %q", j, f)
+				}
+				if lv.Rank() == 0 {
+					bad("gitlab[%d]: unknown level %q for %s", j, lv, f)
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid catalog:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// Overlay returns c with the overlay's entries added, an entry with an
+// existing id replacing the bundled one. The overlay must be valid as a whole.
+func (c Catalog) Overlay(o Catalog) Catalog {
+	out := Catalog{Models: slices.Clone(c.Models)}
+	for _, m := range o.Models {
+		if i := slices.IndexFunc(out.Models, func(x Model) bool { return x.ID == m.ID }); i >= 0 {
+			out.Models[i] = m
+		} else {
+			out.Models = append(out.Models, m)
+		}
+	}
+	return out
+}
+
+// Find returns the model with this id or Hugging Face repo (case-insensitive),
+// also matching a quantized variant's repo.
+func (c Catalog) Find(idOrRepo string) (Model, bool) {
+	for _, m := range c.Models {
+		if strings.EqualFold(m.ID, idOrRepo) || strings.EqualFold(m.HFRepo, idOrRepo) {
+			return m, true
+		}
+		for _, q := range m.Quantized {
+			if strings.EqualFold(q.Repo, idOrRepo) {
+				return m, true
+			}
+		}
+	}
+	return Model{}, false
+}
+
+// ListedAt returns the models GitLab lists (any status) at v.
+func (c Catalog) ListedAt(v version.GitLab) []Model {
+	var out []Model
+	for _, m := range c.Models {
+		if _, ok := m.ListingFor(v); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// KnownVersions is the span of versions the catalog has data for, for messages.
+func (c Catalog) KnownVersions() (from, to version.GitLab, open bool) {
+	first := true
+	for _, m := range c.Models {
+		for _, l := range m.GitLab {
+			if first || l.rng.From.Compare(from) < 0 {
+				from = l.rng.From
+			}
+			if l.rng.Open {
+				open = true
+			} else if first || l.rng.To.Compare(to) > 0 {
+				to = l.rng.To
+			}
+			first = false
+		}
+	}
+	return from, to, open
+}
+
+// Families lists the distinct GitLab model families, sorted.
+func (c Catalog) Families() []string {
+	set := map[string]bool{}
+	for _, m := range c.Models {
+		set[m.Family] = true
+	}
+	out := make([]string, 0, len(set))
+	for f := range set {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,322 @@
+// Package config reads, validates, writes and watches the deployment config:
+// the one YAML file that holds what the user decided (GitLab URL and version,
+// host address, models, image tags, ports, log dir). Secrets are never stored
+// here; they live in 0600 files under the secrets folder.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/version"
+)
+
+// SchemaVersion is the version written into new files.
+const SchemaVersion = 1
+
+// Default ports and images (facts/gitlab-ai-gateway.md §1–2).
+const (
+	DefaultGatewayPort      = 5052
+	DefaultAgentPort        = 50052
+	DefaultModelPort        = 8000
+	DefaultGatewayImage     = "registry.gitlab.com/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
+	DefaultModelServerImage = "vllm/vllm-openai"
+	DefaultModelServerTag   = "v0.18.1"
+)
+
+// Mode selects how the model server gets hardware.
+const (
+	ModeGPU = "gpu" // NVIDIA device request (the production path)
+	ModeCPU = "cpu" // no device request: for trying the flow without a GPU, and for tests
+)
+
+// Deployment is the whole config file.
+type Deployment struct {
+	Version     int         `yaml:"version"`
+	GitLab      GitLab      `yaml:"gitlab"`
+	Host        string      `yaml:"host"`
+	Mode        string      `yaml:"mode"`
+	Models      []Model     `yaml:"models"`
+	ModelServer Image       `yaml:"model_server"`
+	Gateway     Gateway     `yaml:"gateway"`
+	LogDir      string      `yaml:"log_dir,omitempty"`
+	DocsIndex   string      `yaml:"docs_index,omitempty"`
+	Network     string      `yaml:"network,omitempty"`
+	Extra       map[string]string `yaml:"extra,omitempty"`
+}
+
+// GitLab is the instance the gateway serves.
+type GitLab struct {
+	URL     string `yaml:"url"`
+	Version string `yaml:"version"`
+}
+
+// Image is a container image reference; Digest pins it once pulled.
+type Image struct {
+	Repository string `yaml:"repository"`
+	Tag        string `yaml:"tag"`
+	Digest     string `yaml:"digest,omitempty"`
+}
+
+// Ref is "repository:tag", or "repository@digest" when pinned.
+func (i Image) Ref() string {
+	if i.Digest != "" {
+		return i.Repository + "@" + i.Digest
+	}
+	return i.Repository + ":" + i.Tag
+}
+
+// Model is one served model.
+type Model struct {
+	HFRepo               string   `yaml:"hf_repo"`
+	ServedName           string   `yaml:"served_name,omitempty"`
+	Variant              string   `yaml:"variant,omitempty"` // a quantized repo used instead of HFRepo
+	GPUs                 []int    `yaml:"gpus,omitempty"`
+	GPUMemoryUtilization float64  `yaml:"gpu_memory_utilization,omitempty"`
+	MaxModelLen          int      `yaml:"max_model_len,omitempty"`
+	Features             []string `yaml:"features,omitempty"`
+	ExtraArgs            []string `yaml:"extra_args,omitempty"`
+}
+
+// Repo is the repository actually served: the variant when set.
+func (m Model) Repo() string {
+	if m.Variant != "" {
+		return m.Variant
+	}
+	return m.HFRepo
+}
+
+// Name is the served model name (what GitLab uses as custom_openai/<name>).
+func (m Model) Name() string {
+	if m.ServedName != "" {
+		return m.ServedName
+	}
+	return m.Repo()
+}
+
+// Gateway is the AI Gateway container's settings.
+type Gateway struct {
+	Image      Image `yaml:"image"`
+	Port       int   `yaml:"port,omitempty"`
+	AgentPort  int   `yaml:"agent_port,omitempty"`
+	AuthBypass bool  `yaml:"auth_bypass,omitempty"`
+}
+
+// WithDefaults fills empty fields with DuoBox's defaults.
+func (d Deployment) WithDefaults() Deployment {
+	if d.Version == 0 {
+		d.Version = SchemaVersion
+	}
+	if d.Mode == "" {
+		d.Mode = ModeGPU
+	}
+	if d.ModelServer.Repository == "" {
+		d.ModelServer.Repository = DefaultModelServerImage
+	}
+	if d.ModelServer.Tag == "" {
+		d.ModelServer.Tag = DefaultModelServerTag
+	}
+	if d.Gateway.Image.Repository == "" {
+		d.Gateway.Image.Repository = DefaultGatewayImage
+	}
+	if d.Gateway.Port == 0 {
+		d.Gateway.Port = DefaultGatewayPort
+	}
+	if d.Gateway.AgentPort == 0 {
+		d.Gateway.AgentPort = DefaultAgentPort
+	}
+	if d.Network == "" {
+		d.Network = "duobox"
+	}
+	return d
+}
+
+// Validate checks every field a person can get wrong and says which one and how to fix it.
+func (d Deployment) Validate() error {
+	var errs []string
+	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if d.Version != SchemaVersion {
+		add("version: %d is not supported (want %d)", d.Version, SchemaVersion)
+	}
+	if _, err := NormalizeGitLabURL(d.GitLab.URL); err != nil {
+		add("gitlab.url: %v", err)
+	}
+	if v, err := version.Parse(d.GitLab.Version); err != nil {
+		add("gitlab.version: %v", err)
+	} else if !v.HasMinor() {
+		add("gitlab.version: %q needs a minor release, for example %d.9", d.GitLab.Version, v.Major)
+	}
+	if err := CheckHostSyntax(d.Host); err != nil {
+		add("host: %v", err)
+	}
+	if d.Mode != ModeGPU && d.Mode != ModeCPU {
+		add("mode: %q is not %q or %q", d.Mode, ModeGPU, ModeCPU)
+	}
+	if len(d.Models) == 0 {
+		add("models: at least one model is needed (run 'duobox recommend' to pick one)")
+	}
+	var utilSum float64
+	for i, m := range d.Models {
+		if strings.Count(m.HFRepo, "/") != 1 {
+			add("models[%d].hf_repo: %q is not a Hugging Face repo id such as org/name", i, m.HFRepo)
+		}
+		if m.GPUMemoryUtilization < 0 || m.GPUMemoryUtilization > 0.98 {
+			add("models[%d].gpu_memory_utilization: %.2f is outside 0–0.98", i, m.GPUMemoryUtilization)
+		}
+		utilSum += m.GPUMemoryUtilization
+		if m.MaxModelLen < 0 {
+			add("models[%d].max_model_len: %d is negative", i, m.MaxModelLen)
+		}
+	}
+	if utilSum > 0.98 {
+		add("models: gpu_memory_utilization shares add up to %.2f; together they must stay at or below 0.98", utilSum)
+	}
+	for _, img := range []struct {
+		field string
+		img   Image
+	}{{"model_server", d.ModelServer}, {"gateway.image", d.Gateway.Image}} {
+		if err := CheckImage(img.img); err != nil {
+			add("%s: %v", img.field, err)
+		}
+	}
+	for field, p := range map[string]int{"gateway.port": d.Gateway.Port, "gateway.agent_port": d.Gateway.AgentPort} {
+		if p < 1 || p > 65535 {
+			add("%s: %d is not a TCP port (1–65535)", field, p)
+		}
+	}
+	if d.LogDir != "" && !filepath.IsAbs(d.LogDir) {
+		add("log_dir: %q must be an absolute path", d.LogDir)
+	}
+	if d.DocsIndex != "" && !filepath.IsAbs(d.DocsIndex) {
+		add("docs_index: %q must be an absolute path", d.DocsIndex)
+	}
+	if len(errs) > 0 {
+		return &app.Problem{Kind: app.KindBadInput, What: "the deployment config is not valid:\n  " + strings.Join(errs, "\n  "),
+			Fix: "correct these fields (or run 'duobox init' again)"}
+	}
+	return nil
+}
+
+// NormalizeGitLabURL accepts "https://host[:port][/relative-root]" with or
+// without trailing slashes and returns it without the trailing slash.
+func NormalizeGitLabURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", errors.New("empty: give the URL people open GitLab with, for example https://gitlab.example.com")
+	}
+	if !strings.Contains(raw, "://") {
+		return "", fmt.Errorf("%q has no scheme: write https://%s (or http:// if GitLab has no TLS)", raw, raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("%q: the scheme must be http or https, not %q", raw, u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("%q has no host name", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("%q: leave out user, query and fragment; give only scheme, host, port and the relative root if any", raw)
+	}
+	if strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/api/v4") {
+		return "", fmt.Errorf("%q ends in /api/v4: give GitLab's base URL; DuoBox adds /api/v4/ where needed", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u.Scheme + "://" + u.Host + u.Path, nil
+}
+
+// Load reads and validates a config file. A missing file yields an error
+// wrapping os.ErrNotExist.
+func Load(path string) (Deployment, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Deployment{}, &app.Problem{Kind: app.KindBadInput, What: fmt.Sprintf("no deployment config at %s", path),
+				Fix: "run 'duobox init --gitlab-url URL --gitlab-version X.Y --host HOST' first", Err: err}
+		}
+		return Deployment{}, fmt.Errorf("read config %q: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes strictly (unknown fields are errors), applies defaults and validates.
+func Parse(data []byte, name string) (Deployment, error) {
+	var d Deployment
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&d); err != nil {
+		return Deployment{}, &app.Problem{Kind: app.KindBadInput, What: fmt.Sprintf("%s is not a valid deployment config: %v", name, err),
+			Fix: "fix the YAML (compare with 'duobox init --print'), or run 'duobox init' again", Err: err}
+	}
+	d = d.WithDefaults()
+	if err := d.Validate(); err != nil {
+		var p *app.Problem
+		if errors.As(err, &p) {
+			p.What = name + ": " + p.What
+		}
+		return Deployment{}, err
+	}
+	return d, nil
+}
+
+// Marshal renders the config as YAML with a header comment.
+func Marshal(d Deployment) ([]byte, error) {
+	body, err := yaml.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	header := "# DuoBox deployment config. Edit freely: DuoBox picks up changes live and\n# rejects a bad edit while keeping the last good config. Secrets are not kept here.\n"
+	return append([]byte(header), body...), nil
+}
+
+// Save validates d and writes it atomically (temp file + rename), 0600.
+func Save(path string, d Deployment) error {
+	d = d.WithDefaults()
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	data, err := Marshal(d)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, 0o600)
+}
+
+// WriteFileAtomic writes data next to path and renames it into place, so a
+// reader never sees a half-written file.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

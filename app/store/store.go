@@ -1,0 +1,163 @@
+// Package store keeps DuoBox's shared operational state in one SQLite file
+// (github.com/ncruces/go-sqlite3, pure Go): detection snapshots, settings, and
+// what later features record (stack objects, health samples, upgrade history).
+// Migrations are embedded SQL files applied in order at Open; add a feature's
+// tables as the next numbered file in migrations/.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/ncruces/go-sqlite3/driver" // database/sql driver "sqlite3"
+
+	"github.com/duobox/duobox/app"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is an open state database. Safe for concurrent use.
+type Store struct {
+	DB *sql.DB
+}
+
+// Open opens (creating if needed) the database at file and applies pending
+// migrations. WAL and a busy timeout let the GUI and CLI share it.
+func Open(ctx context.Context, file string) (*Store, error) {
+	dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=foreign_keys(1)&_pragma=synchronous(normal)"
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open state database %q: %w", file, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, app.Environment(err, "check that the folder is writable, or set DUOBOX_HOME to another folder", "cannot open the state database %s: %v", file, err)
+	}
+	s := &Store{DB: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.DB.Close() }
+
+// migrate applies migrations/NNN_name.sql files above PRAGMA user_version, each in a transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		n    int
+		name string
+	}
+	var all []mig
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return fmt.Errorf("migration %q: name must start with a number and '_'", e.Name())
+		}
+		all = append(all, mig{n, e.Name()})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n < all[j].n })
+	var current int
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if len(all) > 0 && current > all[len(all)-1].n {
+		return app.Conflict(nil, "use the DuoBox version that wrote it, or move the state folder aside",
+			"the state database has schema version %d, newer than this DuoBox knows (%d)", current, all[len(all)-1].n)
+	}
+	for _, m := range all {
+		if m.n <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(path.Join("migrations", m.name))
+		if err != nil {
+			return err
+		}
+		tx, err := s.DB.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.n)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the applied migration number.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, err
+}
+
+// SaveSnapshot records a detection result (JSON) and returns its id.
+func (s *Store) SaveSnapshot(ctx context.Context, kind string, takenAt time.Time, body []byte) (int64, error) {
+	res, err := s.DB.ExecContext(ctx, "INSERT INTO snapshots(kind, taken_at, body) VALUES (?, ?, ?)", kind, takenAt.UTC().Format(time.RFC3339Nano), string(body))
+	if err != nil {
+		return 0, fmt.Errorf("save %s snapshot: %w", kind, err)
+	}
+	return res.LastInsertId()
+}
+
+// LatestSnapshot returns the newest snapshot of a kind, or app.ErrNotFound.
+func (s *Store) LatestSnapshot(ctx context.Context, kind string) (takenAt time.Time, body []byte, err error) {
+	var at, b string
+	err = s.DB.QueryRowContext(ctx, "SELECT taken_at, body FROM snapshots WHERE kind = ? ORDER BY id DESC LIMIT 1", kind).Scan(&at, &b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil, app.ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	takenAt, _ = time.Parse(time.RFC3339Nano, at)
+	return takenAt, []byte(b), nil
+}
+
+// PruneSnapshots keeps the newest keep snapshots of a kind.
+func (s *Store) PruneSnapshots(ctx context.Context, kind string, keep int) error {
+	_, err := s.DB.ExecContext(ctx, "DELETE FROM snapshots WHERE kind = ? AND id NOT IN (SELECT id FROM snapshots WHERE kind = ? ORDER BY id DESC LIMIT ?)", kind, kind, keep)
+	return err
+}
+
+// Setting returns a setting's value, or app.ErrNotFound.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.DB.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", app.ErrNotFound
+	}
+	return v, err
+}
+
+// SetSetting stores a setting.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	_, err := s.DB.ExecContext(ctx, "INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+		key, value, time.Now().UTC().Format(time.RFC3339Nano))
+	return err
+}

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/duobox/duobox/app"
+)
+
+func TestOpenMigratesAndReopens(t *testing.T) {
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "state.db")
+	s, err := Open(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v < 1 {
+		t.Fatalf("schema version %d, %v", v, err)
+	}
+	if _, err := s.SaveSnapshot(ctx, "machine", time.Now(), []byte(`{"gpus":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, file) // second open applies nothing and keeps data
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, body, err := s.LatestSnapshot(ctx, "machine")
+	if err != nil || string(body) != `{"gpus":[]}` {
+		t.Fatalf("snapshot after reopen: %q, %v", body, err)
+	}
+	if _, _, err := s.LatestSnapshot(ctx, "nothing"); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("missing snapshot error %v, want ErrNotFound", err)
+	}
+}
+
+func TestSettingsAndPrune(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Setting(ctx, "k"); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+	s.SetSetting(ctx, "k", "1")
+	s.SetSetting(ctx, "k", "2")
+	if v, _ := s.Setting(ctx, "k"); v != "2" {
+		t.Fatalf("setting %q, want 2", v)
+	}
+	for i := 0; i < 5; i++ {
+		s.SaveSnapshot(ctx, "machine", time.Now(), []byte{byte('0' + i)})
+	}
+	if err := s.PruneSnapshots(ctx, "machine", 2); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	s.DB.QueryRow("SELECT count(*) FROM snapshots").Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d snapshots after prune, want 2", n)
+	}
+	_, body, _ := s.LatestSnapshot(ctx, "machine")
+	if string(body) != "4" {
+		t.Fatalf("latest %q, want 4", body)
+	}
+}
+
+func TestOpenRefusesUnwritableFolder(t *testing.T) {
+	_, err := Open(context.Background(), "/proc/duobox/state.db")
+	if err == nil {
+		t.Fatal("opened a database under /proc")
+	}
+}

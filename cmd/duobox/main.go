@@ -1,0 +1,95 @@
+// Command duobox turns one GPU workstation into a GitLab Duo Self-Hosted back
+// end. With no arguments it opens the desktop app; with a subcommand it runs
+// headless on the same services. This package only wires and maps errors to
+// messages and exit codes; the logic lives in app/ and runtime/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duobox/duobox/app"
+)
+
+const exitStatusHelp = `
+EXIT STATUS
+  0  success
+  1  internal error (a bug, or an unexpected failure; the message says what)
+  2  bad input: a flag, file or value is wrong (the message names it and the fix)
+  3  environment: something on this machine is missing or refused (Docker engine,
+     GPU driver, permission, disk space, a port in use)
+  4  not ready: a container started but did not become healthy in time
+  5  conflict: another DuoBox operation is running, or the state changed underneath
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run executes one invocation and returns its exit status.
+func run(ctx context.Context, args []string) int {
+	g := &globals{}
+	root := newRootCommand(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var usage *usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintf(os.Stderr, "duobox: %v\nRun 'duobox %s --help' for usage.\n", usage.err, usage.cmd)
+		return app.KindBadInput.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "duobox: %v\n", err)
+	return app.KindOf(err).ExitCode()
+}
+
+// usageError marks flag and argument errors from cobra.
+type usageError struct {
+	cmd string
+	err error
+}
+
+func (u *usageError) Error() string { return u.err.Error() }
+
+func newRootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "duobox",
+		Short: "Run GitLab Duo Self-Hosted on this workstation: model server, AI Gateway, GitLab config",
+		Long: `DuoBox detects this machine's GPUs and Docker engine, recommends a GitLab-approved
+model that fits, runs the model server (vLLM) and the GitLab AI Gateway as containers,
+and prints the GitLab-side configuration.
+
+With no command, DuoBox opens its desktop window.
+` + exitStatusHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGUI(cmd.Context(), g)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "deployment config file (default: $DUOBOX_HOME/config/deployment.yaml or the XDG config dir)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{cmd: c.Name(), err: err}
+	})
+	for _, add := range commands {
+		root.AddCommand(add(g))
+	}
+	return root
+}
+
+// commands lists the subcommand constructors; each cmd_<verb>.go file adds
+// its own in an init function, so commands can be added without touching main.
+var commands []func(*globals) *cobra.Command
+
+func register(newCommand func(*globals) *cobra.Command) { commands = append(commands, newCommand) }
