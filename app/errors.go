@@ -78,7 +78,7 @@ func KindOf(err error) Kind {
 
 // Sentinel errors shared across packages; check them with errors.Is.
 var (
-	ErrNotFound         = errors.New("not found")
+	ErrNotFound          = errors.New("not found")
 	ErrEngineUnreachable = errors.New("docker engine unreachable")
-	ErrNotManaged       = errors.New("object is not managed by DuoBox")
+	ErrNotManaged        = errors.New("object is not managed by DuoBox")
 )

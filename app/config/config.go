@@ -40,16 +40,16 @@ const (
 
 // Deployment is the whole config file.
 type Deployment struct {
-	Version     int         `yaml:"version"`
-	GitLab      GitLab      `yaml:"gitlab"`
-	Host        string      `yaml:"host"`
-	Mode        string      `yaml:"mode"`
-	Models      []Model     `yaml:"models"`
-	ModelServer Image       `yaml:"model_server"`
-	Gateway     Gateway     `yaml:"gateway"`
-	LogDir      string      `yaml:"log_dir,omitempty"`
-	DocsIndex   string      `yaml:"docs_index,omitempty"`
-	Network     string      `yaml:"network,omitempty"`
+	Version     int               `yaml:"version"`
+	GitLab      GitLab            `yaml:"gitlab"`
+	Host        string            `yaml:"host"`
+	Mode        string            `yaml:"mode"`
+	Models      []Model           `yaml:"models"`
+	ModelServer Image             `yaml:"model_server"`
+	Gateway     Gateway           `yaml:"gateway"`
+	LogDir      string            `yaml:"log_dir,omitempty"`
+	DocsIndex   string            `yaml:"docs_index,omitempty"`
+	Network     string            `yaml:"network,omitempty"`
 	Extra       map[string]string `yaml:"extra,omitempty"`
 }
 

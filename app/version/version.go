@@ -13,7 +13,7 @@ import (
 // Minor is -1 when only X was given.
 type GitLab struct {
 	Major, Minor, Patch int
-	Edition            string // "ee", "ce" or ""
+	Edition             string // "ee", "ce" or ""
 }
 
 var gitlabRE = regexp.MustCompile(`^v?(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?(?:-(ee|ce))?$`)
