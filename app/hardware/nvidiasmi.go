@@ -136,6 +136,9 @@ func ParseNvidiaSMI(out []byte) ([]GPU, error) {
 				return nil, fmt.Errorf("nvidia-smi output line %d: %s: %v", line, f.name, err)
 			}
 		}
+		if g.MemoryTotal == 0 {
+			return nil, fmt.Errorf("nvidia-smi output line %d: memory.total is 0", line)
+		}
 		if _, ok := col["memory.free"]; !ok || get("memory.free") == "" {
 			g.MemoryFree = g.MemoryTotal - min(g.MemoryUsed, g.MemoryTotal)
 		}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 
 	"github.com/duobox/duobox/app/paths"
 )
@@ -10,6 +12,16 @@ import (
 // globals holds the flags every command shares and resolves DuoBox's folders.
 type globals struct {
 	configPath string
+	stderr     io.Writer // warnings go here (the command's stderr)
+}
+
+// warnf prints a warning that does not stop the command.
+func (g *globals) warnf(format string, args ...any) {
+	w := g.stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "duobox: warning: "+format+"\n", args...)
 }
 
 // dirs resolves DuoBox's folders and creates them.

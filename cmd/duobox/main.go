@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
+	_ "github.com/duobox/duobox/cmd/duobox/internal/posixlocale" // before Fyne reads the locale
 )
 
 const exitStatusHelp = `
@@ -30,26 +32,28 @@ EXIT STATUS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:])
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run executes one invocation and returns its exit status.
-func run(ctx context.Context, args []string) int {
-	g := &globals{}
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stderr: stderr}
 	root := newRootCommand(g)
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
 	var usage *usageError
 	if errors.As(err, &usage) {
-		fmt.Fprintf(os.Stderr, "duobox: %v\nRun 'duobox %s --help' for usage.\n", usage.err, usage.cmd)
+		fmt.Fprintf(stderr, "duobox: %v\nRun '%s --help' for usage.\n", usage.err, usage.cmd)
 		return app.KindBadInput.ExitCode()
 	}
-	fmt.Fprintf(os.Stderr, "duobox: %v\n", err)
+	fmt.Fprintf(stderr, "duobox: %v\n", err)
 	return app.KindOf(err).ExitCode()
 }
 
@@ -80,12 +84,29 @@ With no command, DuoBox opens its desktop window.
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "deployment config file (default: $DUOBOX_HOME/config/deployment.yaml or the XDG config dir)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{cmd: c.Name(), err: err}
+		return &usageError{cmd: c.CommandPath(), err: err}
 	})
 	for _, add := range commands {
 		root.AddCommand(add(g))
 	}
+	markArgErrorsAsUsage(root)
 	return root
+}
+
+// markArgErrorsAsUsage wraps every command's argument check so that wrong
+// arguments exit with the bad-input status and a pointer to --help.
+func markArgErrorsAsUsage(c *cobra.Command) {
+	if rule := c.Args; rule != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := rule(cmd, args); err != nil {
+				return &usageError{cmd: cmd.CommandPath(), err: err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		markArgErrorsAsUsage(sub)
+	}
 }
 
 // commands lists the subcommand constructors; each cmd_<verb>.go file adds

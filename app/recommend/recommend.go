@@ -1,0 +1,528 @@
+// Package recommend decides which GitLab-listed models fit this machine and
+// which to run. For each model it gives a verdict with the memory breakdown
+// (weights, KV cache at the chosen context, runtime overhead) against free
+// VRAM × the utilisation fraction, per vLLM's memory model; then it picks one
+// model, or two sharing the GPU, that cover code completion, code generation
+// and chat as far as the machine allows.
+package recommend
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/version"
+)
+
+// Verdicts.
+const (
+	Fits          = "fits"            // runs in its own dtype (on one GPU, or tensor-parallel over the GPUs present)
+	FitsQuantized = "fits-quantized"  // runs only as the named quantized variant
+	NeedsMoreGPUs = "needs-more-gpus" // would run on more cards like this one (GPUsNeeded)
+	TooLarge      = "too-large"       // does not fit even on 8 cards like this one
+	NeedsGPU      = "needs-gpu"       // the machine has no usable NVIDIA GPU; see MinGPUMemory
+)
+
+// Defaults.
+const (
+	DefaultUtilization = 0.90
+	DefaultContext     = 16384
+	minUsefulContext   = 4096 // below this, code suggestions lose too much of the file
+	maxTensorParallel  = 8
+)
+
+// Options tune a recommendation.
+type Options struct {
+	GitLab      version.GitLab // which GitLab listings apply
+	Context     int            // requested context (0: DefaultContext, capped at each model's maximum)
+	Utilization float64        // fraction of free VRAM vLLM may use (0: DefaultUtilization)
+}
+
+// ModelFit is one model's verdict.
+type ModelFit struct {
+	ID             string                            `json:"id"`
+	Name           string                            `json:"name"`
+	HFRepo         string                            `json:"hf_repo"`
+	Status         catalog.Status                    `json:"status"`
+	Features       []catalog.Feature                 `json:"features"`
+	Levels         map[catalog.Feature]catalog.Level `json:"levels"`
+	Verdict        string                            `json:"verdict"`
+	Variant        *catalog.Variant                  `json:"variant,omitempty"`
+	GPUsNeeded     int                               `json:"gpus_needed,omitempty"`
+	TensorParallel int                               `json:"tensor_parallel,omitempty"`
+	Context        int                               `json:"context"`
+	MaxContext     int                               `json:"max_context"` // the largest context it could serve here (0 when it does not fit)
+	Memory         Breakdown                         `json:"memory"`
+	MinGPUMemory   uint64                            `json:"min_gpu_memory_bytes"` // smallest single idle card for its own dtype at Context
+	Why            string                            `json:"why"`
+	GPUIndex       int                               `json:"gpu_index"`
+	model          catalog.Model
+	layout         layout
+}
+
+// Pick is one model of the recommendation, with the vLLM settings to use.
+type Pick struct {
+	ModelID              string            `json:"id"`
+	Name                 string            `json:"name"`
+	HFRepo               string            `json:"hf_repo"`
+	Variant              string            `json:"variant,omitempty"`
+	Features             []catalog.Feature `json:"features"`
+	GPUMemoryUtilization float64           `json:"gpu_memory_utilization"`
+	MaxModelLen          int               `json:"max_model_len"`
+	GPUIndex             int               `json:"gpu_index"`
+	TensorParallel       int               `json:"tensor_parallel"`
+	ExtraArgs            []string          `json:"extra_args,omitempty"`
+}
+
+// Result is the whole answer.
+type Result struct {
+	GitLab         string            `json:"gitlab_version"`
+	Context        int               `json:"context"`
+	Utilization    float64           `json:"utilization"`
+	Models         []ModelFit        `json:"models"`
+	Recommendation []Pick            `json:"recommendation"`
+	Reason         string            `json:"reason"`
+	Uncovered      []catalog.Feature `json:"uncovered"`
+	Notes          []string          `json:"notes,omitempty"`
+}
+
+// CheckContext validates a --context value.
+func CheckContext(n int) error {
+	if n < 0 {
+		return app.BadInput("give a positive number of tokens, for example --context 16384", "--context %d is negative", n)
+	}
+	if n > 0 && n < 256 {
+		return app.BadInput("give at least 256 tokens; code suggestions need several thousand", "--context %d is too small to be useful", n)
+	}
+	if n > 1<<20 {
+		return app.BadInput("no listed model serves more than 131072 tokens", "--context %d is larger than any model's context", n)
+	}
+	return nil
+}
+
+// Recommend evaluates every model GitLab lists at opts.GitLab on machine m.
+func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, error) {
+	if opts.Utilization == 0 {
+		opts.Utilization = DefaultUtilization
+	}
+	if opts.Utilization < 0.1 || opts.Utilization > 0.98 {
+		return Result{}, app.BadInput("use a fraction between 0.1 and 0.98, for example 0.9", "utilisation %.2f is out of range", opts.Utilization)
+	}
+	if err := CheckContext(opts.Context); err != nil {
+		return Result{}, err
+	}
+	if err := CheckGitLabVersion(opts.GitLab, c); err != nil {
+		return Result{}, err
+	}
+	res := Result{GitLab: opts.GitLab.String(), Context: opts.Context, Utilization: opts.Utilization,
+		Recommendation: []Pick{}, Uncovered: []catalog.Feature{}}
+	gpus := m.NVIDIA()
+	if len(gpus) == 0 {
+		res.Notes = append(res.Notes, "No NVIDIA GPU was found, so no model can run here yet. Each model's min_gpu_memory_bytes says what single card would run it.")
+		if amd := len(m.GPUs) - len(gpus); amd > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d AMD GPU(s) found: DuoBox runs vLLM on NVIDIA only for now.", amd))
+		}
+	}
+	for _, g := range gpus {
+		if g.MIG == "enabled" {
+			res.Notes = append(res.Notes, fmt.Sprintf("GPU %d has MIG enabled: vLLM sees one MIG slice, not the whole card; disable MIG (nvidia-smi -i %d -mig 0) to use it fully.", g.Index, g.Index))
+		}
+	}
+	for _, model := range c.ListedAt(opts.GitLab) {
+		res.Models = append(res.Models, evaluate(model, gpus, opts))
+	}
+	if len(res.Models) == 0 {
+		return res, app.BadInput("pick another --gitlab-version", "GitLab %s lists no self-hosted model this catalog knows", opts.GitLab)
+	}
+	recommendPicks(&res, gpus, opts)
+	return res, nil
+}
+
+// CheckGitLabVersion refuses versions the catalog cannot speak for.
+func CheckGitLabVersion(v version.GitLab, c catalog.Catalog) error {
+	if !v.HasMinor() {
+		return app.BadInput(fmt.Sprintf("write it as %d.Y, for example %d.9", v.Major, v.Major), "GitLab version %q needs a minor release: the approved models change from one minor release to the next", v.String())
+	}
+	from, _, _ := c.KnownVersions()
+	if v.Compare(from) < 0 {
+		return app.BadInput("upgrade GitLab to 17.1 or later", "GitLab %s has no self-hosted models: they arrived in GitLab %s", v, from.MinorString())
+	}
+	if v.Major > 19 {
+		return app.BadInput("use a DuoBox release that knows this GitLab version, or pass --gitlab-version with the newest version this one knows (19.x)", "GitLab %s is newer than this catalog knows", v)
+	}
+	return nil
+}
+
+// DefaultGitLab is the version assumed when none is given: the newest listing start in the catalog.
+func DefaultGitLab(c catalog.Catalog) version.GitLab {
+	var newest version.GitLab
+	for _, m := range c.Models {
+		for _, l := range m.GitLab {
+			r, err := version.ParseRange(l.Versions)
+			if err == nil && r.From.Compare(newest) > 0 {
+				newest = r.From
+			}
+		}
+	}
+	return newest
+}
+
+func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
+	listing, _ := model.ListingFor(opts.GitLab)
+	ctx := opts.Context
+	if ctx == 0 {
+		ctx = DefaultContext
+	}
+	ctx = min(ctx, model.Architecture.MaxContext)
+	f := ModelFit{ID: model.ID, Name: model.Name, HFRepo: model.HFRepo, Status: listing.Status, Features: model.FeaturesAt(opts.GitLab),
+		Levels: listing.Features, Context: ctx, MinGPUMemory: minGPUMemory(model, ctx, opts.Utilization), model: model}
+	if len(gpus) == 0 {
+		f.Verdict = NeedsGPU
+		f.Memory = need(model, layout{weights: model.WeightBytes, tp: 1}, ctx, 0)
+		f.Why = fmt.Sprintf("needs an NVIDIA GPU with at least %s", gib(f.MinGPUMemory))
+		return f
+	}
+	best := gpus[0]
+	for _, g := range gpus[1:] {
+		if g.MemoryFree > best.MemoryFree {
+			best = g
+		}
+	}
+	f.GPUIndex = best.Index
+	b := budget(best.MemoryFree, opts.Utilization)
+	own := layout{weights: model.WeightBytes, tp: 1}
+
+	// 1. Its own dtype on the best GPU.
+	f.Memory = need(model, own, ctx, b)
+	if f.Memory.Total <= b {
+		f.Verdict, f.layout, f.TensorParallel = Fits, own, 1
+		f.MaxContext = maxContext(model, own, b)
+		f.Why = fmt.Sprintf("%s of weights, %s of KV cache at %s tokens and %s overhead fit the %s budget on GPU %d (%s)",
+			gib(f.Memory.Weights), gib(f.Memory.KVCache), tokens(ctx), gib(f.Memory.Overhead), gib(b), best.Index, best.Name)
+		return f
+	}
+	// 2. Tensor parallel over the identical GPUs present.
+	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, gpus, best, ctx, opts.Utilization); ok {
+		f.Verdict, f.layout, f.TensorParallel, f.Memory = Fits, l, tp, bd
+		f.MaxContext = maxContext(model, l, bd.Budget)
+		f.Why = fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, gib(bd.Total), gib(bd.Budget))
+		return f
+	}
+	// 3. A quantized variant on the best GPU, smallest loss of precision first.
+	variants := slices.Clone(model.Quantized)
+	sort.SliceStable(variants, func(i, j int) bool { return variants[i].Bits > variants[j].Bits })
+	var skipped []string
+	for i := range variants {
+		v := variants[i]
+		if cc, err := strconv.ParseFloat(best.ComputeCapability, 64); err == nil && v.MinCompute > 0 && cc < v.MinCompute {
+			skipped = append(skipped, fmt.Sprintf("%s needs compute capability %.1f (this GPU has %s)", strings.ToUpper(v.Method), v.MinCompute, best.ComputeCapability))
+			continue
+		}
+		l := layout{weights: v.WeightBytes, tp: 1, variant: &v}
+		bd := need(model, l, ctx, b)
+		if bd.Total <= b {
+			f.Verdict, f.layout, f.Variant, f.TensorParallel, f.Memory = FitsQuantized, l, &v, 1, bd
+			f.MaxContext = maxContext(model, l, b)
+			f.Why = fmt.Sprintf("only as %s (%d-bit %s, %s): %s total against the %s budget", v.Repo, v.Bits, strings.ToUpper(v.Method), gib(v.WeightBytes), gib(bd.Total), gib(b))
+			return f
+		}
+	}
+	// 4. How many cards like the best one it would take.
+	f.layout = own
+	for tp := 2; tp <= maxTensorParallel; tp *= 2 {
+		if model.Architecture.AttentionHeads%tp != 0 {
+			continue
+		}
+		l := layout{weights: model.WeightBytes, tp: tp}
+		bd := need(model, l, ctx, b)
+		if bd.Total <= b {
+			f.Verdict, f.GPUsNeeded = NeedsMoreGPUs, tp
+			f.Why = fmt.Sprintf("needs %s; on %d cards like GPU %d (%s) it would need %s each", gib(f.Memory.Total), tp, best.Index, best.Name, gib(bd.Total))
+			if len(skipped) > 0 {
+				f.Why += "; " + strings.Join(skipped, "; ")
+			}
+			return f
+		}
+	}
+	f.Verdict = TooLarge
+	f.Why = fmt.Sprintf("needs %s in its own dtype; even 8 cards like GPU %d (%s) would not hold it", gib(f.Memory.Total), best.Index, best.Name)
+	if len(skipped) > 0 {
+		f.Why += "; " + strings.Join(skipped, "; ")
+	}
+	return f
+}
+
+// fitParallel tries tensor parallelism over the GPUs with at least the best
+// GPU's total memory class (vLLM splits evenly, so the smallest free one limits).
+func fitParallel(model catalog.Model, weights uint64, gpus []hardware.GPU, best hardware.GPU, ctx int, util float64) (int, layout, Breakdown, bool) {
+	var similar []hardware.GPU
+	for _, g := range gpus {
+		if g.MemoryTotal+g.MemoryTotal/20 >= best.MemoryTotal && g.MemoryTotal <= best.MemoryTotal+best.MemoryTotal/20 {
+			similar = append(similar, g)
+		}
+	}
+	for tp := 2; tp <= min(len(similar), maxTensorParallel); tp *= 2 {
+		if model.Architecture.AttentionHeads%tp != 0 {
+			continue
+		}
+		sort.Slice(similar, func(i, j int) bool { return similar[i].MemoryFree > similar[j].MemoryFree })
+		b := budget(similar[tp-1].MemoryFree, util)
+		l := layout{weights: weights, tp: tp}
+		bd := need(model, l, ctx, b)
+		if bd.Total <= b {
+			return tp, l, bd, true
+		}
+	}
+	return 0, layout{}, Breakdown{}, false
+}
+
+// recommendPicks chooses the best single model or pair and fills the result.
+func recommendPicks(res *Result, gpus []hardware.GPU, opts Options) {
+	var runnable []ModelFit
+	for _, f := range res.Models {
+		if f.Verdict == Fits || f.Verdict == FitsQuantized {
+			runnable = append(runnable, f)
+		}
+	}
+	if len(runnable) == 0 {
+		res.Uncovered = slices.Clone(catalog.CoreFeatures)
+		if len(gpus) == 0 {
+			res.Reason = "This machine has no NVIDIA GPU, so DuoBox cannot run a model here; add a GPU (see each model's minimum) or use CPU mode only to try the flow."
+		} else {
+			smallest := smallestNeed(res.Models)
+			res.Reason = fmt.Sprintf("No GitLab-listed model fits the free GPU memory here; the smallest needs %s.", gib(smallest))
+		}
+		return
+	}
+	var best []ModelFit
+	bestScore := score{}
+	for i := range runnable {
+		s := scoreOf([]ModelFit{runnable[i]})
+		if best == nil || s.better(bestScore) {
+			best, bestScore = []ModelFit{runnable[i]}, s
+		}
+	}
+	var bestShares []float64
+	var bestGPUs []int
+	if len(gpus) > 0 {
+		for i := range runnable {
+			for j := i + 1; j < len(runnable); j++ {
+				pair := []ModelFit{runnable[i], runnable[j]}
+				s := scoreOf(pair)
+				if s.covered <= bestScore.covered || !s.better(bestScore) {
+					continue
+				}
+				if shares, onGPU, ok := placePair(pair, gpus, opts); ok {
+					best, bestScore, bestShares, bestGPUs = pair, s, shares, onGPU
+				}
+			}
+		}
+	}
+	covered := map[catalog.Feature]bool{}
+	for i, f := range best {
+		p := Pick{ModelID: f.ID, Name: f.Name, HFRepo: f.HFRepo, Features: coreFeatures(f), GPUIndex: f.GPUIndex, TensorParallel: max(f.TensorParallel, 1)}
+		if f.Variant != nil {
+			p.Variant = f.Variant.Repo
+		}
+		gpu := gpuByIndex(gpus, f.GPUIndex)
+		if bestShares != nil {
+			gpu = gpuByIndex(gpus, bestGPUs[i])
+			p.GPUIndex = gpu.Index
+			p.GPUMemoryUtilization = bestShares[i]
+			p.MaxModelLen = min(f.Context, maxContext(f.model, f.layout, uint64(bestShares[i]*float64(gpu.MemoryTotal))))
+		} else {
+			p.GPUMemoryUtilization = flagUtilization(f.Memory.Budget, gpu.MemoryTotal)
+			p.MaxModelLen = f.Context
+		}
+		if cc, err := strconv.ParseFloat(gpu.ComputeCapability, 64); err == nil && cc < 8.0 {
+			p.ExtraArgs = append(p.ExtraArgs, "--dtype", "float16") // no bfloat16 before Ampere
+		}
+		for _, ft := range p.Features {
+			covered[ft] = true
+		}
+		res.Recommendation = append(res.Recommendation, p)
+	}
+	for _, ft := range catalog.CoreFeatures {
+		if !covered[ft] {
+			res.Uncovered = append(res.Uncovered, ft)
+		}
+	}
+	res.Reason = reasonFor(best, res.Uncovered, bestShares != nil)
+}
+
+// placePair fits two models: on two different GPUs when there are two, else
+// sharing the best GPU, each with its own utilisation share (as vLLM's flag:
+// a fraction of the card's total memory).
+func placePair(pair []ModelFit, gpus []hardware.GPU, opts Options) ([]float64, []int, bool) {
+	if pair[0].TensorParallel > 1 || pair[1].TensorParallel > 1 {
+		return nil, nil, false
+	}
+	sorted := slices.Clone(gpus)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].MemoryFree > sorted[j].MemoryFree })
+	if len(sorted) >= 2 {
+		// One model per card when each fits its card.
+		a, b := pair[0], pair[1]
+		ba, bb := budget(sorted[0].MemoryFree, opts.Utilization), budget(sorted[1].MemoryFree, opts.Utilization)
+		if a.Memory.Total <= ba && needAt(b, minUsefulContext) <= bb {
+			return []float64{flagUtilization(ba, sorted[0].MemoryTotal), flagUtilization(bb, sorted[1].MemoryTotal)}, []int{sorted[0].Index, sorted[1].Index}, true
+		}
+	}
+	g := sorted[0]
+	total := budget(g.MemoryFree, opts.Utilization)
+	na, nb := needAt(pair[0], minUsefulContext), needAt(pair[1], minUsefulContext)
+	if na+nb > total {
+		return nil, nil, false
+	}
+	// Share the budget in proportion to what each needs at its chosen context.
+	fa, fb := needAt(pair[0], pair[0].Context), needAt(pair[1], pair[1].Context)
+	sa := float64(total) * float64(fa) / float64(fa+fb)
+	sa = math.Max(sa, float64(na))
+	sa = math.Min(sa, float64(total-nb))
+	return []float64{flagUtilization(uint64(sa), g.MemoryTotal), flagUtilization(total-uint64(sa), g.MemoryTotal)}, []int{g.Index, g.Index}, true
+}
+
+// needAt is a fit's per-GPU need at another context.
+func needAt(f ModelFit, ctx int) uint64 {
+	return need(f.model, f.layout, min(ctx, f.model.Architecture.MaxContext), 0).Total
+}
+
+// flagUtilization converts a byte budget to vLLM's --gpu-memory-utilization
+// (a fraction of the card's total memory), rounded down to 2 decimals.
+func flagUtilization(budgetBytes, total uint64) float64 {
+	if total == 0 {
+		return DefaultUtilization
+	}
+	return math.Floor(float64(budgetBytes)/float64(total)*100) / 100
+}
+
+func gpuByIndex(gpus []hardware.GPU, idx int) hardware.GPU {
+	for _, g := range gpus {
+		if g.Index == idx {
+			return g
+		}
+	}
+	return hardware.GPU{}
+}
+
+// coreFeatures are the fit's features among code completion, generation and chat.
+func coreFeatures(f ModelFit) []catalog.Feature {
+	var out []catalog.Feature
+	for _, ft := range f.Features {
+		if slices.Contains(catalog.CoreFeatures, ft) {
+			out = append(out, ft)
+		}
+	}
+	return out
+}
+
+func smallestNeed(fits []ModelFit) uint64 {
+	var s uint64
+	for _, f := range fits {
+		if s == 0 || f.MinGPUMemory < s {
+			s = f.MinGPUMemory
+		}
+	}
+	return s
+}
+
+// score orders candidate sets: more core features covered, better GitLab
+// standing, better feature levels, fewer models, own dtype, bigger model.
+type score struct {
+	covered, status, quality, models, ownDType int
+	weights                                    uint64
+}
+
+func (a score) better(b score) bool {
+	for _, d := range [][2]int{{a.covered, b.covered}, {a.status, b.status}, {a.quality, b.quality}, {-a.models, -b.models}, {a.ownDType, b.ownDType}} {
+		if d[0] != d[1] {
+			return d[0] > d[1]
+		}
+	}
+	return a.weights > b.weights
+}
+
+var statusRank = map[catalog.Status]int{catalog.StatusApproved: 3, catalog.StatusSupported: 3, catalog.StatusBeta: 1, catalog.StatusCompatible: 1, catalog.StatusUnderEvaluation: 0}
+
+func scoreOf(set []ModelFit) score {
+	s := score{models: len(set), status: 3, ownDType: 1}
+	best := map[catalog.Feature]int{}
+	for _, f := range set {
+		s.status = min(s.status, statusRank[f.Status])
+		if f.Variant != nil {
+			s.ownDType = 0
+		}
+		s.weights += f.model.WeightBytes
+		for _, ft := range coreFeatures(f) {
+			best[ft] = max(best[ft], f.Levels[ft].Rank())
+		}
+	}
+	s.covered = len(best)
+	for _, r := range best {
+		s.quality += r
+	}
+	return s
+}
+
+func reasonFor(set []ModelFit, uncovered []catalog.Feature, shared bool) string {
+	names := make([]string, len(set))
+	for i, f := range set {
+		names[i] = f.Name
+		if f.Variant != nil {
+			names[i] += " (" + strings.ToUpper(f.Variant.Method) + ")"
+		}
+	}
+	var feats []string
+	for _, ft := range catalog.CoreFeatures {
+		if !slices.Contains(uncovered, ft) {
+			feats = append(feats, sentenceLabel(ft))
+		}
+	}
+	s := fmt.Sprintf("%s covers %s", strings.Join(names, " with "), joinAnd(feats))
+	if len(set) == 2 {
+		s = fmt.Sprintf("%s together cover %s", strings.Join(names, " and "), joinAnd(feats))
+		if shared {
+			s += ", each with its own share of the GPU memory"
+		}
+	}
+	if len(uncovered) > 0 {
+		var u []string
+		for _, ft := range uncovered {
+			u = append(u, sentenceLabel(ft))
+		}
+		s += "; no listed model that also serves " + joinAnd(u) + " fits beside it"
+	}
+	return s + "."
+}
+
+// sentenceLabel is the feature's name inside a sentence ("code completion", "Duo Chat").
+func sentenceLabel(f catalog.Feature) string {
+	if f == catalog.Chat {
+		return f.Label()
+	}
+	return strings.ToLower(f.Label())
+}
+
+func joinAnd(xs []string) string {
+	switch len(xs) {
+	case 0:
+		return "nothing"
+	case 1:
+		return xs[0]
+	}
+	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
+}
+
+func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/GiB) }
+
+func tokens(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%dk", n/1024)
+	}
+	return strconv.Itoa(n)
+}

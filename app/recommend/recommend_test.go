@@ -1,0 +1,272 @@
+package recommend
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/version"
+	"github.com/duobox/duobox/bundles"
+)
+
+func machineFrom(t *testing.T, fixture string) hardware.Machine {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "hardware", "testdata", "nvidia-smi", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpus, err := hardware.ParseNvidiaSMI(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hardware.Machine{GPUs: gpus}
+}
+
+func cat(t *testing.T) catalog.Catalog {
+	c, err := bundles.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func fit(t *testing.T, r Result, id string) ModelFit {
+	t.Helper()
+	for _, f := range r.Models {
+		if f.ID == id {
+			return f
+		}
+	}
+	t.Fatalf("model %s not evaluated; have %d models", id, len(r.Models))
+	return ModelFit{}
+}
+
+// TestBreakdownFollowsTheFormula recomputes the expected numbers by hand from
+// facts/models.md §3: KV = 2 × layers × kv heads × head dim × 2 B × context;
+// overhead = 0.5 GiB non-torch + 1.5 GiB activations (+0.5 GiB for a ≥100k vocabulary);
+// budget = free × 0.9, capped to leave 1 GiB for CUDA graphs.
+func TestBreakdownFollowsTheFormula(t *testing.T) {
+	r, err := Recommend(machineFrom(t, "rtx4090.csv"), cat(t), Options{GitLab: version.MustParse("17.9"), Context: 16384})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := uint64(23743) << 20
+	wantBudget := uint64(float64(free) * 0.9)
+	tests := []struct {
+		id              string
+		weights, kv, oh uint64
+		verdict         string
+	}{
+		{"mistral-7b-instruct-v0.3", 14496047104, 2 * 32 * 8 * 128 * 2 * 16384, GiB/2 + 3*GiB/2, Fits},
+		{"llama-3.1-8b-instruct", 16060522496, 2 * 32 * 8 * 128 * 2 * 16384, GiB/2 + 3*GiB/2 + GiB/2, Fits},
+		{"codestral-22b", 12200000000, 2 * 56 * 8 * 128 * 2 * 16384, GiB/2 + 3*GiB/2, FitsQuantized},
+		{"llama-3.3-70b-instruct", 141107412992, 2 * 80 * 8 * 128 * 2 * 16384, GiB/2 + 3*GiB/2 + GiB/2, TooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			f := fit(t, r, tt.id)
+			if f.Verdict != tt.verdict {
+				t.Fatalf("verdict %s (%s), want %s", f.Verdict, f.Why, tt.verdict)
+			}
+			if tt.verdict == TooLarge {
+				// 8 × 24 GB: 16.4 GiB of weights + 4.1 GiB overhead + 0.6 GiB KV per card exceed the 20.9 GiB budget.
+				if f.GPUsNeeded != 0 || f.MaxContext != 0 {
+					t.Fatalf("a model that does not fit has GPUsNeeded %d, MaxContext %d", f.GPUsNeeded, f.MaxContext)
+				}
+				return
+			}
+			if f.Memory.Weights != tt.weights || f.Memory.KVCache != tt.kv || f.Memory.Overhead != tt.oh {
+				t.Fatalf("breakdown %+v, want weights %d kv %d overhead %d", f.Memory, tt.weights, tt.kv, tt.oh)
+			}
+			if f.Memory.Budget != wantBudget || f.Memory.Total != tt.weights+tt.kv+tt.oh {
+				t.Fatalf("budget %d total %d, want %d and %d", f.Memory.Budget, f.Memory.Total, wantBudget, tt.weights+tt.kv+tt.oh)
+			}
+			wantMax := int((wantBudget - tt.weights - tt.oh) / (tt.kv / 16384))
+			wantMax -= wantMax % 16
+			if ctx := min(wantMax, 32768); f.MaxContext != min(ctx, f.MaxContext) || f.MaxContext < 16384 {
+				t.Fatalf("max context %d, want %d", f.MaxContext, ctx)
+			}
+		})
+	}
+}
+
+func TestVerdictsAcrossCards(t *testing.T) {
+	tests := []struct {
+		fixture string
+		gitlab  string
+		id      string
+		verdict string
+		variant string
+		gpus    int
+	}{
+		// T4: 14.6 GiB free, compute 7.5 → 8B models only as AWQ; FP8 refused below 8.9.
+		{"t4.csv", "18.5", "llama-3.1-8b-instruct", FitsQuantized, "hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4", 0},
+		{"t4.csv", "18.5", "gpt-oss-20b", NeedsMoreGPUs, "", 2},
+		{"t4.csv", "17.2", "codegemma-2b", Fits, "", 0},
+		// A10G 22 GiB: Mistral 7B fits at 16k.
+		{"a10g.csv", "17.9", "mistral-7b-instruct-v0.3", Fits, "", 0},
+		// RTX 4090: Codestral only as AWQ (FP8 at 21 GiB too large); Mistral Small as FP8? 23.3 GiB — no.
+		{"rtx4090.csv", "18.5", "codestral-22b", FitsQuantized, "TechxGenus/Codestral-22B-v0.1-AWQ", 0},
+		{"rtx4090.csv", "18.5", "mistral-small-3.2-24b", NeedsMoreGPUs, "", 4},
+		// L40S 44.5 GiB: Codestral FP8 fits (compute 8.9).
+		{"l40s.csv", "18.5", "codestral-22b", FitsQuantized, "TechxGenus/Codestral-22B-v0.1-FP8", 0},
+		// A100 40 GB: compute 8.0 rules out FP8 → AWQ.
+		{"a100-40.csv", "18.5", "codestral-22b", FitsQuantized, "TechxGenus/Codestral-22B-v0.1-AWQ", 0},
+		// A100 80 GB / H100: Codestral in bf16; 70B needs 2 cards; gpt-oss-120b fits an H100.
+		{"a100-80.csv", "17.9", "codestral-22b", Fits, "", 0},
+		// 70B at 16k on H100s: 65.7 GiB + 4.1 GiB + 2.5 GiB per card exceeds 71.2 GiB on 2 cards → 4.
+		{"h100.csv", "18.5", "llama-3.3-70b-instruct", NeedsMoreGPUs, "", 4},
+		{"h100.csv", "18.5", "gpt-oss-120b", Fits, "", 0},
+		{"h100.csv", "17.9", "mixtral-8x22b-instruct", NeedsMoreGPUs, "", 4},
+		// Two 4090s, one busy: the idle one is used.
+		{"two-4090-one-busy.csv", "17.9", "mistral-7b-instruct-v0.3", Fits, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture+"/"+tt.id, func(t *testing.T) {
+			r, err := Recommend(machineFrom(t, tt.fixture), cat(t), Options{GitLab: version.MustParse(tt.gitlab)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := fit(t, r, tt.id)
+			if f.Verdict != tt.verdict {
+				t.Fatalf("verdict %s (%s), want %s", f.Verdict, f.Why, tt.verdict)
+			}
+			if tt.variant != "" && (f.Variant == nil || f.Variant.Repo != tt.variant) {
+				t.Fatalf("variant %+v, want %s (%s)", f.Variant, tt.variant, f.Why)
+			}
+			if tt.gpus != 0 && f.GPUsNeeded != tt.gpus {
+				t.Fatalf("needs %d GPUs, want %d (%s)", f.GPUsNeeded, tt.gpus, f.Why)
+			}
+			if f.Why == "" {
+				t.Fatal("no reason given")
+			}
+		})
+	}
+}
+
+func TestRecommendationCoversFeatures(t *testing.T) {
+	tests := []struct {
+		fixture   string
+		gitlab    string
+		wantIDs   []string
+		uncovered []catalog.Feature
+	}{
+		// 17.2 on a 48 GB card: Mistral 7B (generation + chat) and CodeGemma 2b (completion) share the GPU.
+		{"l40s.csv", "17.2", []string{"codegemma-2b", "mistral-7b-instruct-v0.3"}, nil},
+		// 17.2 on a 24 GB card the pair does not fit (16 + 8.2 GiB > 21.3 GiB): Mistral 7B alone, completion uncovered.
+		{"rtx4090.csv", "17.2", []string{"mistral-7b-instruct-v0.3"}, []catalog.Feature{catalog.CodeCompletion}},
+		// 18.5 on an H100: gpt-oss-120b covers all three at full level.
+		{"h100.csv", "18.5", []string{"gpt-oss-120b"}, nil},
+		// 17.9 on an A100 80 GB: full coverage, whichever models.
+		{"a100-80.csv", "17.9", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture+"@"+tt.gitlab, func(t *testing.T) {
+			r, err := Recommend(machineFrom(t, tt.fixture), cat(t), Options{GitLab: version.MustParse(tt.gitlab)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			var util float64
+			for _, p := range r.Recommendation {
+				ids = append(ids, p.ModelID)
+				util += p.GPUMemoryUtilization
+				if p.MaxModelLen < minUsefulContext || p.GPUMemoryUtilization <= 0 || p.GPUMemoryUtilization > 0.95 {
+					t.Fatalf("pick %+v has unusable settings", p)
+				}
+			}
+			if util > 0.95 {
+				t.Fatalf("utilisation shares add to %.2f", util)
+			}
+			slices.Sort(ids)
+			if tt.wantIDs != nil && !slices.Equal(ids, tt.wantIDs) {
+				t.Fatalf("recommended %v, want %v (%s)", ids, tt.wantIDs, r.Reason)
+			}
+			if len(r.Uncovered) != len(tt.uncovered) {
+				t.Fatalf("uncovered %v, want %v (%s)", r.Uncovered, tt.uncovered, r.Reason)
+			}
+			if !strings.HasSuffix(r.Reason, ".") || strings.Count(r.Reason, ". ") > 0 {
+				t.Fatalf("reason must be one sentence: %q", r.Reason)
+			}
+		})
+	}
+}
+
+func TestSharedGPUPicksFitTogether(t *testing.T) {
+	m := machineFrom(t, "l40s.csv")
+	r, err := Recommend(m, cat(t), Options{GitLab: version.MustParse("17.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Recommendation) != 2 {
+		t.Fatalf("want two models sharing the GPU, got %+v", r.Recommendation)
+	}
+	total := m.GPUs[0].MemoryTotal
+	var used float64
+	for _, p := range r.Recommendation {
+		f := fit(t, r, p.ModelID)
+		share := uint64(p.GPUMemoryUtilization * float64(total))
+		if needAt(f, p.MaxModelLen) > share {
+			t.Fatalf("%s needs %d at %d tokens but gets %d", p.ModelID, needAt(f, p.MaxModelLen), p.MaxModelLen, share)
+		}
+		used += p.GPUMemoryUtilization * float64(total)
+	}
+	if uint64(used) > m.GPUs[0].MemoryFree {
+		t.Fatalf("shares use %.0f bytes, more than the %d free", used, m.GPUs[0].MemoryFree)
+	}
+}
+
+func TestNoGPUStillAnswers(t *testing.T) {
+	r, err := Recommend(hardware.Machine{}, cat(t), Options{GitLab: version.MustParse("18.5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Recommendation) != 0 || len(r.Uncovered) != 3 || !strings.Contains(r.Reason, "no NVIDIA GPU") {
+		t.Fatalf("got %+v", r)
+	}
+	for _, f := range r.Models {
+		if f.Verdict != NeedsGPU || f.MinGPUMemory == 0 || !strings.Contains(f.Why, "GiB") {
+			t.Fatalf("model %s: %+v", f.ID, f)
+		}
+	}
+	// gpt-oss-20b should fit a 24 GB class card, Llama 3.3 70B should not.
+	if m := fit(t, r, "gpt-oss-20b").MinGPUMemory; m > 24<<30 {
+		t.Fatalf("gpt-oss-20b minimum %d", m)
+	}
+}
+
+func TestMIGAndT4Notes(t *testing.T) {
+	r, err := Recommend(machineFrom(t, "a100-80-mig.csv"), cat(t), Options{GitLab: version.MustParse("18.5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "MIG") {
+		t.Fatalf("notes %v", r.Notes)
+	}
+	r, _ = Recommend(machineFrom(t, "t4.csv"), cat(t), Options{GitLab: version.MustParse("18.5")})
+	if len(r.Recommendation) == 0 || !slices.Contains(r.Recommendation[0].ExtraArgs, "float16") {
+		t.Fatalf("a T4 (no bfloat16) needs --dtype float16: %+v", r.Recommendation)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := machineFrom(t, "rtx4090.csv")
+	for _, tt := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{GitLab: version.MustParse("18.5"), Context: -1}, "negative"},
+		{Options{GitLab: version.MustParse("16.11")}, "no self-hosted models"},
+		{Options{GitLab: version.MustParse("18")}, "minor release"},
+		{Options{GitLab: version.MustParse("25.1")}, "newer than this catalog"},
+		{Options{GitLab: version.MustParse("18.5"), Utilization: 1.5}, "out of range"},
+	} {
+		if _, err := Recommend(m, cat(t), tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: err = %v, want %q", tt.opts, err, tt.want)
+		}
+	}
+}

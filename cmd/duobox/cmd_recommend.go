@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/version"
+	"github.com/duobox/duobox/bundles"
+)
+
+func init() { register(newRecommendCommand) }
+
+// recommendOutput is recommend --json: the machine and the verdicts.
+type recommendOutput struct {
+	Machine hardware.Machine `json:"machine"`
+	recommend.Result
+}
+
+func newRecommendCommand(g *globals) *cobra.Command {
+	var flags machineFlags
+	var asJSON bool
+	var gitlabVersion string
+	var context int
+	cmd := &cobra.Command{
+		Use:   "recommend",
+		Short: "Say which GitLab-approved models fit this machine, and which to run",
+		Long: `Recommend gives every model GitLab lists for your GitLab version a verdict — fits,
+fits-quantized (naming the variant), needs-more-gpus (how many of this card), too-large,
+or needs-gpu — with its memory breakdown (weights, KV cache at the context, overhead)
+against the free GPU memory × the utilisation fraction, and the largest context it
+could serve. It then recommends one model, or two sharing the GPU, covering code
+completion, code generation and chat as far as the machine allows.
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := recommend.CheckContext(context); err != nil {
+				return err
+			}
+			c, err := loadCatalog(g)
+			if err != nil {
+				return err
+			}
+			v, assumed, err := resolveGitLabVersion(g, gitlabVersion, c)
+			if err != nil {
+				return err
+			}
+			if err := recommend.CheckGitLabVersion(v, c); err != nil {
+				return err
+			}
+			rec := startRecorder(cmd.Context(), g)
+			defer rec.close()
+			m, err := flags.detectRecording(cmd.Context(), rec)
+			if err != nil {
+				return err
+			}
+			res, err := recommend.Recommend(m, c, recommend.Options{GitLab: v, Context: context})
+			if err != nil {
+				return err
+			}
+			if assumed {
+				res.Notes = append(res.Notes, fmt.Sprintf("No GitLab version given; assumed %s. Pass --gitlab-version X.Y for yours.", v))
+			}
+			rec.save(cmd.Context(), "recommendation", res)
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), recommendOutput{Machine: m, Result: res})
+			}
+			printRecommendation(cmd.OutOrStdout(), m, res)
+			return nil
+		},
+	}
+	flags.add(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&gitlabVersion, "gitlab-version", "", "your GitLab version, X.Y or X.Y.Z (default: from the deployment config, else the newest this catalog knows)")
+	cmd.Flags().IntVar(&context, "context", 0, "context length in tokens to size the KV cache for (default 16384, capped at each model's maximum)")
+	return cmd
+}
+
+// loadCatalog loads the bundled catalog and the user's overlay, warning about a broken overlay.
+func loadCatalog(g *globals) (catalog.Catalog, error) {
+	dirs, err := g.dirs()
+	if err != nil {
+		return catalog.Catalog{}, err
+	}
+	c, overlayErr, err := bundles.CatalogWithOverlay(dirs.CatalogOverlay())
+	if err != nil {
+		return c, err
+	}
+	if overlayErr != nil {
+		g.warnf("%v", overlayErr)
+	}
+	return c, nil
+}
+
+// resolveGitLabVersion reads --gitlab-version, else the deployment config's, else the catalog's newest.
+func resolveGitLabVersion(g *globals, flag string, c catalog.Catalog) (v version.GitLab, assumed bool, err error) {
+	if flag != "" {
+		v, err = version.Parse(flag)
+		if err != nil {
+			return v, false, app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
+		}
+		return v, false, nil
+	}
+	if path, err := g.configFile(); err == nil {
+		if d, err := config.Load(path); err == nil {
+			v, err := version.Parse(d.GitLab.Version)
+			return v, false, err
+		} else if !errors.Is(err, os.ErrNotExist) && g.configPath != "" {
+			return v, false, err
+		}
+	}
+	return recommend.DefaultGitLab(c), true, nil
+}
+
+func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
+	gpus := m.NVIDIA()
+	switch len(gpus) {
+	case 0:
+		fmt.Fprintln(w, "No NVIDIA GPU found.")
+	default:
+		for _, gpu := range gpus {
+			fmt.Fprintf(w, "GPU %d: %s, %s free of %s\n", gpu.Index, gpu.Name, gibString(gpu.MemoryFree), gibString(gpu.MemoryTotal))
+		}
+	}
+	fmt.Fprintf(w, "GitLab %s, context %s, utilisation %.2f\n\n", r.GitLab, contextLabel(r.Context), r.Utilization)
+	fmt.Fprintf(w, "%-32s %-16s %-40s %10s %10s  %s\n", "MODEL", "VERDICT", "FEATURES", "NEEDS", "MAX CTX", "WHY")
+	for _, f := range r.Models {
+		var feats []string
+		for _, ft := range f.Features {
+			feats = append(feats, shortFeature(ft)+":"+string(f.Levels[ft]))
+		}
+		verdict := f.Verdict
+		if f.Verdict == recommend.NeedsMoreGPUs {
+			verdict = fmt.Sprintf("needs %d GPUs", f.GPUsNeeded)
+		}
+		maxCtx := "-"
+		if f.MaxContext > 0 {
+			maxCtx = fmt.Sprint(f.MaxContext)
+		}
+		fmt.Fprintf(w, "%-32s %-16s %-40s %10s %10s  %s\n", f.Name, verdict, strings.Join(feats, " "), gibString(f.Memory.Total), maxCtx, f.Why)
+	}
+	fmt.Fprintln(w)
+	if len(r.Recommendation) == 0 {
+		fmt.Fprintf(w, "No recommendation: %s\n", r.Reason)
+	} else {
+		fmt.Fprintln(w, "Recommendation")
+		for _, p := range r.Recommendation {
+			repo := p.HFRepo
+			if p.Variant != "" {
+				repo = p.Variant
+			}
+			fmt.Fprintf(w, "  %s  (%s)  GPU %d, --gpu-memory-utilization %.2f, --max-model-len %d", p.Name, repo, p.GPUIndex, p.GPUMemoryUtilization, p.MaxModelLen)
+			if p.TensorParallel > 1 {
+				fmt.Fprintf(w, ", --tensor-parallel-size %d", p.TensorParallel)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "  Why: %s\n", r.Reason)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "Note: %s\n", n)
+	}
+}
+
+func shortFeature(f catalog.Feature) string {
+	return map[catalog.Feature]string{catalog.CodeCompletion: "completion", catalog.CodeGeneration: "generation", catalog.Chat: "chat", catalog.AgentPlatform: "agents"}[f]
+}
+
+func contextLabel(n int) string {
+	if n == 0 {
+		return fmt.Sprintf("%d (default)", recommend.DefaultContext)
+	}
+	return fmt.Sprint(n)
+}
