@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -30,6 +31,7 @@ const (
 	DefaultGatewayImage     = "registry.gitlab.com/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
 	DefaultModelServerImage = "vllm/vllm-openai"
 	DefaultModelServerTag   = "v0.18.1"
+	DefaultName             = "duobox" // stack name
 )
 
 // Mode selects how the model server gets hardware.
@@ -41,6 +43,7 @@ const (
 // Deployment is the whole config file.
 type Deployment struct {
 	Version     int               `yaml:"version"`
+	Name        string            `yaml:"name,omitempty"` // stack name: labels, container and volume names; "duobox" by default
 	GitLab      GitLab            `yaml:"gitlab"`
 	Host        string            `yaml:"host"`
 	Mode        string            `yaml:"mode"`
@@ -64,6 +67,10 @@ type Image struct {
 	Repository string `yaml:"repository"`
 	Tag        string `yaml:"tag"`
 	Digest     string `yaml:"digest,omitempty"`
+	// Env is extra environment for the container (never secrets: those live in files).
+	Env map[string]string `yaml:"env,omitempty"`
+	// HealthCmd replaces DuoBox's health-check command (Docker's CMD form), for custom images.
+	HealthCmd []string `yaml:"health_cmd,omitempty"`
 }
 
 // Ref is "repository:tag", or "repository@digest" when pinned.
@@ -110,6 +117,8 @@ type Gateway struct {
 	AuthBypass bool  `yaml:"auth_bypass,omitempty"`
 }
 
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+
 // WithDefaults fills empty fields with DuoBox's defaults.
 func (d Deployment) WithDefaults() Deployment {
 	if d.Version == 0 {
@@ -133,8 +142,11 @@ func (d Deployment) WithDefaults() Deployment {
 	if d.Gateway.AgentPort == 0 {
 		d.Gateway.AgentPort = DefaultAgentPort
 	}
+	if d.Name == "" {
+		d.Name = DefaultName
+	}
 	if d.Network == "" {
-		d.Network = "duobox"
+		d.Network = d.Name
 	}
 	return d
 }
@@ -153,6 +165,9 @@ func (d Deployment) Validate() error {
 		add("gitlab.version: %v", err)
 	} else if !v.HasMinor() {
 		add("gitlab.version: %q needs a minor release, for example %d.9", d.GitLab.Version, v.Major)
+	}
+	if !nameRE.MatchString(d.Name) {
+		add("name: %q must be lower-case letters, digits and '-', starting with a letter (at most 40 characters)", d.Name)
 	}
 	if err := CheckHostSyntax(d.Host); err != nil {
 		add("host: %v", err)

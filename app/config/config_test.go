@@ -46,6 +46,7 @@ func TestValidateNamesEachBadField(t *testing.T) {
 		{"loopback ip", func(d *Deployment) { d.Host = "127.0.1.1" }, "loopback"},
 		{"wildcard", func(d *Deployment) { d.Host = "0.0.0.0" }, "wildcard"},
 		{"ipv6 loopback", func(d *Deployment) { d.Host = "[::1]" }, "loopback"},
+		{"ipv6 zone", func(d *Deployment) { d.Host = "fe80::1%eth0" }, "link-local"},
 		{"url without scheme", func(d *Deployment) { d.GitLab.URL = "gitlab.example.com" }, "no scheme"},
 		{"api url", func(d *Deployment) { d.GitLab.URL = "https://gitlab.example.com/api/v4/" }, "/api/v4"},
 		{"bad version", func(d *Deployment) { d.GitLab.Version = "seventeen" }, "gitlab.version"},
@@ -138,5 +139,13 @@ func TestWatchKeepsLastGoodConfig(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("the fixed config was not delivered")
+	}
+}
+
+func TestHostForURL(t *testing.T) {
+	for in, want := range map[string]string{" 010:: ": "[10::]", "2001:db8::1": "[2001:db8::1]", "[2001:db8::1]": "[2001:db8::1]", " gpu-box ": "gpu-box", "10.0.0.5": "10.0.0.5"} {
+		if got := HostForURL(in); got != want {
+			t.Errorf("HostForURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -30,6 +30,9 @@ func CheckHostSyntax(host string) error {
 		if addr.IsLoopback() || addr.IsUnspecified() {
 			return fmt.Errorf("%q is a loopback or wildcard address: %s", host, loopbackReason)
 		}
+		if addr.Zone() != "" || addr.IsLinkLocalUnicast() {
+			return fmt.Errorf("%q is a link-local address, valid only on one network link: use a routable address or a host name", host)
+		}
 		return nil
 	}
 	if strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(h, ".")), ".localhost") {
@@ -53,10 +56,11 @@ func ParseHostIP(h string) (netip.Addr, bool) {
 
 // HostForURL formats a host for use inside a URL: IPv6 literals get brackets.
 func HostForURL(h string) string {
+	h = strings.TrimSpace(h)
 	if addr, ok := ParseHostIP(h); ok && addr.Is6() {
 		return "[" + addr.String() + "]"
 	}
-	return strings.TrimSpace(h)
+	return h
 }
 
 // CheckImage validates an image reference: a repository, and a tag or digest.

@@ -1,0 +1,304 @@
+package gitlab
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/paths"
+)
+
+// inputFor is the test deployment pointed at the fake GitLab; the version is
+// left at 17.1 on purpose: apply must use the version GitLab reports.
+func inputFor(t *testing.T, f *fakeGitLab) Input {
+	t.Helper()
+	in := testInput(t, "17.1", true)
+	u := f.url()
+	in.GitLab = &u
+	return in
+}
+
+func TestApply_FakeGitLabAPI_ShowsPlanAppliesItAndThenNothingIsLeft(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitLab(t, "18.4.1-ee")
+	c := &Client{URL: f.url(), Token: f.token}
+	s := inputFor(t, f)
+
+	p, err := PlanApply(ctx, c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p.Write(&out)
+	for _, want := range []string{
+		"Local AI Gateway URL: (not set) → http://gpu-box.example.com:5052",
+		"Local URL for the GitLab Duo Agent Platform service: (not set) → gpu-box.example.com:50052",
+		"new self-hosted model codestral-22b on DuoBox: codestral, http://duobox-model:8000/v1, custom_openai/codestral-22b",
+		"feature code_completions: vendored → codestral-22b on DuoBox",
+		"feature duo_chat: vendored → llama-3.1-8b on DuoBox",
+		"by hand: set DUO_AGENT_PLATFORM_SERVICE_SECURE=false",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("plan lacks %q:\n%s", want, out.String())
+		}
+	}
+	if len(f.mutations) != 0 {
+		t.Fatalf("planning sent mutations: %v", f.mutations)
+	}
+	if _, err := p.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if f.gatewayURL != "http://gpu-box.example.com:5052" || f.agentURL != "gpu-box.example.com:50052" {
+		t.Errorf("GitLab has gateway %q agent %q", f.gatewayURL, f.agentURL)
+	}
+	if len(f.models) != 2 || f.models[1]["model"] != "llama3" || f.models[1]["endpoint"] != "http://duobox-model-2:8000/v1" {
+		t.Errorf("models on GitLab: %v", f.models)
+	}
+	if f.features["duo_chat"] != f.models[1]["id"] || f.features["code_completions"] != f.models[0]["id"] {
+		t.Errorf("feature settings: %v", f.features)
+	}
+	again, err := PlanApply(ctx, c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Changes) != 0 {
+		t.Errorf("after apply the plan still has %d changes: %+v", len(again.Changes), again.Changes)
+	}
+}
+
+func TestApply_FakeGitLabAPI_ChangedEndpointIsAnUpdateNotADuplicate(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitLab(t, "17.9.0-ee")
+	c := &Client{URL: f.url(), Token: f.token}
+	f.models = []map[string]string{{"id": "gid://gitlab/Ai::SelfHostedModel/1", "name": "codestral-22b on DuoBox", "model": "codestral", "endpoint": "http://old:8000/v1", "identifier": "custom_openai/codestral-22b"}}
+	p, err := PlanApply(ctx, c, inputFor(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.models) != 2 || f.models[0]["endpoint"] != "http://duobox-model:8000/v1" {
+		t.Errorf("models: %v", f.models)
+	}
+}
+
+func TestApply_FakeGitLabAPI_TokenWithoutAdminOrScopeChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	for name, setup := range map[string]func(*fakeGitLab){
+		"not admin":   func(f *fakeGitLab) { f.admin = false },
+		"read_api":    func(f *fakeGitLab) { f.scopes = []string{"read_api"} },
+		"wrong token": func(f *fakeGitLab) { f.token = "glpat-other" },
+		"GitLab 17.8": func(f *fakeGitLab) { f.version = "17.8.2-ee" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeGitLab(t, "18.4.1-ee")
+			c := &Client{URL: f.url(), Token: "glpat-test-admin"}
+			setup(f)
+			_, err := PlanApply(ctx, c, inputFor(t, f))
+			if app.KindOf(err) != app.KindBadInput {
+				t.Fatalf("got %v (kind %d), want a bad-input problem", err, app.KindOf(err))
+			}
+			msg := err.Error()
+			for want, cond := range map[string]bool{
+				"not an administrator": name == "not admin",
+				"not api":              name == "read_api",
+				"refused the token":    name == "wrong token",
+				"arrived in 17.9":      name == "GitLab 17.8",
+			} {
+				if cond && !strings.Contains(msg, want) {
+					t.Errorf("message %q lacks %q", msg, want)
+				}
+			}
+			if len(f.mutations) != 0 || f.gatewayURL != "" {
+				t.Errorf("a refused apply changed GitLab: %v", f.mutations)
+			}
+		})
+	}
+}
+
+func TestApply_FakeGitLabAPI_FailedMutationStopsAndSaysWhatWasDone(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitLab(t, "18.4.0-ee")
+	f.failOn = "aiFeatureSettingUpdate"
+	c := &Client{URL: f.url(), Token: f.token}
+	s := inputFor(t, f)
+	p, err := PlanApply(ctx, c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := p.Apply(ctx, c)
+	if err == nil || !strings.Contains(err.Error(), "Endpoint is blocked") || !strings.Contains(err.Error(), "plans only what is missing") {
+		t.Fatalf("got %v", err)
+	}
+	if n == 0 || f.mutations[len(f.mutations)-1] != "aiFeatureSettingUpdate" || strings.Count(strings.Join(f.mutations, " "), "aiFeatureSettingUpdate") != 1 {
+		t.Errorf("applied %d, mutations %v: apply must stop at the first failure", n, f.mutations)
+	}
+	f.failOn = ""
+	again, err := PlanApply(ctx, c, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range again.Changes {
+		if !strings.HasPrefix(ch.What, "feature ") {
+			t.Errorf("re-plan repeats a change already made: %+v", ch)
+		}
+	}
+}
+
+func TestClient_UnreachableGitLab(t *testing.T) {
+	c := &Client{URL: URL{Base: "http://127.0.0.1:1"}, Token: "x"}
+	_, err := c.Version(context.Background())
+	if app.KindOf(err) != app.KindEnvironment || !strings.Contains(err.Error(), "cannot reach GitLab at http://127.0.0.1:1") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestClient_FakeGitLabAPI_URLWithProjectPathIsNotGitLab(t *testing.T) {
+	f := newFakeGitLab(t, "18.4.0-ee")
+	u, err := ParseURL(f.srv.URL + "/group/project/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Client{URL: u, Token: f.token}).Version(context.Background())
+	if app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "GitLab's base URL") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestCheckOIDC_FakeGitLabAPI_FromThisMachine(t *testing.T) {
+	f := newFakeGitLab(t, "18.4.0-ee")
+	c := CheckOIDC(context.Background(), HostFetcher{}, f.url())
+	if !c.OK || c.Keys != 1 || c.JWKSURL != f.srv.URL+"/oauth/discovery/keys" {
+		t.Errorf("got %+v", c)
+	}
+	bad := CheckOIDC(context.Background(), HostFetcher{}, URL{Base: "http://127.0.0.1:1"})
+	if bad.OK || !strings.Contains(bad.Problem, "cannot fetch") || !strings.Contains(bad.Fix, "24 h") {
+		t.Errorf("got %+v", bad)
+	}
+}
+
+// TestGraphQLScript_FakeGitLabAPI_RunsWithCurlAndJq runs the printed script
+// itself (sh, curl, jq) against the fake GitLab.
+func TestGraphQLScript_FakeGitLabAPI_RunsWithCurlAndJq(t *testing.T) {
+	for _, tool := range []string{"sh", "curl", "jq"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	f := newFakeGitLab(t, "18.4.0-ee")
+	dirs := paths.Dirs{Config: t.TempDir()}
+	if err := SaveToken(dirs, f.token); err != nil {
+		t.Fatal(err)
+	}
+	in := testInput(t, "18.4", true)
+	u := f.url()
+	in.GitLab, in.TokenFile = &u, TokenFile(dirs)
+	var script bytes.Buffer
+	s, err := Build(in, FormatGraphQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Render(&script); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "apply.sh")
+	if err := os.WriteFile(path, script.Bytes(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sh", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("script failed: %v\n%s", err, out)
+	}
+	if f.gatewayURL != s.GatewayURL || len(f.models) != 2 || f.features["duo_chat"] != f.models[1]["id"] {
+		t.Errorf("after the script: gateway %q models %v features %v\n%s", f.gatewayURL, f.models, f.features, out)
+	}
+}
+
+func TestTokenFile_0600AndRefusedWhenOthersCanRead(t *testing.T) {
+	d := paths.Dirs{Config: t.TempDir()}
+	if tok, err := LoadToken(d); err != nil || tok != "" {
+		t.Fatalf("no token yet: %q %v", tok, err)
+	}
+	if err := SaveToken(d, "  glpat-abc \n"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(TokenFile(d))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", st.Mode(), err)
+	}
+	if tok, _ := LoadToken(d); tok != "glpat-abc" {
+		t.Errorf("token %q", tok)
+	}
+	if err := SaveToken(d, "two words"); app.KindOf(err) != app.KindBadInput {
+		t.Errorf("token with a space: %v", err)
+	}
+	if tok, _ := LoadToken(d); tok != "glpat-abc" {
+		t.Errorf("a refused save changed the stored token to %q", tok)
+	}
+	if err := os.Chmod(TokenFile(d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadToken(d); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("world-readable token: %v", err)
+	}
+}
+
+func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitLab(t, "18.4.1-ee")
+	d := paths.Dirs{Config: t.TempDir()}
+	cfgPath := filepath.Join(d.Config, "deployment.yaml")
+	dep := config.Deployment{GitLab: config.GitLab{URL: "https://old.example.com", Version: "17.9"}, Host: "gpu-box",
+		Models: testDeployment()[:1], Gateway: config.Gateway{Image: config.Image{Tag: "self-hosted-v17.9.0-ee"}}}
+	if err := config.Save(cfgPath, dep); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(cfgPath)
+
+	// A wrong token: nothing is stored, the config is untouched.
+	if _, err := Connect(ctx, d, f.url(), "glpat-wrong", true, cfgPath); app.KindOf(err) != app.KindBadInput {
+		t.Fatalf("wrong token: %v", err)
+	}
+	// Unreachable GitLab: the same.
+	if _, err := Connect(ctx, d, URL{Base: "http://127.0.0.1:1"}, f.token, true, cfgPath); app.KindOf(err) != app.KindEnvironment {
+		t.Fatalf("unreachable: %v", err)
+	}
+	if tok, _ := LoadToken(d); tok != "" {
+		t.Fatalf("a failed connect stored the token")
+	}
+	if _, ok, _ := LoadConnection(d); ok {
+		t.Fatal("a failed connect recorded a connection")
+	}
+	if now, _ := os.ReadFile(cfgPath); !bytes.Equal(now, before) {
+		t.Fatal("a failed connect changed the deployment config")
+	}
+
+	r, err := Connect(ctx, d, f.url(), f.token, true, cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Admin || !r.TokenStored || r.Version != "18.4.1-ee" {
+		t.Errorf("result %+v", r)
+	}
+	if tok, _ := LoadToken(d); tok != f.token {
+		t.Errorf("stored token %q", tok)
+	}
+	got, err := config.Load(cfgPath)
+	if err != nil || got.GitLab.Version != "18.4.1" || got.GitLab.URL != f.url().Base {
+		t.Errorf("config after connect: %+v %v", got.GitLab, err)
+	}
+
+	// A read-only token connects (version read) but says apply is not possible.
+	f.scopes = []string{"read_api"}
+	r, err = Connect(ctx, d, f.url(), f.token, false, cfgPath)
+	if err != nil || r.Admin || !strings.Contains(r.AdminNote, "not api") || r.TokenStored {
+		t.Errorf("read_api token: %+v %v", r, err)
+	}
+}

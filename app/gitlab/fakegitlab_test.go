@@ -1,0 +1,184 @@
+package gitlab
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeGitLab is a local HTTP server that answers like GitLab's documented API
+// (REST /api/v4/version, /api/v4/personal_access_tokens/self, /api/v4/user;
+// GraphQL at /api/graphql with GitLab's data/errors envelope; OpenID discovery
+// and /oauth/discovery/keys). Tests that use it say so in their names.
+type fakeGitLab struct {
+	t       *testing.T
+	srv     *httptest.Server
+	version string
+	token   string
+	scopes  []string
+	admin   bool
+	failOn  string // a mutation field that answers with errors
+
+	mu          sync.Mutex
+	gatewayURL  string
+	agentURL    string
+	models      []map[string]string // id, name, model, endpoint, identifier
+	features    map[string]string   // feature → model id
+	mutations   []string
+	sawBadToken bool
+}
+
+func newFakeGitLab(t *testing.T, version string) *fakeGitLab {
+	f := &fakeGitLab{t: t, version: version, token: "glpat-test-admin", scopes: []string{"api"}, admin: true, features: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v4/version", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, 200, map[string]any{"version": f.version, "revision": "abc123", "enterprise": true})
+	}))
+	mux.HandleFunc("GET /api/v4/personal_access_tokens/self", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, 200, map[string]any{"id": 1, "name": "duobox", "scopes": f.scopes, "active": true, "revoked": false, "expires_at": "2027-01-01"})
+	}))
+	mux.HandleFunc("GET /api/v4/user", f.auth(func(w http.ResponseWriter, r *http.Request) {
+		u := map[string]any{"id": 1, "username": "root", "name": "Administrator"}
+		if f.admin {
+			u["is_admin"] = true // GitLab shows is_admin only to administrators
+		}
+		writeJSONBody(w, 200, u)
+	}))
+	mux.HandleFunc("POST /api/graphql", f.auth(f.graphql))
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, 200, map[string]any{"issuer": f.srv.URL, "jwks_uri": f.srv.URL + "/oauth/discovery/keys"})
+	})
+	mux.HandleFunc("GET /oauth/discovery/keys", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, 200, map[string]any{"keys": []map[string]string{{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": "xyz", "e": "AQAB"}}})
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeGitLab) url() URL {
+	u, err := ParseURL(f.srv.URL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u
+}
+
+func (f *fakeGitLab) auth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+f.token {
+			f.mu.Lock()
+			f.sawBadToken = true
+			f.mu.Unlock()
+			writeJSONBody(w, 401, map[string]any{"message": "401 Unauthorized"})
+			return
+		}
+		h(w, r)
+	}
+}
+
+func writeJSONBody(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// graphql answers the documents DuoBox sends, matched by their root field.
+func (f *fakeGitLab) graphql(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Query     string `json:"query"`
+		Variables struct {
+			Input map[string]any `json:"input"`
+		} `json:"variables"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeJSONBody(w, 400, map[string]any{"errors": []map[string]string{{"message": "bad json"}}})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in := req.Variables.Input
+	str := func(k string) string { s, _ := in[k].(string); return s }
+	if !f.admin && strings.HasPrefix(req.Query, "mutation") {
+		writeJSONBody(w, 200, map[string]any{"data": nil, "errors": []map[string]string{{"message": "You don't have permission to update the setting ai_gateway_url."}}})
+		return
+	}
+	for _, field := range []string{"duoSettingsUpdate", "aiSelfHostedModelCreate", "aiSelfHostedModelUpdate", "aiFeatureSettingUpdate"} {
+		if strings.Contains(req.Query, field+"(") {
+			f.mutations = append(f.mutations, field)
+			if field == f.failOn {
+				writeJSONBody(w, 200, map[string]any{"data": map[string]any{field: map[string]any{"errors": []string{"Endpoint is blocked: requests to the local network are not allowed"}}}})
+				return
+			}
+		}
+	}
+	var data map[string]any
+	switch {
+	case strings.Contains(req.Query, "duoSettingsUpdate("):
+		f.gatewayURL = strings.TrimSuffix(str("aiGatewayUrl"), "/")
+		if v, ok := in["duoAgentPlatformServiceUrl"]; ok {
+			f.agentURL = v.(string)
+		}
+		data = map[string]any{"duoSettingsUpdate": map[string]any{"duoSettings": map[string]any{"aiGatewayUrl": f.gatewayURL}, "errors": []string{}}}
+	case strings.Contains(req.Query, "aiSelfHostedModelCreate("):
+		id := fmt.Sprintf("gid://gitlab/Ai::SelfHostedModel/%d", len(f.models)+1)
+		f.models = append(f.models, map[string]string{"id": id, "name": str("name"), "model": strings.ToLower(str("model")), "endpoint": str("endpoint"), "identifier": str("identifier")})
+		data = map[string]any{"aiSelfHostedModelCreate": map[string]any{"selfHostedModel": map[string]any{"id": id, "name": str("name")}, "errors": []string{}}}
+	case strings.Contains(req.Query, "aiSelfHostedModelUpdate("):
+		for _, m := range f.models {
+			if m["id"] == str("id") {
+				m["model"], m["endpoint"], m["identifier"] = strings.ToLower(str("model")), str("endpoint"), str("identifier")
+			}
+		}
+		data = map[string]any{"aiSelfHostedModelUpdate": map[string]any{"selfHostedModel": map[string]any{"id": str("id")}, "errors": []string{}}}
+	case strings.Contains(req.Query, "aiFeatureSettingUpdate("):
+		if str("provider") != "SELF_HOSTED" || !strings.HasPrefix(str("aiSelfHostedModelId"), "gid://gitlab/Ai::SelfHostedModel/") {
+			writeJSONBody(w, 200, map[string]any{"errors": []map[string]string{{"message": "invalid aiSelfHostedModelId or provider"}}})
+			return
+		}
+		for _, feat := range in["features"].([]any) {
+			f.features[strings.ToLower(feat.(string))] = str("aiSelfHostedModelId")
+		}
+		data = map[string]any{"aiFeatureSettingUpdate": map[string]any{"aiFeatureSettings": []any{}, "errors": []string{}}}
+	case strings.Contains(req.Query, "duoSettings {"):
+		s := map[string]any{"aiGatewayUrl": nilIfEmpty(f.gatewayURL)}
+		if strings.Contains(req.Query, "duoAgentPlatformServiceUrl") {
+			s["duoAgentPlatformServiceUrl"] = nilIfEmpty(f.agentURL)
+		}
+		data = map[string]any{"duoSettings": s}
+	case strings.Contains(req.Query, "aiSelfHostedModels"):
+		var nodes []any
+		for _, m := range f.models {
+			nodes = append(nodes, m)
+		}
+		var feats []any
+		for _, key := range []string{"code_completions", "code_generations", "duo_chat"} {
+			n := map[string]any{"feature": key, "provider": "vendored", "selfHostedModel": nil}
+			if id, ok := f.features[key]; ok {
+				n["provider"] = "self_hosted"
+				for _, m := range f.models {
+					if m["id"] == id {
+						n["selfHostedModel"] = map[string]string{"id": id, "name": m["name"]}
+					}
+				}
+			}
+			feats = append(feats, n)
+		}
+		data = map[string]any{"aiSelfHostedModels": map[string]any{"nodes": nodes}, "aiFeatureSettings": map[string]any{"nodes": feats}}
+	default:
+		writeJSONBody(w, 200, map[string]any{"errors": []map[string]string{{"message": "fake GitLab does not know this query: " + req.Query}}})
+		return
+	}
+	writeJSONBody(w, 200, map[string]any{"data": data})
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
