@@ -46,10 +46,24 @@ completion, code generation and chat as far as the machine allows.
 			if err := recommend.CheckContext(context); err != nil {
 				return err
 			}
-			c, err := loadCatalog(g)
-			if err != nil {
-				return err
+			// Parse the catalog and open the state database while the probes run.
+			type loaded struct {
+				c   catalog.Catalog
+				err error
 			}
+			catalogDone := make(chan loaded, 1)
+			go func() {
+				c, err := loadCatalog(g)
+				catalogDone <- loaded{c, err}
+			}()
+			rec := startRecorder(cmd.Context(), g)
+			defer rec.close()
+			m, detectErr := flags.detectRecording(cmd.Context(), rec)
+			cl := <-catalogDone
+			if cl.err != nil {
+				return cl.err
+			}
+			c := cl.c
 			v, assumed, err := resolveGitLabVersion(g, gitlabVersion, c)
 			if err != nil {
 				return err
@@ -57,11 +71,8 @@ completion, code generation and chat as far as the machine allows.
 			if err := recommend.CheckGitLabVersion(v, c); err != nil {
 				return err
 			}
-			rec := startRecorder(cmd.Context(), g)
-			defer rec.close()
-			m, err := flags.detectRecording(cmd.Context(), rec)
-			if err != nil {
-				return err
+			if detectErr != nil {
+				return detectErr
 			}
 			res, err := recommend.Recommend(m, c, recommend.Options{GitLab: v, Context: context})
 			if err != nil {
