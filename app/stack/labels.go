@@ -19,3 +19,6 @@ const (
 	RoleNetwork = "network"
 	RoleVolume  = "volume"
 )
+
+// LabelModel carries the served model name on model containers.
+const LabelModel = "io.duobox.model"

@@ -29,6 +29,9 @@ type Engine struct {
 	API      *client.Client
 	Endpoint string // e.g. unix:///var/run/docker.sock
 	Context  string // docker context name, "" when DOCKER_HOST or the default is used
+	// PullRetryLimit, when > 0, abandons a pull once one layer has been
+	// retried that many times (0 lets the engine retry as it likes).
+	PullRetryLimit int
 }
 
 // Connect resolves the endpoint and creates a client; it does not contact the engine.

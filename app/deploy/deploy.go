@@ -1,0 +1,742 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/shirou/gopsutil/v4/disk"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/store"
+)
+
+// Deployer runs the stack on an engine. The function fields are seams for
+// the machine's facts (disk, ports, registry); nil means the real probe.
+type Deployer struct {
+	Engine        Engine
+	Store         *store.Store  // optional: records objects and runs
+	OnEvent       func(Event)   // optional: steps, warnings and pull progress, for the CLI and the GUI
+	HealthTimeout time.Duration // how long up waits for health; default 20 minutes
+
+	FreeDisk  func(path string) (uint64, error)                    // free bytes at path
+	ImageSize func(ctx context.Context, ref string) (int64, error) // compressed size in the registry
+	PortFree  func(hostIP string, port int) error                  // nil when the port can be bound
+}
+
+// Event is something the user should see while deploy works.
+type Event struct {
+	Kind      string    `json:"kind"` // EventStep, EventWarning, EventPull
+	Container string    `json:"container,omitempty"`
+	Message   string    `json:"message,omitempty"`
+	Pull      *Progress `json:"pull,omitempty"`
+}
+
+// Event kinds.
+const (
+	EventStep    = "step"
+	EventWarning = "warning"
+	EventPull    = "pull"
+)
+
+// Action is what up/down/restart did to one object.
+type Action struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	Did  string `json:"did"` // created, recreated, started, kept, removed, restarted
+	Why  string `json:"why,omitempty"`
+}
+
+// Report is the result of up, down or restart.
+type Report struct {
+	Stack   string   `json:"stack"`
+	Actions []Action `json:"actions"`
+}
+
+func (d *Deployer) emit(ev Event) {
+	if d.OnEvent != nil {
+		d.OnEvent(ev)
+	}
+}
+
+func (d *Deployer) step(container, format string, args ...any) {
+	d.emit(Event{Kind: EventStep, Container: container, Message: fmt.Sprintf(format, args...)})
+}
+
+// Up makes the engine match spec: it removes the stack's orphans and
+// duplicates, pulls missing images, creates the network and volumes, creates
+// missing containers, recreates drifted ones, starts stopped ones, leaves the
+// right ones alone, and waits until every container is healthy. When it
+// fails, what this run created is removed again.
+func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err error) {
+	rep.Stack = spec.Stack
+	spec = spec.Clone() // platform decisions below must not change the caller's spec
+	rec := recorder{d.Store}
+	run := rec.begin(ctx, spec.Stack, "up")
+	defer func() { rec.finish(ctx, run, err) }()
+
+	facts, err := d.preflight(ctx, spec)
+	if err != nil {
+		return rep, err
+	}
+	secrets := map[string]map[string]string{}
+	for _, c := range spec.Containers {
+		if secrets[c.Name], err = stack.ReadSecrets(c); err != nil {
+			return rep, err
+		}
+	}
+	if err := d.removeOrphans(ctx, spec, &rep); err != nil {
+		return rep, err
+	}
+	for i := range spec.Containers {
+		if err := d.ensureImage(ctx, facts, &spec.Containers[i]); err != nil {
+			return rep, err
+		}
+	}
+
+	var created []Object // this run's creations, undone on failure
+	defer func() {
+		if err == nil {
+			return
+		}
+		cleanup := context.WithoutCancel(ctx)
+		for i := len(created) - 1; i >= 0; i-- {
+			if rmErr := d.Engine.Remove(cleanup, created[i]); rmErr == nil {
+				rec.drop(cleanup, spec.Stack, created[i].Kind, created[i].Name)
+			}
+		}
+	}()
+	var mu sync.Mutex // guards created and rep while the network and volumes are ensured concurrently
+	ensure := func(kind, objName string, labels map[string]string, create func() error) error {
+		o, err := d.Engine.Lookup(ctx, kind, objName)
+		switch {
+		case errors.Is(err, app.ErrNotFound):
+			if err := create(); err != nil {
+				return err
+			}
+			o = Object{Kind: kind, ID: objName, Name: objName, Labels: labels} // a volume's ID is its name
+			if kind == KindNetwork {
+				if o, err = d.Engine.Lookup(ctx, kind, objName); err != nil {
+					return err
+				}
+			}
+			rec.put(ctx, spec.Stack, o, labels[stack.LabelRole], "", "")
+			mu.Lock()
+			created = append(created, o)
+			rep.Actions = append(rep.Actions, Action{Kind: kind, Name: objName, Did: "created"})
+			mu.Unlock()
+			return nil
+		case err != nil:
+			return err
+		}
+		if err := checkOwned(o, spec.Stack); err != nil {
+			return err
+		}
+		mu.Lock()
+		rep.Actions = append(rep.Actions, Action{Kind: kind, Name: objName, Did: "kept"})
+		mu.Unlock()
+		return nil
+	}
+	jobs := []func() error{func() error {
+		return ensure(KindNetwork, spec.Network.Name, spec.Network.Labels, func() error { return d.Engine.CreateNetwork(ctx, spec.Network) })
+	}}
+	for _, v := range spec.Volumes {
+		jobs = append(jobs, func() error {
+			return ensure(KindVolume, v.Name, v.Labels, func() error { return d.Engine.CreateVolume(ctx, v) })
+		})
+	}
+	if err = runAll(jobs); err != nil {
+		return rep, err
+	}
+	// Create (or recreate) all containers concurrently, then issue the
+	// starts in spec order — model server(s) first, then the gateway —
+	// without waiting for one start to finish before the next: the gateway
+	// calls the model only on request, so it needs the model's name on the
+	// network, not its readiness. Health is awaited for all together.
+	type outcome struct {
+		obj     Object
+		act     Action
+		created []Object
+		err     error
+	}
+	outcomes := make([]outcome, len(spec.Containers))
+	var wg sync.WaitGroup
+	for i, c := range spec.Containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := &outcomes[i]
+			o.obj, o.act, o.err = d.ensureContainer(ctx, spec, c, secrets[c.Name], &o.created)
+		}()
+	}
+	wg.Wait()
+	ids := map[string]string{}
+	errs := make([]error, len(spec.Containers))
+	for i, c := range spec.Containers {
+		o := outcomes[i]
+		created = append(created, o.created...)
+		if errs[i] = o.err; o.err != nil {
+			continue
+		}
+		ids[c.Name] = o.obj.ID
+		rep.Actions = append(rep.Actions, o.act)
+	}
+	if err = firstProblem(errs); err != nil {
+		return rep, err
+	}
+	startErrs := make([]error, len(spec.Containers))
+	for i, c := range spec.Containers {
+		if outcomes[i].act.Did == "kept" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			startErrs[i] = d.Engine.Start(ctx, ids[c.Name])
+		}()
+		time.Sleep(time.Millisecond) // keep the issue order: model first
+	}
+	wg.Wait()
+	if err = firstProblem(startErrs); err != nil {
+		return rep, err
+	}
+	err = d.waitHealthy(ctx, spec.Containers, ids)
+	return rep, err
+}
+
+// runAll runs jobs concurrently and returns the first error in job order.
+func runAll(jobs []func() error) error {
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = job()
+		}()
+	}
+	wg.Wait()
+	return firstProblem(errs)
+}
+
+// firstProblem returns the first non-nil error (so a person reads one clear message).
+func firstProblem(errs []error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// preflight checks that the engine answers and, when a container needs one,
+// the GPU access, before anything is created. The full probe (an engine
+// "info", slow on a busy engine) runs in the background meanwhile.
+func (d *Deployer) preflight(ctx context.Context, spec stack.Spec) (*engineFacts, error) {
+	if err := d.Engine.Ping(ctx); err != nil {
+		return nil, err
+	}
+	facts := &engineFacts{done: make(chan struct{})}
+	go func() {
+		facts.info = d.Engine.Probe(context.WithoutCancel(ctx))
+		close(facts.done)
+	}()
+	for _, c := range spec.Containers {
+		if c.GPU == nil {
+			continue
+		}
+		if ok, fix := facts.get(ctx).GPUAccess(); !ok {
+			return facts, app.Environment(nil, fix+"; or set 'mode: cpu' in the config to try the flow without a GPU",
+				"the Docker engine cannot give %s an NVIDIA GPU: it has no nvidia runtime and no nvidia.com CDI device", c.Name)
+		}
+	}
+	return facts, nil
+}
+
+// engineFacts is the engine's probe, fetched in the background.
+type engineFacts struct {
+	done chan struct{}
+	info hardware.Engine
+}
+
+func (f *engineFacts) get(ctx context.Context) hardware.Engine {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+	}
+	return f.info
+}
+
+// checkOwned refuses objects DuoBox did not create for this stack.
+func checkOwned(o Object, stackName string) error {
+	if o.Managed() && o.Labels[stack.LabelStack] == stackName {
+		return nil
+	}
+	owner := "was not created by DuoBox"
+	if o.Managed() {
+		owner = fmt.Sprintf("belongs to the DuoBox stack %q", o.Labels[stack.LabelStack])
+	}
+	return &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
+		What: fmt.Sprintf("a %s named %s already exists and %s", o.Kind, o.Name, owner),
+		Fix:  "DuoBox leaves it alone: remove or rename it yourself, or give this deployment another 'name:' in the config"}
+}
+
+// removeOrphans removes the stack's containers and networks the spec no
+// longer has (volumes are data and stay), and forgets recorded objects that
+// are gone from the engine.
+func (d *Deployer) removeOrphans(ctx context.Context, spec stack.Spec, rep *Report) error {
+	objs, err := d.Engine.Objects(ctx, spec.Stack)
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{KindNetwork + "/" + spec.Network.Name: true}
+	for _, c := range spec.Containers {
+		wanted[KindContainer+"/"+c.Name] = true
+	}
+	rec := recorder{d.Store}
+	// Containers first: a network cannot go while containers use it.
+	slices.SortStableFunc(objs, func(a, b Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
+	for _, o := range objs {
+		if o.Kind == KindVolume || wanted[o.Kind+"/"+o.Name] {
+			continue
+		}
+		d.step(o.Name, "removing %s %s: not in the config any more", o.Kind, o.Name)
+		if err := d.Engine.Remove(ctx, o); err != nil {
+			return err
+		}
+		rec.drop(ctx, spec.Stack, o.Kind, o.Name)
+		rep.Actions = append(rep.Actions, Action{Kind: o.Kind, Name: o.Name, Did: "removed", Why: "orphan: not in the config"})
+	}
+	if d.Store != nil {
+		live := map[string]bool{}
+		for _, o := range objs {
+			live[o.Kind+"/"+o.Name] = true
+		}
+		recorded, err := Recorded(ctx, d.Store, spec.Stack)
+		if err != nil {
+			return err
+		}
+		for _, r := range recorded {
+			if !live[r.Kind+"/"+r.Name] {
+				rec.drop(ctx, spec.Stack, r.Kind, r.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func kindOrder(kind string) int {
+	switch kind {
+	case KindContainer:
+		return 0
+	case KindNetwork:
+		return 1
+	}
+	return 2
+}
+
+// ensureImage pulls c's image when missing (checking disk space first) and
+// handles a platform mismatch: emulated when the host can, refused otherwise.
+func (d *Deployer) ensureImage(ctx context.Context, facts *engineFacts, c *stack.Container) error {
+	info, err := d.Engine.Image(ctx, c.Image)
+	if errors.Is(err, app.ErrNotFound) {
+		eng := facts.get(ctx)
+		if err := d.checkDisk(ctx, eng, c.Image); err != nil {
+			return err
+		}
+		err = d.pull(ctx, c, "")
+		if errors.Is(err, ErrPlatform) && hostArch(eng) != "amd64" && d.Engine.CanEmulate(ctx, "linux/amd64") {
+			d.emit(Event{Kind: EventWarning, Container: c.Name, Message: fmt.Sprintf(
+				"%s has no variant for this host (linux/%s); retrying with --platform linux/amd64, which runs under emulation (slower)", c.Image, hostArch(eng))})
+			err = d.pull(ctx, c, "linux/amd64")
+		}
+		if err != nil {
+			return err
+		}
+		info, err = d.Engine.Image(ctx, c.Image)
+	}
+	if err != nil {
+		return err
+	}
+	return d.applyPlatform(ctx, facts.get(ctx), c, info, true)
+}
+
+// applyPlatform sets c.Platform (and its hash) when the local image is built
+// for another architecture than the engine's and the host can emulate it;
+// without emulation it refuses with the fix. tell emits the warning.
+func (d *Deployer) applyPlatform(ctx context.Context, eng hardware.Engine, c *stack.Container, info ImageInfo, tell bool) error {
+	if info.Arch == "" || hostArch(eng) == "" || info.Arch == hostArch(eng) {
+		return nil
+	}
+	platform := "linux/" + info.Arch
+	if !d.Engine.CanEmulate(ctx, platform) {
+		return app.Environment(nil, "install QEMU emulation ('docker run --privileged --rm tonistiigi/binfmt --install "+info.Arch+"') or use an image built for linux/"+hostArch(eng),
+			"the requested image's platform (%s) does not match the detected host platform (linux/%s) and this host cannot emulate it: %s", platform, hostArch(eng), c.Image)
+	}
+	if c.Platform != platform {
+		if tell {
+			d.emit(Event{Kind: EventWarning, Container: c.Name, Message: fmt.Sprintf(
+				"the requested image's platform (%s) does not match the detected host platform (linux/%s); running %s with --platform %s under emulation", platform, hostArch(eng), c.Image, platform)})
+		}
+		c.Platform = platform
+		c.Labels[stack.LabelConfigHash] = c.Hash()
+	}
+	return nil
+}
+
+func hostArch(eng hardware.Engine) string {
+	switch eng.Arch {
+	case "x86_64":
+		return "amd64"
+	case "aarch64":
+		return "arm64"
+	}
+	return eng.Arch
+}
+
+// pull pulls c's image, turning layer events into aggregated progress events.
+func (d *Deployer) pull(ctx context.Context, c *stack.Container, platform string) error {
+	d.step(c.Name, "pulling %s", c.Image)
+	agg := NewAggregator(c.Image, nil)
+	var last time.Time
+	err := d.Engine.Pull(ctx, c.Image, platform, func(ev LayerEvent) {
+		p := agg.Add(ev)
+		if time.Since(last) >= 100*time.Millisecond || strings.HasPrefix(ev.Status, "Retrying") {
+			last = time.Now()
+			d.emit(Event{Kind: EventPull, Container: c.Name, Pull: &p})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if platform != "" {
+		c.Platform = platform
+		c.Labels[stack.LabelConfigHash] = c.Hash()
+	}
+	p := agg.Finish()
+	d.emit(Event{Kind: EventPull, Container: c.Name, Pull: &p})
+	return nil
+}
+
+// checkDisk refuses a pull that cannot fit: it needs about twice the
+// compressed size (download plus unpacked layers) and 1 GiB to spare.
+func (d *Deployer) checkDisk(ctx context.Context, eng hardware.Engine, ref string) error {
+	sizeOf := d.ImageSize
+	if sizeOf == nil {
+		sizeOf = RegistryImageSize
+	}
+	freeAt := d.FreeDisk
+	if freeAt == nil {
+		freeAt = func(path string) (uint64, error) {
+			u, err := disk.Usage(path)
+			if err != nil {
+				return 0, err
+			}
+			return u.Free, nil
+		}
+	}
+	size, err := sizeOf(ctx, ref)
+	if err != nil || size <= 0 {
+		return nil // the registry will not say; the engine reports ENOSPC if it comes to that
+	}
+	path := eng.DataRoot
+	if path == "" {
+		path = "/var/lib/docker"
+	}
+	free, err := freeAt(path)
+	if err != nil {
+		return nil
+	}
+	need := uint64(2*size) + 1<<30
+	if free < need {
+		return app.Environment(nil, "free disk space there ('docker system df', 'docker image prune') and run 'duobox up' again",
+			"too little disk for %s: it needs about %s at %s, only %s is free", ref, HumanBytes(int64(need)), path, HumanBytes(int64(free)))
+	}
+	return nil
+}
+
+// RegistryImageSize asks the image's registry for the compressed size of the
+// image for this machine's platform (manifest layers plus config).
+func RegistryImageSize(ctx context.Context, ref string) (int64, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	img, err := remote.Image(r, remote.WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return 0, err
+	}
+	total := m.Config.Size
+	for _, l := range m.Layers {
+		total += l.Size
+	}
+	return total, nil
+}
+
+// ensureContainer creates, recreates or keeps one container, or marks it to
+// be started; the caller starts what is not "kept".
+func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack.Container, secrets map[string]string, created *[]Object) (Object, Action, error) {
+	rec := recorder{d.Store}
+	act := Action{Kind: KindContainer, Name: c.Name}
+	o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+	switch {
+	case errors.Is(err, app.ErrNotFound):
+		act.Did = "created"
+	case err != nil:
+		return o, act, err
+	default:
+		if err := checkOwned(o, spec.Stack); err != nil {
+			return o, act, err
+		}
+		if o.Labels[stack.LabelConfigHash] == c.Labels[stack.LabelConfigHash] {
+			if o.State == "running" {
+				act.Did = "kept"
+				return o, act, nil
+			}
+			d.step(c.Name, "starting %s (was %s)", c.Name, o.State)
+			act.Did = "started"
+			return o, act, nil
+		}
+		d.step(c.Name, "recreating %s: its configuration changed", c.Name)
+		if err := d.Engine.Remove(ctx, o); err != nil {
+			return o, act, err
+		}
+		rec.drop(ctx, spec.Stack, KindContainer, c.Name)
+		act.Did, act.Why = "recreated", "configuration changed"
+	}
+	for _, p := range c.Ports {
+		if err := d.portFree(p.HostIP, p.HostPort); err != nil {
+			return o, act, app.Environment(err, fmt.Sprintf("stop the program using it ('ss -ltnp | grep :%d'), or set another port in the config (gateway.port / gateway.agent_port)", p.HostPort),
+				"port %d on %s is already taken, so %s cannot publish it", p.HostPort, hostOrAll(p.HostIP), c.Name)
+		}
+	}
+	d.step(c.Name, "creating %s from %s", c.Name, c.Image)
+	id, err := d.Engine.CreateContainer(ctx, c, spec.Network.Name, secrets)
+	if err != nil {
+		return o, act, err
+	}
+	o = Object{Kind: KindContainer, ID: id, Name: c.Name, Labels: c.Labels, State: "created"}
+	*created = append(*created, o)
+	rec.put(ctx, spec.Stack, o, c.Role, c.Labels[stack.LabelConfigHash], c.Image)
+	return o, act, nil
+}
+
+func (d *Deployer) portFree(hostIP string, port int) error {
+	if d.PortFree != nil {
+		return d.PortFree(hostIP, port)
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(hostIP, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+func hostOrAll(ip string) string {
+	if ip == "" {
+		return "all addresses"
+	}
+	return ip
+}
+
+// waitHealthy waits until each container is healthy: Docker's own health
+// status, or DuoBox running the same health command itself (so a healthy
+// container is seen at once instead of after Docker's interval). A container
+// that exits or restarts fails the wait with its exit code and last log lines.
+func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container, ids map[string]string) error {
+	timeout := d.HealthTimeout
+	if timeout == 0 {
+		timeout = 20 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	pending := slices.Clone(containers)
+	for _, c := range pending {
+		d.step(c.Name, "waiting for %s to become healthy", c.Name)
+	}
+	for len(pending) > 0 {
+		var still []stack.Container
+		for _, c := range pending {
+			ok, err := d.healthy(ctx, c, ids[c.Name])
+			if err != nil {
+				return err
+			}
+			if ok {
+				d.step(c.Name, "%s is healthy", c.Name)
+				continue
+			}
+			still = append(still, c)
+		}
+		pending = still
+		if len(pending) == 0 {
+			break
+		}
+		wait := min(50*time.Millisecond+time.Since(start)/20, 3*time.Second)
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				c := pending[0]
+				return app.NotReady(ctx.Err(), "look at the logs ('docker logs "+c.Name+"'); a model download can take long: run 'duobox up --timeout 1h' to wait longer",
+					"%s did not become healthy within %s; last log lines:\n%s", c.Name, timeout, d.tail(c.Name, ids[c.Name], 15))
+			}
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return nil
+}
+
+// healthy checks one container once.
+func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string) (bool, error) {
+	st, err := d.Engine.Inspect(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if st.Restarts > 0 || st.Restarting || (!st.Running && st.Status != "created") {
+		st = d.stoppedState(ctx, id, st)
+		return false, app.NotReady(nil, "read the lines above; fix the config or the image, then run 'duobox up' again",
+			"%s exited with code %d right after starting%s; last log lines:\n%s", c.Name, st.ExitCode, oom(st), d.tail(c.Name, id, 15))
+	}
+	if st.Health == "healthy" {
+		return true, nil
+	}
+	if len(c.Health.Test) == 0 || c.Health.Test[0] == "NONE" {
+		return st.Running, nil
+	}
+	ectx, cancel := context.WithTimeout(ctx, max(c.Health.Timeout, time.Second))
+	defer cancel()
+	code, err := d.Engine.Exec(ectx, id, c.Health.Test)
+	return err == nil && code == 0, nil
+}
+
+// stoppedState catches a crash-looping container between two runs (the
+// restart policy brings it back at once), where its exit code is visible.
+func (d *Deployer) stoppedState(ctx context.Context, id string, st ContainerState) ContainerState {
+	for i := 0; i < 150 && st.Running; i++ {
+		time.Sleep(20 * time.Millisecond)
+		next, err := d.Engine.Inspect(ctx, id)
+		if err != nil {
+			break
+		}
+		st = next
+	}
+	return st
+}
+
+func oom(st ContainerState) string {
+	if st.OOMKilled {
+		return " (killed: out of memory)"
+	}
+	return ""
+}
+
+// tail returns a container's last log lines, indented, for error messages.
+func (d *Deployer) tail(name, id string, n int) string {
+	lines, err := d.Engine.Logs(context.Background(), id, n)
+	if err != nil || len(lines) == 0 {
+		return "    (no log output from " + name + ")"
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// Down stops and removes the stack's containers and network; volumes (model
+// weights) stay unless removeVolumes. Objects without DuoBox's label are
+// never listed, so never touched.
+func (d *Deployer) Down(ctx context.Context, stackName string, removeVolumes bool) (rep Report, err error) {
+	rep.Stack = stackName
+	rec := recorder{d.Store}
+	run := rec.begin(ctx, stackName, "down")
+	defer func() { rec.finish(ctx, run, err) }()
+	if err := d.Engine.Ping(ctx); err != nil {
+		return rep, err
+	}
+	objs, err := d.Engine.Objects(ctx, stackName)
+	if err != nil {
+		return rep, err
+	}
+	slices.SortStableFunc(objs, func(a, b Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
+	for _, o := range objs {
+		if o.Kind == KindVolume && !removeVolumes {
+			rep.Actions = append(rep.Actions, Action{Kind: o.Kind, Name: o.Name, Did: "kept", Why: "volumes stay unless --volumes"})
+			continue
+		}
+		d.step(o.Name, "removing %s %s", o.Kind, o.Name)
+		if err := d.Engine.Remove(ctx, o); err != nil {
+			return rep, err
+		}
+		rec.drop(ctx, stackName, o.Kind, o.Name)
+		rep.Actions = append(rep.Actions, Action{Kind: o.Kind, Name: o.Name, Did: "removed"})
+	}
+	return rep, nil
+}
+
+// Restart restarts the containers of a role (stack.RoleModel or
+// stack.RoleGateway) and waits until they are healthy again.
+func (d *Deployer) Restart(ctx context.Context, spec stack.Spec, role string) (rep Report, err error) {
+	rep.Stack = spec.Stack
+	rec := recorder{d.Store}
+	run := rec.begin(ctx, spec.Stack, "restart "+role)
+	defer func() { rec.finish(ctx, run, err) }()
+	if role != stack.RoleModel && role != stack.RoleGateway {
+		return rep, app.BadInput("say 'model' or 'gateway'", "cannot restart %q", role)
+	}
+	ids := map[string]string{}
+	var targets []stack.Container
+	for _, c := range spec.Containers {
+		if c.Role != role {
+			continue
+		}
+		o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+		if errors.Is(err, app.ErrNotFound) {
+			return rep, app.NotReady(err, "run 'duobox up' first", "%s does not exist", c.Name)
+		}
+		if err != nil {
+			return rep, err
+		}
+		if err := checkOwned(o, spec.Stack); err != nil {
+			return rep, err
+		}
+		d.step(c.Name, "restarting %s", c.Name)
+		if err := d.Engine.Restart(ctx, o.ID); err != nil {
+			return rep, err
+		}
+		ids[c.Name] = o.ID
+		targets = append(targets, c)
+		rep.Actions = append(rep.Actions, Action{Kind: KindContainer, Name: c.Name, Did: "restarted"})
+	}
+	return rep, d.waitHealthy(ctx, targets, ids)
+}
+
+// LogDirWritable checks that dir exists (creating it if needed) and that
+// files can be created in it, with a message that says how to fix it.
+func LogDirWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return app.Environment(err, fmt.Sprintf("run 'sudo mkdir -p %s && sudo chown $USER %s', or set log_dir in the config to a folder you own", dir, dir),
+			"cannot create the gateway log directory %s: %v", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".duobox-write-check-*")
+	if err != nil {
+		return app.Environment(err, fmt.Sprintf("run 'sudo chown $USER %s' (the seed: 'ensure appropriate permissions have been granted to that directory'), or set log_dir in the config", dir),
+			"the gateway log directory %s is not writable: %v", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

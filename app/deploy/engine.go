@@ -1,0 +1,103 @@
+// Package deploy brings the stack spec to life and keeps it in line: up
+// (create what is missing, recreate what drifted, leave what is right alone),
+// down, status, restart and reconcile, over the Engine interface that
+// runtime/docker implements. It never touches an object without DuoBox's
+// label, and it records what it created in the state database.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/stack"
+)
+
+// Engine is what deploy needs from a container engine. Implementations turn
+// engine errors into app.Problems with a fix; "not found" is app.ErrNotFound.
+type Engine interface {
+	// Ping checks that the engine answers (cheap); an app.Problem with a fix when not.
+	Ping(ctx context.Context) error
+	// Probe asks the engine about itself (runtimes, architecture, data root).
+	Probe(ctx context.Context) hardware.Engine
+	// Objects lists the containers, networks and volumes labelled with
+	// io.duobox.managed=true and io.duobox.stack=stackName.
+	Objects(ctx context.Context, stackName string) ([]Object, error)
+	// Lookup finds an object of kind by exact name, labelled or not (so that
+	// deploy can refuse to touch a stranger).
+	Lookup(ctx context.Context, kind, name string) (Object, error)
+	Image(ctx context.Context, ref string) (ImageInfo, error)
+	// Pull pulls ref (for platform, "" = the engine's), reporting per-layer progress.
+	Pull(ctx context.Context, ref, platform string, progress func(LayerEvent)) error
+	// CanEmulate reports whether the engine host can run platform (e.g. via binfmt/QEMU).
+	CanEmulate(ctx context.Context, platform string) bool
+	CreateNetwork(ctx context.Context, n stack.Network) error
+	CreateVolume(ctx context.Context, v stack.Volume) error
+	// CreateContainer creates c on network with the secret values for c.SecretEnv.
+	CreateContainer(ctx context.Context, c stack.Container, network string, secrets map[string]string) (id string, err error)
+	Start(ctx context.Context, id string) error
+	// Restart stops and starts a container.
+	Restart(ctx context.Context, id string) error
+	// Remove stops and removes a managed object; it refuses one without the label.
+	Remove(ctx context.Context, o Object) error
+	Inspect(ctx context.Context, id string) (ContainerState, error)
+	Logs(ctx context.Context, id string, tail int) ([]string, error)
+	// Exec runs cmd in the container and returns its exit code.
+	Exec(ctx context.Context, id string, cmd []string) (int, error)
+}
+
+// Object kinds.
+const (
+	KindContainer = "container"
+	KindNetwork   = "network"
+	KindVolume    = "volume"
+)
+
+// Object is a container, network or volume as the engine reports it.
+type Object struct {
+	Kind   string            `json:"kind"`
+	ID     string            `json:"id"`
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels,omitempty"`
+	State  string            `json:"state,omitempty"` // containers: created, running, exited, …
+}
+
+// Managed reports whether the object carries DuoBox's label.
+func (o Object) Managed() bool { return o.Labels[stack.LabelManaged] == "true" }
+
+// ContainerState is what inspect says about a container.
+type ContainerState struct {
+	ID         string    `json:"id"`
+	Status     string    `json:"status"` // created, running, exited, restarting, …
+	Running    bool      `json:"running"`
+	Restarting bool      `json:"restarting"`
+	ExitCode   int       `json:"exit_code"`
+	OOMKilled  bool      `json:"oom_killed,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Health     string    `json:"health,omitempty"` // starting, healthy, unhealthy, "" without a check
+	StartedAt  time.Time `json:"started_at"`
+	Image      string    `json:"image"` // the image ID it runs
+	Restarts   int       `json:"restarts"`
+}
+
+// ImageInfo is a local image.
+type ImageInfo struct {
+	ID          string   `json:"id"`
+	OS          string   `json:"os"`
+	Arch        string   `json:"arch"`
+	RepoDigests []string `json:"repo_digests,omitempty"`
+	Size        int64    `json:"size"`
+}
+
+// LayerEvent is one progress message of a pull, per layer.
+type LayerEvent struct {
+	Image   string // the reference being pulled
+	Layer   string // layer ID ("" for image-level messages)
+	Status  string // "Pulling fs layer", "Downloading", "Download complete", "Pull complete", "Already exists", "Retrying in 5 seconds", …
+	Current int64
+	Total   int64
+}
+
+// ErrPlatform marks a pull that found no image variant for the requested platform.
+var ErrPlatform = errors.New("image has no variant for this platform")

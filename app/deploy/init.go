@@ -1,0 +1,182 @@
+package deploy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/release"
+	"github.com/duobox/duobox/app/version"
+)
+
+// InitInput is what 'duobox init' (and the GUI's Configure screen) decide from.
+type InitInput struct {
+	Name          string // stack name; "" = duobox
+	GitLabURL     string
+	GitLabVersion string
+	Host          string
+	Mode          string   // config.ModeGPU (default) or config.ModeCPU
+	Models        []string // HF repos the user named; empty = take the recommendation
+	MaxModelLen   int      // overrides the recommendation's context when > 0
+	Catalog       catalog.Catalog
+	Recommended   recommend.Result
+	// GatewayTags are the gateway registry's tags (nil when it could not be
+	// listed); GatewayTag, when set, is used as is.
+	GatewayTags []string
+	GatewayTag  string
+	AuthBypass  bool
+	LogDir      string
+	DocsIndex   string
+	Port        int
+}
+
+// NewDeployment builds a validated deployment config from the input. Notes
+// say what was assumed.
+func NewDeployment(in InitInput) (config.Deployment, []string, error) {
+	var notes []string
+	if err := config.CheckHostSyntax(in.Host); err != nil {
+		return config.Deployment{}, nil, app.BadInput("pass --host with the name or address GitLab uses to reach this machine (see 'duobox detect')", "--host: %v", err)
+	}
+	url, err := config.NormalizeGitLabURL(in.GitLabURL)
+	if err != nil {
+		return config.Deployment{}, nil, app.BadInput("pass --gitlab-url like https://gitlab.example.com", "--gitlab-url: %v", err)
+	}
+	v, err := version.Parse(in.GitLabVersion)
+	if err != nil {
+		return config.Deployment{}, nil, app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "--gitlab-version: %v", err)
+	}
+	d := config.Deployment{Name: in.Name, GitLab: config.GitLab{URL: url, Version: in.GitLabVersion}, Host: strings.TrimSpace(in.Host),
+		Mode: in.Mode, LogDir: in.LogDir, DocsIndex: in.DocsIndex}
+	d.Gateway.AuthBypass = in.AuthBypass
+	d.Gateway.Port = in.Port
+	d.Gateway.Image.Tag = in.GatewayTag
+	if d.Gateway.Image.Tag == "" {
+		if in.GatewayTags != nil {
+			if d.Gateway.Image.Tag, err = release.GatewayTag(v, in.GatewayTags); err != nil {
+				return d, nil, err
+			}
+		} else {
+			if d.Gateway.Image.Tag, err = release.OfflineTag(v); err != nil {
+				return d, nil, err
+			}
+			if v.AtLeast(release.FirstSelfHosted.Major, release.FirstSelfHosted.Minor) {
+				notes = append(notes, fmt.Sprintf("the gateway registry could not be listed, so the tag is %s; a newer %d.%d patch may exist (rerun init when online, or pass --gateway-tag)", d.Gateway.Image.Tag, v.Major, v.Minor))
+			}
+		}
+	}
+	picks := in.Recommended.Recommendation
+	if len(in.Models) == 0 {
+		if len(picks) == 0 {
+			why := in.Recommended.Reason
+			if why == "" {
+				why = "no model fits"
+			}
+			if d.Mode != config.ModeCPU {
+				return d, nil, app.BadInput("name a model with --model HF_REPO (and --gpu NAME:MiB to plan for a card), or use --mode cpu to try the flow without a GPU",
+					"no recommendation to deploy: %s", why)
+			}
+		}
+		for _, p := range picks {
+			d.Models = append(d.Models, modelFromPick(p, in.Catalog))
+		}
+		if len(d.Models) == 0 { // CPU mode without a fitting model: the smallest listed model
+			if m, ok := smallestListed(in.Catalog, v); ok {
+				d.Models = append(d.Models, config.Model{HFRepo: m.HFRepo, ServedName: m.ID, MaxModelLen: 4096})
+				notes = append(notes, "CPU mode: "+m.Name+" is set up for trying the flow; vLLM on CPU is slow")
+			}
+		}
+	}
+	for _, repo := range in.Models {
+		m := config.Model{HFRepo: repo, ServedName: servedName(repo, in.Catalog)}
+		found := false
+		for _, p := range picks {
+			if p.HFRepo == repo || p.Variant == repo {
+				m, found = modelFromPick(p, in.Catalog), true
+			}
+		}
+		if !found {
+			for _, f := range in.Recommended.Models {
+				if f.HFRepo != repo {
+					continue
+				}
+				found = true
+				switch f.Verdict {
+				case recommend.Fits, recommend.FitsQuantized:
+					m.MaxModelLen = f.Context
+					m.GPUMemoryUtilization = in.Recommended.Utilization
+					m.GPUs = []int{f.GPUIndex}
+					if f.Variant != nil {
+						m.Variant = f.Variant.Repo
+					}
+				default:
+					notes = append(notes, fmt.Sprintf("%s: %s (%s); writing it anyway as you asked", repo, f.Verdict, f.Why))
+				}
+			}
+		}
+		if _, ok := in.Catalog.Find(repo); !ok {
+			notes = append(notes, fmt.Sprintf("%s is not in DuoBox's catalog of GitLab-listed models; check GitLab supports it", repo))
+		} else if !found {
+			notes = append(notes, fmt.Sprintf("%s is not listed by GitLab %s", repo, v.MinorString()))
+		}
+		d.Models = append(d.Models, m)
+	}
+	if in.MaxModelLen > 0 {
+		for i := range d.Models {
+			d.Models[i].MaxModelLen = in.MaxModelLen
+		}
+	}
+	for i := range d.Models {
+		if d.Models[i].MaxModelLen == 0 {
+			d.Models[i].MaxModelLen = 8192
+			notes = append(notes, fmt.Sprintf("%s: no fit computed, --max-model-len 8192 assumed", d.Models[i].HFRepo))
+		}
+	}
+	d = d.WithDefaults()
+	if d.Mode == config.ModeCPU {
+		for i := range d.Models {
+			d.Models[i].GPUs, d.Models[i].GPUMemoryUtilization = nil, 0
+		}
+	}
+	if err := d.Validate(); err != nil {
+		return d, nil, err
+	}
+	return d, notes, nil
+}
+
+func modelFromPick(p recommend.Pick, c catalog.Catalog) config.Model {
+	m := config.Model{HFRepo: p.HFRepo, Variant: p.Variant, ServedName: servedName(p.HFRepo, c), MaxModelLen: p.MaxModelLen,
+		GPUMemoryUtilization: p.GPUMemoryUtilization, ExtraArgs: p.ExtraArgs}
+	tp := max(p.TensorParallel, 1)
+	for i := 0; i < tp; i++ {
+		m.GPUs = append(m.GPUs, p.GPUIndex+i)
+	}
+	for _, f := range p.Features {
+		m.Features = append(m.Features, string(f))
+	}
+	return m
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9.-]+`)
+
+// servedName is the vLLM --served-model-name: the catalog id, else the repo's base name, lower-case.
+func servedName(repo string, c catalog.Catalog) string {
+	if m, ok := c.Find(repo); ok {
+		return m.ID
+	}
+	base := repo[strings.LastIndex(repo, "/")+1:]
+	return strings.Trim(nonName.ReplaceAllString(strings.ToLower(base), "-"), "-")
+}
+
+func smallestListed(c catalog.Catalog, v version.GitLab) (catalog.Model, bool) {
+	var best catalog.Model
+	for _, m := range c.ListedAt(v) {
+		if best.ID == "" || m.WeightBytes < best.WeightBytes {
+			best = m
+		}
+	}
+	return best, best.ID != ""
+}

@@ -1,0 +1,106 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/stack"
+)
+
+// Status is the stack as the engine has it, compared with the spec.
+type Status struct {
+	Stack      string            `json:"stack"`
+	Healthy    bool              `json:"healthy"` // every container running and healthy, none drifted
+	Containers []ContainerStatus `json:"containers"`
+	Network    string            `json:"network"` // "present" or "missing"
+	Orphans    []Object          `json:"orphans,omitempty"`
+}
+
+// ContainerStatus is one container of the spec.
+type ContainerStatus struct {
+	Name      string       `json:"name"`
+	Role      string       `json:"role"`
+	Image     string       `json:"image"`
+	State     string       `json:"state"`  // missing, created, running, exited, restarting, …
+	Health    string       `json:"health"` // healthy, starting, unhealthy, ""
+	Drifted   bool         `json:"drifted"`
+	ExitCode  int          `json:"exit_code,omitempty"`
+	StartedAt time.Time    `json:"started_at,omitzero"`
+	Restarts  int          `json:"restarts,omitempty"`
+	Ports     []stack.Port `json:"ports,omitempty"`
+	Foreign   bool         `json:"foreign,omitempty"` // a container of that name exists without DuoBox's label
+}
+
+// Status reports each spec container's state and health, drift against the
+// spec, and the stack's orphans. It changes nothing.
+func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) {
+	s := Status{Stack: spec.Stack, Healthy: true, Network: "missing"}
+	if err := d.Engine.Ping(ctx); err != nil {
+		return s, err
+	}
+	spec = spec.Clone()
+	var eng *hardware.Engine // probed once, when the first local image needs comparing
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		if info, err := d.Engine.Image(ctx, c.Image); err == nil {
+			if eng == nil {
+				p := d.Engine.Probe(ctx)
+				eng = &p
+			}
+			_ = d.applyPlatform(ctx, *eng, c, info, false) // as up would run it; a refusal shows at up
+		}
+	}
+	objs, err := d.Engine.Objects(ctx, spec.Stack)
+	if err != nil {
+		return s, err
+	}
+	known := map[string]bool{KindNetwork + "/" + spec.Network.Name: true}
+	for _, c := range spec.Containers {
+		known[KindContainer+"/"+c.Name] = true
+	}
+	for _, v := range spec.Volumes {
+		known[KindVolume+"/"+v.Name] = true
+	}
+	for _, o := range objs {
+		if o.Kind == KindNetwork && o.Name == spec.Network.Name {
+			s.Network = "present"
+		}
+		if !known[o.Kind+"/"+o.Name] {
+			s.Orphans = append(s.Orphans, o)
+		}
+	}
+	for _, c := range spec.Containers {
+		cs := ContainerStatus{Name: c.Name, Role: c.Role, Image: c.Image, State: "missing", Ports: c.Ports}
+		o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+		switch {
+		case errors.Is(err, app.ErrNotFound):
+		case err != nil:
+			return s, err
+		case checkOwned(o, spec.Stack) != nil:
+			cs.Foreign, cs.State = true, o.State
+		default:
+			st, err := d.Engine.Inspect(ctx, o.ID)
+			if err != nil {
+				return s, err
+			}
+			cs.State, cs.Health, cs.ExitCode, cs.StartedAt, cs.Restarts = st.Status, st.Health, st.ExitCode, st.StartedAt, st.Restarts
+			cs.Drifted = o.Labels[stack.LabelConfigHash] != c.Labels[stack.LabelConfigHash]
+			if st.Running && cs.Health == "starting" && len(c.Health.Test) > 0 {
+				// Docker checks every interval; ask now so a fresh container is not shown as starting for long.
+				ectx, cancel := context.WithTimeout(ctx, max(c.Health.Timeout, time.Second))
+				if code, err := d.Engine.Exec(ectx, o.ID, c.Health.Test); err == nil && code == 0 {
+					cs.Health = "healthy"
+				}
+				cancel()
+			}
+		}
+		if cs.State != "running" || (cs.Health != "healthy" && cs.Health != "") || cs.Drifted || cs.Foreign {
+			s.Healthy = false
+		}
+		s.Containers = append(s.Containers, cs)
+	}
+	return s, nil
+}

@@ -1,0 +1,25 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// ListTags asks repository's registry for its tags (anonymously, 15 s at most).
+func ListTags(ctx context.Context, repository string) ([]string, error) {
+	repo, err := name.NewRepository(repository)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	tags, err := remote.List(repo, remote.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
+	}
+	return tags, nil
+}

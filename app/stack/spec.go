@@ -1,0 +1,389 @@
+package stack
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/version"
+)
+
+// Spec is everything DuoBox creates for one deployment, in creation order.
+type Spec struct {
+	Stack      string      `json:"stack"`
+	Network    Network     `json:"network"`
+	Volumes    []Volume    `json:"volumes"`
+	Containers []Container `json:"containers"` // model server(s) first, then the gateway
+}
+
+// Network is the user-defined bridge network the containers share.
+type Network struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Volume is a named volume (kept by "down" unless --volumes).
+type Volume struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+}
+
+// Container is one container's exact configuration. Secret values are not
+// here: SecretEnv names the files they are read from at create time.
+type Container struct {
+	Name       string            `json:"name"`
+	Role       string            `json:"role"`
+	Image      string            `json:"image"`
+	Platform   string            `json:"platform,omitempty"` // "linux/amd64" when emulated
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Cmd        []string          `json:"cmd,omitempty"`
+	Env        []string          `json:"env"`
+	SecretEnv  []SecretEnv       `json:"secret_env,omitempty"`
+	Labels     map[string]string `json:"labels"`
+	Ports      []Port            `json:"ports,omitempty"`
+	Mounts     []Mount           `json:"mounts,omitempty"`
+	GPU        *GPURequest       `json:"gpu,omitempty"` // nil in CPU mode
+	IPCHost    bool              `json:"ipc_host,omitempty"`
+	ShmSize    int64             `json:"shm_size,omitempty"`
+	Restart    string            `json:"restart"`
+	Health     Health            `json:"health"`
+}
+
+// SecretEnv is an environment variable whose value is the content of File.
+type SecretEnv struct {
+	Name string `json:"name"`
+	File string `json:"file"`
+}
+
+// Port publishes ContainerPort on HostIP:HostPort (HostIP "" = all addresses).
+type Port struct {
+	HostIP        string `json:"host_ip,omitempty"`
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+}
+
+// Mount is a named volume ("volume") or a host path ("bind").
+type Mount struct {
+	Type     string `json:"type"`
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// GPURequest asks the NVIDIA runtime for GPUs: DeviceIDs, or all when empty.
+type GPURequest struct {
+	DeviceIDs []string `json:"device_ids,omitempty"`
+}
+
+// Health is a Docker health check (CMD form).
+type Health struct {
+	Test        []string      `json:"test"`
+	Interval    time.Duration `json:"interval"`
+	Timeout     time.Duration `json:"timeout"`
+	StartPeriod time.Duration `json:"start_period"`
+	Retries     int           `json:"retries"`
+}
+
+// Options are the facts Build needs from outside the config file.
+type Options struct {
+	Catalog     catalog.Catalog // model flags (vllm_args) and context length fallbacks
+	SecretsDir  string          // paths.Dirs.Secrets()
+	LogDir      string          // resolved gateway log dir (see ResolveLogDir)
+	HostIP      string          // address to publish the gateway on; "" = all addresses
+	HFTokenFile string          // 0600 file holding HF_TOKEN; "" = none
+}
+
+// Ports and paths inside the containers.
+const (
+	ModelPort      = 8000
+	GatewayPort    = 5052
+	AgentPort      = 50052
+	hfCacheTarget  = "/root/.cache/huggingface"
+	gatewayLogPath = "/var/log/aigateway"
+	RestartPolicy  = "unless-stopped"
+)
+
+// Secret file names under the secrets folder.
+const (
+	SecretHFToken            = "hf_token"
+	SecretAIGWSigningKey     = "aigw_signing.key"
+	SecretAIGWValidationKey  = "aigw_validation.key"
+	SecretDWSSigningKey      = "duo_workflow_jwt.key"
+	SecretDWSValidationKey   = "duo_workflow_validation.key"
+	DefaultSystemLogDir      = "/srv/gitlab-agw"
+	modelHealthURL           = "http://127.0.0.1:8000/health"
+	gatewayHealthURL         = "http://127.0.0.1:5052/monitoring/healthz"
+	pythonHealthProbeFormat  = "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(%q, timeout=4).status == 200 else 1)"
+	firstDocsUnderHomeMinor  = 7 // 17.7+: WORKDIR /home/aigateway/app (facts §1.4, §9; UNCONFIRMED boundary)
+	firstJWTKeysMinorIn17    = 4
+	defaultGPUMemoryFraction = 0.90
+)
+
+// Build turns a validated deployment config into the stack spec. It is pure:
+// it reads no files and asks no engine, so golden tests can pin its output.
+func Build(d config.Deployment, o Options) (Spec, error) {
+	d = d.WithDefaults()
+	v, err := version.Parse(d.GitLab.Version)
+	if err != nil {
+		return Spec{}, fmt.Errorf("build stack: %w", err)
+	}
+	gitlabURL, err := config.NormalizeGitLabURL(d.GitLab.URL)
+	if err != nil {
+		return Spec{}, fmt.Errorf("build stack: %w", err)
+	}
+	s := Spec{Stack: d.Name}
+	s.Network = Network{Name: d.Network, Labels: labels(d.Name, RoleNetwork)}
+	cache := Volume{Name: d.Name + "-hf-cache", Labels: labels(d.Name, RoleVolume)}
+	s.Volumes = []Volume{cache}
+	for i, m := range d.Models {
+		s.Containers = append(s.Containers, modelContainer(d, o, i, m, cache.Name))
+	}
+	s.Containers = append(s.Containers, gatewayContainer(d, o, v, gitlabURL))
+	for i := range s.Containers {
+		s.Containers[i].Labels[LabelConfigHash] = s.Containers[i].Hash()
+	}
+	return s, nil
+}
+
+// ModelContainerName is the name (and DNS name on the network) of the i-th model server.
+func ModelContainerName(stack string, i int) string {
+	if i == 0 {
+		return stack + "-model"
+	}
+	return fmt.Sprintf("%s-model-%d", stack, i+1)
+}
+
+// GatewayContainerName is the gateway container's name.
+func GatewayContainerName(stack string) string { return stack + "-gateway" }
+
+// ModelEndpoint is the URL the gateway (and GitLab's model config) uses for the i-th model.
+func ModelEndpoint(stack string, i int) string {
+	return fmt.Sprintf("http://%s:%d/v1", ModelContainerName(stack, i), ModelPort)
+}
+
+func modelContainer(d config.Deployment, o Options, i int, m config.Model, cacheVolume string) Container {
+	entry, _ := o.Catalog.Find(m.HFRepo)
+	maxLen := m.MaxModelLen
+	if maxLen == 0 {
+		maxLen = entry.Architecture.MaxContext
+	}
+	if maxLen == 0 {
+		maxLen = 8192
+	}
+	args := []string{"--model", m.Repo(), "--served-model-name", m.Name(), "--port", strconv.Itoa(ModelPort),
+		"--max-model-len", strconv.Itoa(maxLen)}
+	c := Container{
+		Name:    ModelContainerName(d.Name, i),
+		Role:    RoleModel,
+		Image:   d.ModelServer.Ref(),
+		Env:     envList(d.ModelServer.Env),
+		Labels:  labels(d.Name, RoleModel),
+		Mounts:  []Mount{{Type: "volume", Source: cacheVolume, Target: hfCacheTarget}},
+		Restart: RestartPolicy,
+		Health: Health{Test: healthTest(d.ModelServer.HealthCmd, modelHealthURL), Interval: 10 * time.Second,
+			Timeout: 5 * time.Second, StartPeriod: 30 * time.Minute, Retries: 3},
+	}
+	if d.Mode == config.ModeGPU {
+		util := m.GPUMemoryUtilization
+		if util == 0 {
+			util = defaultGPUMemoryFraction
+		}
+		args = append(args, "--gpu-memory-utilization", strconv.FormatFloat(util, 'f', -1, 64))
+		if len(m.GPUs) > 1 {
+			args = append(args, "--tensor-parallel-size", strconv.Itoa(len(m.GPUs)))
+		}
+		c.GPU = &GPURequest{}
+		for _, g := range m.GPUs {
+			c.GPU.DeviceIDs = append(c.GPU.DeviceIDs, strconv.Itoa(g))
+		}
+		c.IPCHost = true
+	} else {
+		c.ShmSize = 1 << 30
+	}
+	args = append(args, entry.VLLMArgs...)
+	c.Cmd = append(args, m.ExtraArgs...)
+	if o.HFTokenFile != "" {
+		c.SecretEnv = append(c.SecretEnv, SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile})
+	}
+	c.Labels[LabelModel] = m.Name()
+	return c
+}
+
+func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabURL string) Container {
+	env := []string{
+		"AIGW_CUSTOM_MODELS__ENABLED=true",
+		"AIGW_FASTAPI__API_PORT=" + strconv.Itoa(GatewayPort),
+		"AIGW_FASTAPI__OPENAPI_URL=/openapi.json",
+		"AIGW_FASTAPI__DOCS_URL=/docs",
+		"AIGW_GITLAB_URL=" + gitlabURL,
+		"AIGW_GITLAB_API_URL=" + gitlabURL + "/api/v4/",
+		"AIGW_CUSTOMER_PORTAL_URL=" + gitlabURL,
+	}
+	var secrets []SecretEnv
+	if NeedsGatewayKeys(v) {
+		secrets = append(secrets,
+			SecretEnv{Name: "AIGW_SELF_SIGNED_JWT__SIGNING_KEY", File: filepath.Join(o.SecretsDir, SecretAIGWSigningKey)},
+			SecretEnv{Name: "AIGW_SELF_SIGNED_JWT__VALIDATION_KEY", File: filepath.Join(o.SecretsDir, SecretAIGWValidationKey)})
+	}
+	ports := []Port{{HostIP: o.HostIP, HostPort: d.Gateway.Port, ContainerPort: GatewayPort}}
+	if HasAgentPlatform(v) {
+		env = append(env, "DUO_WORKFLOW_AUTH__ENABLED=true", "DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL="+gitlabURL)
+		secrets = append(secrets,
+			SecretEnv{Name: "DUO_WORKFLOW_SELF_SIGNED_JWT__SIGNING_KEY", File: filepath.Join(o.SecretsDir, SecretDWSSigningKey)},
+			SecretEnv{Name: "DUO_WORKFLOW_SELF_SIGNED_JWT__VALIDATION_KEY", File: filepath.Join(o.SecretsDir, SecretDWSValidationKey)})
+		ports = append(ports, Port{HostIP: o.HostIP, HostPort: d.Gateway.AgentPort, ContainerPort: AgentPort})
+	}
+	if d.Gateway.AuthBypass {
+		env = append(env, "AIGW_AUTH__BYPASS_EXTERNAL=true")
+	}
+	env = append(env, envList(d.Gateway.Image.Env)...)
+	c := Container{
+		Name:      GatewayContainerName(d.Name),
+		Role:      RoleGateway,
+		Image:     d.Gateway.Image.Ref(),
+		Env:       env,
+		SecretEnv: secrets,
+		Labels:    labels(d.Name, RoleGateway),
+		Ports:     ports,
+		Restart:   RestartPolicy,
+		Health: Health{Test: healthTest(d.Gateway.Image.HealthCmd, gatewayHealthURL), Interval: 10 * time.Second,
+			Timeout: 5 * time.Second, StartPeriod: 2 * time.Minute, Retries: 3},
+	}
+	if o.LogDir != "" {
+		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.LogDir, Target: gatewayLogPath})
+	}
+	if d.DocsIndex != "" {
+		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: d.DocsIndex, Target: DocsIndexTarget(v), ReadOnly: true})
+	}
+	return c
+}
+
+// NeedsGatewayKeys reports whether DuoBox gives the gateway a self-signed
+// JWT key pair (AIGW_SELF_SIGNED_JWT__*): the self-hosted images, 17.4 on.
+func NeedsGatewayKeys(v version.GitLab) bool { return v.AtLeast(17, firstJWTKeysMinorIn17) }
+
+// HasAgentPlatform reports whether the gateway runs the Duo Workflow
+// Service on 50052 with its own key pair (18.0 on).
+func HasAgentPlatform(v version.GitLab) bool { return v.AtLeast(18, 0) }
+
+// DocsIndexTarget is where the gateway reads docs.db: /app/tmp before the
+// image moved its WORKDIR to /home/aigateway/app.
+func DocsIndexTarget(v version.GitLab) string {
+	if v.AtLeast(17, firstDocsUnderHomeMinor) {
+		return "/home/aigateway/app/tmp/docs.db"
+	}
+	return "/app/tmp/docs.db"
+}
+
+// Clone copies s deeply enough that changing a container (platform, labels)
+// leaves s as it was.
+func (s Spec) Clone() Spec {
+	out := s
+	out.Containers = make([]Container, len(s.Containers))
+	for i, c := range s.Containers {
+		c.Labels = maps.Clone(c.Labels)
+		out.Containers[i] = c
+	}
+	return out
+}
+
+// SecretFiles lists the secret files the spec reads (to generate or check them).
+func (s Spec) SecretFiles() []string {
+	var out []string
+	for _, c := range s.Containers {
+		for _, se := range c.SecretEnv {
+			out = append(out, se.File)
+		}
+	}
+	return out
+}
+
+// Container returns the container with the given name.
+func (s Spec) Container(name string) (Container, bool) {
+	for _, c := range s.Containers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
+
+// Hash is a digest of everything in c except the config-hash label itself:
+// two containers with equal hashes were created from equal specs. Secret
+// values are not part of it (their file paths are).
+func (c Container) Hash() string {
+	cp := c
+	cp.Labels = map[string]string{}
+	for k, v := range c.Labels {
+		if k != LabelConfigHash {
+			cp.Labels[k] = v
+		}
+	}
+	b, _ := json.Marshal(cp) // map keys are sorted by encoding/json
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func labels(stackName, role string) map[string]string {
+	return map[string]string{LabelManaged: "true", LabelStack: stackName, LabelRole: role}
+}
+
+func envList(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// healthTest is the user's command, or a python3 probe of url (python3 is in
+// both real images; neither ships curl).
+func healthTest(custom []string, url string) []string {
+	if len(custom) > 0 {
+		if custom[0] == "CMD" || custom[0] == "CMD-SHELL" || custom[0] == "NONE" {
+			return custom
+		}
+		return append([]string{"CMD"}, custom...)
+	}
+	return []string{"CMD", "python3", "-c", fmt.Sprintf(pythonHealthProbeFormat, url)}
+}
+
+// ResolveLogDir picks the seed's log directory: /srv/gitlab-agw when it
+// exists and is writable (or can be created), else <data>/gitlab-agw.
+func ResolveLogDir(configured, dataDir string, writable func(string) error) (string, error) {
+	if configured != "" {
+		if err := writable(configured); err != nil {
+			return "", err
+		}
+		return configured, nil
+	}
+	if writable(DefaultSystemLogDir) == nil {
+		return DefaultSystemLogDir, nil
+	}
+	dir := filepath.Join(dataDir, "gitlab-agw")
+	if err := writable(dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// splitImage splits "repo:tag" or "repo@digest" (used by exports).
+func splitImage(ref string) (repo, tag string) {
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "latest"
+}

@@ -1,0 +1,260 @@
+package stack
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/bundles"
+)
+
+func testConfig(version string) config.Deployment {
+	return config.Deployment{
+		GitLab: config.GitLab{URL: "https://gitlab.example.com/", Version: version},
+		Host:   "gpu-box.example.com",
+		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 16384,
+			GPUMemoryUtilization: 0.9, GPUs: []int{0}}},
+		Gateway: config.Gateway{Image: config.Image{Tag: "self-hosted-v" + version + ".0-ee"}},
+	}.WithDefaults()
+}
+
+func build(t *testing.T, d config.Deployment) Spec {
+	t.Helper()
+	cat, err := bundles.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Build(d, Options{Catalog: cat, SecretsDir: "/secrets", LogDir: "/srv/gitlab-agw", HostIP: "192.0.2.10", HFTokenFile: "/secrets/hf_token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func envOf(c Container) map[string]string {
+	m := map[string]string{}
+	for _, e := range c.Env {
+		k, v, _ := strings.Cut(e, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func TestBuildModelContainerIsPrivateWithExplicitLimits(t *testing.T) {
+	s := build(t, testConfig("17.9"))
+	m := s.Containers[0]
+	if m.Role != RoleModel || m.Name != "duobox-model" || len(m.Ports) != 0 {
+		t.Fatalf("model container %s role %s ports %v: must not be published", m.Name, m.Role, m.Ports)
+	}
+	for _, want := range [][]string{{"--served-model-name", "mistral-7b"}, {"--max-model-len", "16384"}, {"--gpu-memory-utilization", "0.9"}, {"--tokenizer-mode", "mistral"}} {
+		i := slices.Index(m.Cmd, want[0])
+		if i < 0 || m.Cmd[i+1] != want[1] {
+			t.Errorf("cmd %v lacks %v", m.Cmd, want)
+		}
+	}
+	if m.GPU == nil || !slices.Equal(m.GPU.DeviceIDs, []string{"0"}) || !m.IPCHost {
+		t.Errorf("GPU request %+v ipc host %v", m.GPU, m.IPCHost)
+	}
+	if len(m.SecretEnv) != 1 || m.SecretEnv[0].Name != "HF_TOKEN" || slices.ContainsFunc(m.Env, func(e string) bool { return strings.HasPrefix(e, "HF_TOKEN") }) {
+		t.Errorf("HF_TOKEN must come from its file only: env %v secrets %v", m.Env, m.SecretEnv)
+	}
+	if m.Labels[LabelManaged] != "true" || m.Labels[LabelConfigHash] != m.Hash() {
+		t.Errorf("labels %v", m.Labels)
+	}
+}
+
+func TestBuildGatewayEnvByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		version    string
+		secrets    int
+		agentPort  bool
+		docsTarget string
+	}{{"17.2", 0, false, "/app/tmp/docs.db"}, {"17.9", 2, false, "/home/aigateway/app/tmp/docs.db"}, {"18.5", 4, true, "/home/aigateway/app/tmp/docs.db"}} {
+		d := testConfig(tc.version)
+		d.DocsIndex = "/data/docs.db"
+		g := build(t, d).Containers[1]
+		env := envOf(g)
+		for k, v := range map[string]string{"AIGW_CUSTOM_MODELS__ENABLED": "true", "AIGW_FASTAPI__API_PORT": "5052",
+			"AIGW_GITLAB_URL": "https://gitlab.example.com", "AIGW_GITLAB_API_URL": "https://gitlab.example.com/api/v4/",
+			"AIGW_FASTAPI__OPENAPI_URL": "/openapi.json", "AIGW_FASTAPI__DOCS_URL": "/docs", "AIGW_CUSTOMER_PORTAL_URL": "https://gitlab.example.com"} {
+			if env[k] != v {
+				t.Errorf("%s: %s=%q, want %q", tc.version, k, env[k], v)
+			}
+		}
+		if _, ok := env["AIGW_AUTH__BYPASS_EXTERNAL"]; ok {
+			t.Errorf("%s: auth bypass set without being asked", tc.version)
+		}
+		if len(g.SecretEnv) != tc.secrets {
+			t.Errorf("%s: %d secret env, want %d", tc.version, len(g.SecretEnv), tc.secrets)
+		}
+		if HasAgentPlatformPort(g) != tc.agentPort || g.Ports[0] != (Port{HostIP: "192.0.2.10", HostPort: 5052, ContainerPort: 5052}) {
+			t.Errorf("%s: ports %v", tc.version, g.Ports)
+		}
+		if !slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/data/docs.db", Target: tc.docsTarget, ReadOnly: true}) ||
+			!slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/srv/gitlab-agw", Target: gatewayLogPath}) {
+			t.Errorf("%s: mounts %v", tc.version, g.Mounts)
+		}
+	}
+}
+
+func TestBuildAuthBypassOnlyWhenAsked(t *testing.T) {
+	d := testConfig("18.5")
+	d.Gateway.AuthBypass = true
+	if env := envOf(build(t, d).Containers[1]); env["AIGW_AUTH__BYPASS_EXTERNAL"] != "true" {
+		t.Fatal("bypass asked for but not set")
+	}
+}
+
+func TestHashChangesOnlyForTheChangedContainer(t *testing.T) {
+	a := build(t, testConfig("18.5"))
+	d := testConfig("18.5")
+	d.Gateway.Image.Tag = "self-hosted-v18.5.1-ee"
+	b := build(t, d)
+	if a.Containers[0].Hash() != b.Containers[0].Hash() {
+		t.Error("model hash changed although only the gateway changed")
+	}
+	if a.Containers[1].Hash() == b.Containers[1].Hash() {
+		t.Error("gateway hash did not change with its tag")
+	}
+}
+
+func TestCPUModeHasNoGPURequest(t *testing.T) {
+	d := testConfig("17.9")
+	d.Mode = config.ModeCPU
+	m := build(t, d).Containers[0]
+	if m.GPU != nil || m.IPCHost || m.ShmSize == 0 || slices.Contains(m.Cmd, "--gpu-memory-utilization") {
+		t.Fatalf("cpu mode model: %+v", m)
+	}
+}
+
+func TestResolveLogDirFallsBackToDataDir(t *testing.T) {
+	data := t.TempDir()
+	deny := func(dir string) error {
+		if dir == DefaultSystemLogDir {
+			return os.ErrPermission
+		}
+		return nil
+	}
+	got, err := ResolveLogDir("", data, deny)
+	if err != nil || got != filepath.Join(data, "gitlab-agw") {
+		t.Fatalf("ResolveLogDir = %q, %v", got, err)
+	}
+}
+
+func secretsFixture(t *testing.T) (Spec, string) {
+	t.Helper()
+	dir := t.TempDir()
+	d := testConfig("18.5")
+	cat, _ := bundles.Catalog()
+	s, err := Build(d, Options{Catalog: cat, SecretsDir: dir, HFTokenFile: filepath.Join(dir, SecretHFToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SecretHFToken), []byte("hf_SECRETTOKEN\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	created, err := EnsureKeys(s)
+	if err != nil || len(created) != 4 {
+		t.Fatalf("EnsureKeys created %v, %v", created, err)
+	}
+	again, _ := EnsureKeys(s)
+	if len(again) != 0 {
+		t.Fatalf("EnsureKeys replaced existing keys: %v", again)
+	}
+	for _, f := range created {
+		st, _ := os.Stat(f)
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %o", f, st.Mode().Perm())
+		}
+	}
+	return s, dir
+}
+
+func TestExportsReferenceSecretsUnlessAsked(t *testing.T) {
+	s, _ := secretsFixture(t)
+	for _, format := range Formats {
+		files, err := Export(s, format, ExportOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		all := ""
+		for _, f := range files {
+			all += f.Content
+			if strings.HasSuffix(f.Name, ".yaml") {
+				var v any
+				dec := yaml.NewDecoder(strings.NewReader(f.Content))
+				for dec.Decode(&v) == nil {
+				}
+			}
+		}
+		if strings.Contains(all, "PRIVATE KEY") || strings.Contains(all, "hf_SECRETTOKEN") {
+			t.Errorf("%s export inlines a secret", format)
+		}
+		if !strings.Contains(all, "aigw_signing.key") && format != FormatHelm {
+			t.Errorf("%s export does not say where the signing key is", format)
+		}
+		withSecrets, err := Export(s, format, ExportOptions{IncludeSecrets: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := ""
+		for _, f := range withSecrets {
+			joined += f.Content
+		}
+		if !strings.Contains(joined, "PRIVATE KEY") || !strings.Contains(joined, "hf_SECRETTOKEN") {
+			t.Errorf("%s --include-secrets lacks the secrets", format)
+		}
+	}
+}
+
+func TestComposeExportParsesAndKeepsModelPrivate(t *testing.T) {
+	s, _ := secretsFixture(t)
+	files, _ := Export(s, FormatCompose, ExportOptions{})
+	var f composeFile
+	if err := yaml.Unmarshal([]byte(files[0].Content), &f); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.Services["duobox-model"]; len(m.Ports) != 0 || m.Deploy == nil {
+		t.Errorf("model service %+v", m)
+	}
+	if g := f.Services["duobox-gateway"]; !slices.Equal(g.Ports, []string{"5052:5052", "50052:50052"}) || !slices.Equal(g.DependsOn, []string{"duobox-model"}) {
+		t.Errorf("gateway service ports %v depends %v", g.Ports, g.DependsOn)
+	}
+}
+
+func TestDockerRunScriptIsValidShell(t *testing.T) {
+	s, _ := secretsFixture(t)
+	files, _ := Export(s, FormatDockerRun, ExportOptions{})
+	path := filepath.Join(t.TempDir(), files[0].Name)
+	if err := os.WriteFile(path, []byte(files[0].Content), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sh", "-n", path).CombinedOutput(); err != nil {
+		t.Fatalf("sh -n: %v\n%s\n%s", err, out, files[0].Content)
+	}
+	if !strings.Contains(files[0].Content, `AIGW_SELF_SIGNED_JWT__SIGNING_KEY="$(cat `) {
+		t.Errorf("script does not read the key from its file:\n%s", files[0].Content)
+	}
+}
+
+func TestMintGatewayTokenRefusesNonPEM(t *testing.T) {
+	if _, err := MintGatewayToken([]byte("not a key"), "duobox", 60e9); err == nil {
+		t.Fatal("want an error for a non-PEM key")
+	}
+}
+
+func TestReadSecretsRefusesGroupReadableFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "k")
+	os.WriteFile(f, []byte("x"), 0o644)
+	_, err := ReadSecrets(Container{SecretEnv: []SecretEnv{{Name: "K", File: f}}})
+	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("want refusal with chmod fix, got %v", err)
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/release"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/version"
+)
+
+func init() { register(newInitCommand) }
+
+func newInitCommand(g *globals) *cobra.Command {
+	var flags machineFlags
+	var in deploy.InitInput
+	var asJSON, force, printOnly bool
+	var hfTokenFile string
+	cmd := &cobra.Command{
+		Use:   "init --gitlab-url URL --gitlab-version X.Y --host HOST [--model HF_REPO]...",
+		Short: "Write the deployment config from your answers and the recommendation for this machine",
+		Long: `Init writes the deployment config (the file the GUI's Configure screen writes) without
+asking questions: your GitLab URL and version, the host name or address GitLab reaches
+this machine by, and the models — the recommendation for this machine unless you name
+them with --model. The gateway image tag follows the GitLab version (17.1–17.3:
+gitlab-vX.Y.0; 17.4 on: the newest self-hosted-vX.Y.Z-ee in the registry). Secrets are
+not written into the config: --hf-token-file (or $HF_TOKEN) is copied into a 0600 file
+under the secrets folder, and the gateway's JWT keys are generated there.
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if in.GitLabURL == "" || in.GitLabVersion == "" || in.Host == "" {
+				return &usageError{cmd: "init", err: errors.New("--gitlab-url, --gitlab-version and --host are required")}
+			}
+			// Refuse a bad host before probing anything (the seed: "Do not use localhost").
+			if err := config.CheckHostSyntax(in.Host); err != nil {
+				return app.BadInput("pass --host with the name or address GitLab uses to reach this machine (see 'duobox detect')", "--host: %v", err)
+			}
+			v, err := version.Parse(in.GitLabVersion)
+			if err != nil {
+				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
+			}
+			path, err := g.configFile()
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(path); err == nil && !force && !printOnly {
+				return app.BadInput("pass --force to replace it, or edit it", "a deployment config already exists at %s", path)
+			}
+			cat, err := loadCatalog(g)
+			if err != nil {
+				return err
+			}
+			if err := recommend.CheckGitLabVersion(v, cat); err != nil {
+				return err
+			}
+			m, err := flags.detect(ctx, g)
+			if err != nil {
+				return err
+			}
+			in.Catalog = cat
+			if in.Recommended, err = recommend.Recommend(m, cat, recommend.Options{GitLab: v}); err != nil {
+				return err
+			}
+			if in.GatewayTag == "" {
+				if tags, err := release.ListTags(ctx, config.DefaultGatewayImage); err == nil {
+					in.GatewayTags = tags
+				}
+			}
+			d, notes, err := deploy.NewDeployment(in)
+			if err != nil {
+				return err
+			}
+			if printOnly {
+				body, err := config.Marshal(d)
+				if err != nil {
+					return err
+				}
+				_, err = cmd.OutOrStdout().Write(body)
+				return err
+			}
+			dirs, err := g.dirs()
+			if err != nil {
+				return err
+			}
+			if err := storeHFToken(hfTokenFile, filepath.Join(dirs.Secrets(), stack.SecretHFToken)); err != nil {
+				return err
+			}
+			prepared, err := deploy.Prepare(d, dirs, cat)
+			if err != nil {
+				return err
+			}
+			if err := config.Save(path, d); err != nil {
+				return app.Environment(err, "check that the config folder is writable", "cannot write %s: %v", path, err)
+			}
+			if in.AuthBypass {
+				fmt.Fprintln(cmd.ErrOrStderr(), "duobox: warning: --auth-bypass turns the gateway's authentication off (AIGW_AUTH__BYPASS_EXTERNAL=true); GitLab's docs allow it only for troubleshooting")
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Path     string            `json:"path"`
+					Config   config.Deployment `json:"config"`
+					Notes    []string          `json:"notes,omitempty"`
+					Warnings []string          `json:"warnings,omitempty"`
+					NewKeys  []string          `json:"new_keys,omitempty"`
+				}{path, d, notes, prepared.Warnings, prepared.NewKeys})
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Wrote %s\n", path)
+			fmt.Fprintf(w, "  GitLab %s (%s), gateway %s:%s on %s:%d\n", d.GitLab.Version, d.GitLab.URL, d.Gateway.Image.Repository, d.Gateway.Image.Tag, d.Host, d.Gateway.Port)
+			for _, m := range d.Models {
+				fmt.Fprintf(w, "  model %s as custom_openai/%s, --max-model-len %d", m.Repo(), m.Name(), m.MaxModelLen)
+				if d.Mode == config.ModeGPU {
+					fmt.Fprintf(w, ", GPU %s, --gpu-memory-utilization %.2f", joinInts(m.GPUs), m.GPUMemoryUtilization)
+				}
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "  gateway logs in %s\n", prepared.LogDir)
+			for _, k := range prepared.NewKeys {
+				fmt.Fprintf(w, "  generated %s (0600)\n", k)
+			}
+			for _, n := range append(notes, prepared.Warnings...) {
+				fmt.Fprintf(w, "Note: %s\n", n)
+			}
+			fmt.Fprintln(w, "Next: duobox up")
+			return nil
+		},
+	}
+	flags.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&in.GitLabURL, "gitlab-url", "", "the URL people open GitLab with, e.g. https://gitlab.example.com")
+	f.StringVar(&in.GitLabVersion, "gitlab-version", "", "your GitLab version, X.Y or X.Y.Z (Admin > Overview > Dashboard)")
+	f.StringVar(&in.Host, "host", "", "the host name or address GitLab reaches this machine by (not localhost: GitLab must reach it over the network)")
+	f.StringArrayVar(&in.Models, "model", nil, "Hugging Face repo to serve (repeatable); default: the recommendation")
+	f.StringVar(&in.Mode, "mode", config.ModeGPU, "gpu, or cpu to try the flow without a GPU")
+	f.StringVar(&in.Name, "name", "", "deployment name used for containers, network and volume (default duobox)")
+	f.StringVar(&in.GatewayTag, "gateway-tag", "", "gateway image tag (default: chosen from the GitLab version)")
+	f.IntVar(&in.MaxModelLen, "max-model-len", 0, "context length for vLLM (default: the recommendation's)")
+	f.IntVar(&in.Port, "port", config.DefaultGatewayPort, "host port for the gateway")
+	f.StringVar(&in.LogDir, "log-dir", "", "gateway log directory (default /srv/gitlab-agw when writable, else under DuoBox's data folder)")
+	f.StringVar(&in.DocsIndex, "docs-index", "", "a documentation index (docs.db) to mount into the gateway (needed for 17.2–17.3 docs answers)")
+	f.BoolVar(&in.AuthBypass, "auth-bypass", false, "turn the gateway's authentication off (AIGW_AUTH__BYPASS_EXTERNAL=true): troubleshooting only")
+	f.StringVar(&hfTokenFile, "hf-token-file", "", "file holding a Hugging Face token (for gated models); copied into the secrets folder, 0600")
+	f.BoolVar(&force, "force", false, "replace an existing config")
+	f.BoolVar(&printOnly, "print", false, "print the config instead of writing it (nothing is saved)")
+	f.BoolVar(&asJSON, "json", false, "print the written config and notes as JSON")
+	return cmd
+}
+
+// storeHFToken copies the token from file (or $HF_TOKEN) into the 0600 secret file.
+func storeHFToken(file, target string) error {
+	var token string
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return app.BadInput("give a readable file holding only the token", "--hf-token-file %s: %v", file, err)
+		}
+		token = strings.TrimSpace(string(b))
+	case os.Getenv("HF_TOKEN") != "":
+		token = strings.TrimSpace(os.Getenv("HF_TOKEN"))
+	default:
+		return nil
+	}
+	if token == "" {
+		return app.BadInput("put the token (hf_…) in the file", "the Hugging Face token is empty")
+	}
+	if err := config.WriteFileAtomic(target, []byte(token+"\n"), 0o600); err != nil {
+		return app.Environment(err, "check that the secrets folder is writable", "cannot write %s: %v", target, err)
+	}
+	return nil
+}
+
+func joinInts(xs []int) string {
+	if len(xs) == 0 {
+		return "all"
+	}
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}

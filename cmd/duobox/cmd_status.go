@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
+)
+
+func init() { register(newStatusCommand) }
+
+func newStatusCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the containers' state and health, and whether they match the config",
+		Long: `Status compares the engine with the deployment config: each container's state,
+health, exit code and whether its config drifted, plus DuoBox objects the config no
+longer has. It changes nothing. Exit status 4 when the stack is not fully healthy.
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := openStack(cmd.Context(), g, deploy.PrepareReadOnly)
+			if err != nil {
+				return err
+			}
+			defer env.close()
+			st, err := env.deployer.Status(cmd.Context(), env.prepared.Spec)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
+					return err
+				}
+			} else {
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", "CONTAINER", "ROLE", "STATE", "HEALTH", "NOTE")
+				for _, c := range st.Containers {
+					var notes []string
+					if c.Drifted {
+						notes = append(notes, "config changed: run 'duobox up' to recreate")
+					}
+					if c.Foreign {
+						notes = append(notes, "not created by DuoBox")
+					}
+					if c.State == "exited" {
+						notes = append(notes, fmt.Sprintf("exit code %d", c.ExitCode))
+					}
+					if c.Restarts > 0 {
+						notes = append(notes, fmt.Sprintf("%d restarts", c.Restarts))
+					}
+					fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", c.Name, c.Role, c.State, dash(c.Health), strings.Join(notes, "; "))
+				}
+				fmt.Fprintf(w, "network %s: %s\n", env.prepared.Spec.Network.Name, st.Network)
+				for _, o := range st.Orphans {
+					fmt.Fprintf(w, "leftover %s %s (removed by the next 'duobox up')\n", o.Kind, o.Name)
+				}
+			}
+			if !st.Healthy {
+				return &app.Problem{Kind: app.KindNotReady, What: "the stack is not fully up and healthy", Fix: "run 'duobox up'"}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

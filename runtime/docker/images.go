@@ -1,0 +1,156 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
+)
+
+// Image inspects a local image; app.ErrNotFound when it is not there.
+func (e *Engine) Image(ctx context.Context, ref string) (deploy.ImageInfo, error) {
+	r, err := e.API.ImageInspect(ctx, ref)
+	if err != nil {
+		return deploy.ImageInfo{}, e.explain(err, "inspect image "+ref)
+	}
+	return deploy.ImageInfo{ID: r.ID, OS: r.Os, Arch: r.Architecture, RepoDigests: r.RepoDigests, Size: r.Size}, nil
+}
+
+// Pull pulls ref through the engine and reports each progress message.
+// When PullRetryLimit > 0 and a layer download is retried that many times
+// (the registry keeps dropping the connection), the pull is abandoned.
+func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(deploy.LayerEvent)) error {
+	opts := client.ImagePullOptions{}
+	if platform != "" {
+		os, arch, _ := strings.Cut(platform, "/")
+		opts.Platforms = []ocispec.Platform{{OS: os, Architecture: arch}}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := e.API.ImagePull(ctx, ref, opts)
+	if err != nil {
+		return e.pullError(err, ref, platform)
+	}
+	retries := map[string]int{}
+	for msg, err := range resp.JSONMessages(ctx) {
+		if err != nil {
+			return e.pullError(err, ref, platform)
+		}
+		if msg.Error != nil {
+			return e.pullError(errors.New(msg.Error.Message), ref, platform)
+		}
+		ev := deploy.LayerEvent{Image: ref, Layer: msg.ID, Status: msg.Status}
+		if msg.Progress != nil {
+			ev.Current, ev.Total = msg.Progress.Current, msg.Progress.Total
+		}
+		if progress != nil {
+			progress(ev)
+		}
+		if strings.HasPrefix(msg.Status, "Retrying in") {
+			retries[msg.ID]++
+			if e.PullRetryLimit > 0 && retries[msg.ID] >= e.PullRetryLimit {
+				return app.Environment(nil, "check the network and the registry, then run 'duobox up' again (layers already downloaded are kept)",
+					"pulling %s failed: the registry dropped the connection while sending layer %s (%d attempts)", ref, msg.ID, retries[msg.ID])
+			}
+		}
+	}
+	return nil
+}
+
+// pullError explains a failed pull.
+func (e *Engine) pullError(err error, ref, platform string) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no matching manifest"):
+		return &app.Problem{Kind: app.KindEnvironment, Err: errors.Join(deploy.ErrPlatform, err),
+			What: fmt.Sprintf("image %s has no variant for %s: %s", ref, platformOr(platform), lastClause(msg)),
+			Fix:  "use a tag built for this platform, or a machine (or emulation) for the image's platform"}
+	case cerrdefs.IsNotFound(err) || strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "not found"):
+		return &app.Problem{Kind: app.KindBadInput, Err: errors.Join(app.ErrNotFound, err),
+			What: fmt.Sprintf("image %s does not exist in its registry", ref),
+			Fix:  "check the tag in the config (gateway tags follow the GitLab version; 'duobox init' picks it), then run 'duobox up' again"}
+	case strings.Contains(msg, "unauthorized") || strings.Contains(msg, "denied"):
+		return app.Environment(err, "log in with 'docker login REGISTRY' if the image is private, or check the repository name",
+			"the registry refused %s: %s", ref, lastClause(msg))
+	case strings.Contains(msg, "no space left on device"):
+		return app.Environment(err, "free disk space where Docker keeps images ('docker system df', 'docker image prune')",
+			"the engine ran out of disk space while pulling %s", ref)
+	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "TLS handshake"):
+		return app.Environment(err, "check the network and the registry, then run 'duobox up' again (layers already downloaded are kept)",
+			"pulling %s failed: the connection to the registry broke (%s)", ref, lastClause(msg))
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return e.explain(err, "pull "+ref)
+}
+
+func platformOr(p string) string {
+	if p == "" {
+		return "this engine's platform"
+	}
+	return p
+}
+
+// CanEmulate reports whether the engine's host runs binaries for platform,
+// natively or through a registered binfmt handler (QEMU). It can only look
+// when the engine is local (a unix socket).
+func (e *Engine) CanEmulate(ctx context.Context, platform string) bool {
+	_, arch, _ := strings.Cut(platform, "/")
+	if arch == runtime.GOARCH {
+		return true
+	}
+	if !strings.HasPrefix(e.Endpoint, "unix://") {
+		return false
+	}
+	names := map[string][]string{"amd64": {"qemu-x86_64", "x86_64"}, "arm64": {"qemu-aarch64", "aarch64"}}
+	for _, n := range names[arch] {
+		if b, err := os.ReadFile("/proc/sys/fs/binfmt_misc/" + n); err == nil && strings.HasPrefix(string(b), "enabled") {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveImagesByRepository untags refs (tags or digests) whose repository
+// starts with prefix, and every other tag or digest reference under prefix
+// the engine holds (images pulled by digest, say); references elsewhere are
+// refused. Used by the test bed to leave the engine as it found it. An image
+// still used by a container stays.
+func (e *Engine) RemoveImagesByRepository(ctx context.Context, prefix string, refs []string) error {
+	var errs []error
+	seen := map[string]bool{}
+	all := append([]string(nil), refs...)
+	if list, err := e.API.ImageList(ctx, client.ImageListOptions{}); err == nil {
+		for _, img := range list.Items {
+			for _, r := range append(append([]string(nil), img.RepoTags...), img.RepoDigests...) {
+				if strings.HasPrefix(r, prefix) {
+					all = append(all, r)
+				}
+			}
+		}
+	}
+	for _, ref := range all {
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		if !strings.HasPrefix(ref, prefix) {
+			errs = append(errs, fmt.Errorf("remove image %s: not under %s", ref, prefix))
+			continue
+		}
+		if _, err := e.API.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove image %s: %w", ref, err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,358 @@
+// Package testbed is DuoBox's test bed on the real Docker engine (tests
+// only; it never ships): it builds the two stand-in images (images/modelserver
+// and images/gateway, static Go programs in scratch images), serves them from
+// an in-process OCI registry on 127.0.0.1 and pushes them there, so that the
+// engine really pulls them through DuoBox's code paths.
+//
+// Use:
+//
+//	eng := testbed.Engine(t)   // the live engine; skips without one, fails under CI
+//	bed := testbed.Start(t)    // registry + images; everything is removed at cleanup
+//	bed.Ref(testbed.ModelServer, "v1")   // "127.0.0.1:PORT/duobox-test/modelserver:v1"
+//	bed.Push(t, testbed.Gateway, "self-hosted-v17.9.1-ee", "DUOBOX_FAKE_NEVER_HEALTHY=1")
+//	bed.PushUnique(t, testbed.Gateway, "big", 4<<20)   // plus a random 4 MiB layer nobody has cached
+//	bed.DropBlobs(true)        // the registry cuts every blob download after 64 KiB
+//
+// Tags pushed by Start, for both kinds: v1 and v2 (healthy, differing only in
+// DUOBOX_FAKE_VERSION) and v3 (never healthy). The images' switches are the
+// DUOBOX_FAKE_* variables documented in images/modelserver.
+package testbed
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/duobox/duobox/runtime/docker"
+)
+
+// Kind names one of the stand-in images.
+type Kind string
+
+// The stand-in images.
+const (
+	ModelServer Kind = "modelserver" // listens on 8000 (or --port); health: /health
+	Gateway     Kind = "gateway"     // listens on AIGW_FASTAPI__API_PORT (5000 default); health: /monitoring/healthz
+)
+
+// Bed is a running registry holding the stand-in images.
+type Bed struct {
+	Registry string // "127.0.0.1:PORT"
+
+	server *httptest.Server
+	drop   atomic.Bool
+	mu     sync.Mutex
+	refs   []string // every reference pushed, for cleanup
+	layers map[Kind]v1.Layer
+}
+
+// Engine connects to the live engine. It skips the test when none answers,
+// except under CI (env CI set), where it fails.
+func Engine(t testing.TB) *docker.Engine {
+	t.Helper()
+	eng, err := docker.Connect()
+	if err == nil {
+		err = eng.Ping(context.Background())
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Docker engine needed under CI: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+// Start builds the images (cached by Go's build cache), starts the registry,
+// pushes v1, v2 and v3 of both kinds, and registers cleanup: the registry
+// stops and every image the engine pulled from it is untagged.
+func Start(t testing.TB) *Bed {
+	t.Helper()
+	b, err := New()
+	if err != nil {
+		t.Fatalf("start test bed: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Logf("testbed cleanup: %v", err)
+		}
+	})
+	return b
+}
+
+// New is Start for programs that are not tests (the benchmarks): the caller
+// must Close the bed.
+func New() (*Bed, error) {
+	b := &Bed{layers: map[Kind]v1.Layer{}}
+	for _, k := range []Kind{ModelServer, Gateway} {
+		layer, err := buildLayer(k)
+		if err != nil {
+			return nil, fmt.Errorf("build test image %s: %w", k, err)
+		}
+		b.layers[k] = layer
+	}
+	b.server = httptest.NewServer(b.faults(registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+	b.Registry = strings.TrimPrefix(b.server.URL, "http://")
+	for _, k := range []Kind{ModelServer, Gateway} {
+		for _, tag := range []string{"v1", "v2"} {
+			if _, err := b.PushImage(k, tag); err != nil {
+				b.Close()
+				return nil, err
+			}
+		}
+		if _, err := b.PushImage(k, "v3", "DUOBOX_FAKE_NEVER_HEALTHY=1"); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Close stops the registry and untags, in the engine, every image pulled from it.
+func (b *Bed) Close() error {
+	b.server.Close()
+	return b.removePulled()
+}
+
+// Repository is the image repository of kind in this registry.
+func (b *Bed) Repository(k Kind) string { return b.Registry + "/duobox-test/" + string(k) }
+
+// Ref is "repository:tag".
+func (b *Bed) Ref(k Kind, tag string) string { return b.Repository(k) + ":" + tag }
+
+// HealthCmd is the Docker health-check test for kind's image (the images also
+// declare it as their own HEALTHCHECK).
+func HealthCmd(k Kind) []string { return []string{"CMD", "/" + string(k), "healthcheck"} }
+
+// Push pushes kind's image under tag, with extra environment baked into its
+// config (e.g. "DUOBOX_FAKE_NEVER_HEALTHY=1"), and returns the reference.
+func (b *Bed) Push(t testing.TB, k Kind, tag string, env ...string) string {
+	t.Helper()
+	ref, err := b.PushImage(k, tag, env...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// PushImage is Push for programs that are not tests.
+func (b *Bed) PushImage(k Kind, tag string, env ...string) (string, error) {
+	img, err := b.image(k, tag, runtime.GOARCH, env)
+	if err != nil {
+		return "", fmt.Errorf("make image %s:%s: %w", k, tag, err)
+	}
+	return b.write(k, tag, img)
+}
+
+// PushUnique pushes kind under tag with an extra layer of size random bytes,
+// so the engine cannot have any of it cached (pull-fault tests).
+func (b *Bed) PushUnique(t testing.TB, k Kind, tag string, size int64) string {
+	t.Helper()
+	img, err := b.image(k, tag, runtime.GOARCH, nil)
+	if err != nil {
+		t.Fatalf("make image: %v", err)
+	}
+	extra, err := random.Layer(size, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err = mutate.AppendLayers(img, extra); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := b.write(k, tag, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// PushForeignPlatform pushes kind under tag as a single-platform index for
+// arch only (e.g. "arm64" on an amd64 host): pulling it for the host
+// platform fails with "no matching manifest".
+func (b *Bed) PushForeignPlatform(t testing.TB, k Kind, tag, arch string) string {
+	t.Helper()
+	img, err := b.image(k, tag, arch, nil)
+	if err != nil {
+		t.Fatalf("make image: %v", err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	ref := b.Ref(k, tag)
+	r, _ := name.ParseReference(ref)
+	if err := remote.WriteIndex(r, idx); err != nil {
+		t.Fatalf("push index %s: %v", ref, err)
+	}
+	b.track(ref)
+	return ref
+}
+
+// Digest returns the manifest digest of ref in this registry.
+func (b *Bed) Digest(t testing.TB, ref string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Head(r)
+	if err != nil {
+		t.Fatalf("head %s: %v", ref, err)
+	}
+	b.track(r.Context().String() + "@" + d.Digest.String())
+	return d.Digest.String()
+}
+
+// DropBlobs makes the registry cut every blob download after 64 KiB (the
+// connection is closed mid-body), until called with false.
+func (b *Bed) DropBlobs(on bool) { b.drop.Store(on) }
+
+func (b *Bed) image(k Kind, tag, arch string, env []string) (v1.Image, error) {
+	cfg := v1.Config{
+		Entrypoint: []string{"/" + string(k)},
+		Env:        append([]string{"DUOBOX_FAKE_VERSION=" + tag}, env...),
+		Labels:     map[string]string{"io.duobox.testbed": "true"},
+		Healthcheck: &v1.HealthConfig{Test: HealthCmd(k), Interval: time.Second,
+			Timeout: 2 * time.Second, Retries: 3},
+	}
+	if k == ModelServer {
+		cfg.ExposedPorts = map[string]struct{}{"8000/tcp": {}}
+	} else {
+		cfg.ExposedPorts = map[string]struct{}{"5052/tcp": {}, "50052/tcp": {}}
+	}
+	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{Architecture: arch, OS: "linux", Config: cfg, RootFS: v1.RootFS{Type: "layers"}})
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
+	return mutate.AppendLayers(img, b.layers[k])
+}
+
+func (b *Bed) write(k Kind, tag string, img v1.Image) (string, error) {
+	ref := b.Ref(k, tag)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", err
+	}
+	if err := remote.Write(r, img); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	b.track(ref)
+	return ref, nil
+}
+
+func (b *Bed) track(ref string) {
+	b.mu.Lock()
+	b.refs = append(b.refs, ref)
+	b.mu.Unlock()
+}
+
+// faults wraps the registry handler with the blob-dropping switch.
+func (b *Bed) faults(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.drop.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			h.ServeHTTP(&cutWriter{ResponseWriter: w, left: 64 << 10}, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// cutWriter aborts the response (closing the connection) after left bytes.
+type cutWriter struct {
+	http.ResponseWriter
+	left int
+}
+
+func (c *cutWriter) Write(p []byte) (int, error) {
+	if len(p) < c.left {
+		c.left -= len(p)
+		return c.ResponseWriter.Write(p)
+	}
+	c.ResponseWriter.Write(p[:c.left])
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// removePulled untags, in the engine, every reference this bed pushed.
+func (b *Bed) removePulled() error {
+	eng, err := docker.Connect()
+	if err != nil {
+		return nil
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b.mu.Lock()
+	refs := append([]string(nil), b.refs...)
+	b.mu.Unlock()
+	return eng.RemoveImagesByRepository(ctx, b.Registry+"/duobox-test/", refs)
+}
+
+var buildMu sync.Mutex
+
+// buildLayer compiles images/<kind> (CGO_ENABLED=0, static) and wraps the
+// binary as a one-file layer with fixed timestamps, so equal sources give
+// equal digests.
+func buildLayer(k Kind) (v1.Layer, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Dir(self)
+	out, err := os.MkdirTemp("", "duobox-testbed-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(out)
+	bin := filepath.Join(out, string(k))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w -buildid=", "-o", bin, "./images/"+string(k))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build %s: %v\n%s", k, err, msg)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	hdr := &tar.Header{Name: string(k), Mode: 0o755, Size: int64(len(data)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return nil, err
+	}
+	if _, err := tw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	raw := buf.Bytes()
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
+		tarball.WithMediaType(types.OCILayer))
+}
