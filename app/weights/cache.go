@@ -1,0 +1,207 @@
+package weights
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+)
+
+// repoCache is one repository's folder in the hub cache, laid out as
+// huggingface_hub lays it out:
+//
+//	models--org--name/blobs/<sha256 or git blob id>
+//	models--org--name/snapshots/<commit>/<path> -> ../../blobs/<blob>
+//	models--org--name/refs/<revision>            (holds the commit)
+//	.locks/models--org--name/<blob>.lock         (huggingface_hub's own locks)
+type repoCache struct {
+	hubCache string
+	repo     string
+}
+
+// FolderName is the cache folder of a repo: models--org--name.
+func FolderName(repo string) string { return "models--" + strings.ReplaceAll(repo, "/", "--") }
+
+func (c repoCache) dir() string             { return filepath.Join(c.hubCache, FolderName(c.repo)) }
+func (c repoCache) blob(name string) string { return filepath.Join(c.dir(), "blobs", name) }
+func (c repoCache) snapshot(commit string) string {
+	return filepath.Join(c.dir(), "snapshots", commit)
+}
+func (c repoCache) ref(revision string) string {
+	return filepath.Join(c.dir(), "refs", filepath.FromSlash(revision))
+}
+func (c repoCache) locks() string { return filepath.Join(c.hubCache, ".locks", FolderName(c.repo)) }
+
+// commitFor reads refs/<revision>; a revision that is itself a commit with a
+// snapshot folder is returned as is.
+func (c repoCache) commitFor(revision string) (string, bool) {
+	if reCommit.MatchString(revision) {
+		if _, err := os.Stat(c.snapshot(revision)); err == nil {
+			return revision, true
+		}
+	}
+	data, err := os.ReadFile(c.ref(revision))
+	if err != nil {
+		return "", false
+	}
+	commit := strings.TrimSpace(string(data))
+	return commit, commit != ""
+}
+
+// writeRef points refs/<revision> at commit (not needed when revision is the commit).
+func (c repoCache) writeRef(revision, commit string) error {
+	if revision == commit {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.ref(revision)), 0o755); err != nil {
+		return fmt.Errorf("write ref %s: %w", revision, err)
+	}
+	if err := config.WriteFileAtomic(c.ref(revision), []byte(commit), 0o644); err != nil {
+		return fmt.Errorf("write ref %s: %w", revision, err)
+	}
+	return nil
+}
+
+// link makes snapshots/<commit>/<path> a relative symlink to blobs/<blob>,
+// replacing what was there atomically.
+func (c repoCache) link(commit, path, blob string) error {
+	dst := filepath.Join(c.snapshot(commit), filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	target, err := filepath.Rel(filepath.Dir(dst), c.blob(blob))
+	if err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	tmp := dst + ".duobox-link"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	return nil
+}
+
+// removeEmpty removes the folders a failed pull created and left empty
+// (os.Remove never removes a folder that holds anything).
+func (c repoCache) removeEmpty(commit string) {
+	for _, dir := range []string{c.snapshot(commit), filepath.Dir(c.snapshot(commit)), filepath.Join(c.dir(), "blobs"), filepath.Join(c.dir(), "refs"), c.dir()} {
+		os.Remove(dir)
+	}
+}
+
+// fileLock is an exclusive flock(2) on a lock file. flock locks belong to the
+// open file, so two opens in one process exclude each other too; the kernel
+// drops the lock when the process dies. huggingface_hub's filelock uses the
+// same call, so DuoBox and a huggingface_hub download of the same blob wait
+// for each other.
+type fileLock struct{ f *os.File }
+
+// tryLock takes the lock if it is free; held reports that someone else has it.
+func tryLock(path string) (l *fileLock, held bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, fmt.Errorf("create lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, false, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &fileLock{f}, false, nil
+}
+
+// lock waits for the lock until ctx ends; onWait runs once if it has to wait.
+func lock(ctx context.Context, path string, onWait func()) (*fileLock, error) {
+	for waited := false; ; {
+		l, held, err := tryLock(path)
+		if err != nil || !held {
+			return l, err
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (l *fileLock) unlock() {
+	if l != nil {
+		l.f.Close() // closing the last descriptor releases the flock
+	}
+}
+
+// modelLockPath is DuoBox's per-repository lock: one pull, import or remove at a time.
+func (c repoCache) modelLockPath() string { return filepath.Join(c.locks(), "duobox.lock") }
+
+// freeBytes is the space available to this user on the file system that
+// holds dir (or its nearest existing parent).
+func freeBytes(dir string) (uint64, error) {
+	for {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(dir, &st)
+		if err == nil {
+			return st.Bavail * uint64(st.Bsize), nil
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, syscall.ENOENT) || parent == dir {
+			return 0, fmt.Errorf("read free space of %s: %w", dir, err)
+		}
+		dir = parent
+	}
+}
+
+// DefaultHeadroom is the free space kept beyond the download itself.
+const DefaultHeadroom = 1 << 30
+
+// checkSpace refuses when need bytes plus headroom do not fit in dir's file system.
+func checkSpace(dir string, need, headroom int64) error {
+	if need <= 0 {
+		return nil
+	}
+	free, err := freeBytes(dir)
+	if err != nil {
+		return err
+	}
+	if uint64(need+headroom) > free {
+		return app.Environment(nil,
+			"free space there, or point HF_HUB_CACHE (or HF_HOME) at a larger disk",
+			"not enough disk space in %s: the download needs %s plus %s headroom, only %s is free",
+			dir, HumanBytes(need), HumanBytes(headroom), HumanBytes(int64(free)))
+	}
+	return nil
+}
+
+// HumanBytes writes n in decimal units, as the hub shows sizes (1.5 GB).
+func HumanBytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
