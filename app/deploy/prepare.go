@@ -12,11 +12,13 @@ import (
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/weights"
 )
 
 // Prepared is a spec ready for Up, with what the user should know about it.
 type Prepared struct {
 	Spec     stack.Spec
+	Weights  *weights.Env // where EnsureWeights puts the weights; nil when the model server downloads them itself
 	LogDir   string
 	HostIP   string   // "" = all addresses
 	Warnings []string // e.g. auth bypass on, host address not on this machine
@@ -67,7 +69,17 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	if _, err := os.Stat(hfToken); err != nil {
 		hfToken = ""
 	}
-	p.Spec, err = stack.Build(d, stack.Options{Catalog: cat, SecretsDir: dirs.Secrets(), LogDir: logDir, HostIP: p.HostIP, HFTokenFile: hfToken})
+	opts := stack.Options{Catalog: cat, SecretsDir: dirs.Secrets(), LogDir: logDir, HostIP: p.HostIP, HFTokenFile: hfToken}
+	if d.Mode == config.ModeGPU {
+		// The real model server gets its weights from DuoBox's verified,
+		// resumable download (app/weights) and starts offline.
+		env, err := weights.EnvFromOS(dirs.Secrets())
+		if err != nil {
+			return p, err
+		}
+		p.Weights, opts.HFHubCache = &env, env.HubCache
+	}
+	p.Spec, err = stack.Build(d, opts)
 	if err != nil {
 		return p, err
 	}

@@ -100,6 +100,11 @@ type Options struct {
 	LogDir      string          // resolved gateway log dir (see ResolveLogDir)
 	HostIP      string          // address to publish the gateway on; "" = all addresses
 	HFTokenFile string          // 0600 file holding HF_TOKEN; "" = none
+	// HFHubCache is the host's Hugging Face hub cache that DuoBox fills before
+	// the model starts (app/weights); when set it is bind-mounted over the
+	// container's hub cache and the model server runs with HF_HUB_OFFLINE=1.
+	// "" leaves the download to the model server, into the cache volume.
+	HFHubCache string
 }
 
 // Ports and paths inside the containers.
@@ -213,6 +218,10 @@ func modelContainer(d config.Deployment, o Options, i int, m config.Model, cache
 	c.Cmd = append(args, m.ExtraArgs...)
 	if o.HFTokenFile != "" {
 		c.SecretEnv = append(c.SecretEnv, SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile})
+	}
+	if o.HFHubCache != "" {
+		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.HFHubCache, Target: hfCacheTarget + "/hub"})
+		c.Env = append(c.Env, "HF_HUB_OFFLINE=1")
 	}
 	c.Labels[LabelModel] = m.Name()
 	return c

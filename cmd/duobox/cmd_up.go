@@ -49,6 +49,17 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 				fmt.Fprintf(cmd.ErrOrStderr(), "duobox: generated key %s (0600)\n", k)
 			}
 			env.deployer.HealthTimeout = timeout
+			// Weights first (GPU mode): verified and resumable, so the model starts offline.
+			weightsBar := newProgressBar(cmd.ErrOrStderr())
+			onWeights := weightsBar.update
+			if asJSON {
+				onWeights = nil
+			}
+			err = deploy.EnsureWeights(ctx, env.prepared, env.cfg, env.catalog, onWeights)
+			weightsBar.end()
+			if err != nil {
+				return err
+			}
 			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
 			env.deployer.OnEvent = bar.event
 			rep, err := env.deployer.Up(ctx, env.prepared.Spec)
@@ -77,6 +88,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 type stackEnv struct {
 	cfg      config.Deployment
 	dirs     paths.Dirs
+	catalog  catalog.Catalog
 	prepared deploy.Prepared
 	deployer *deploy.Deployer
 	engine   *docker.Engine
@@ -116,7 +128,7 @@ func openStack(ctx context.Context, g *globals, prepare func(config.Deployment, 
 		eng.Close()
 		return nil, err
 	}
-	return &stackEnv{cfg: cfg, dirs: dirs, prepared: prepared, engine: eng, store: st,
+	return &stackEnv{cfg: cfg, dirs: dirs, catalog: cat, prepared: prepared, engine: eng, store: st,
 		deployer: &deploy.Deployer{Engine: eng, Store: st}}, nil
 }
 

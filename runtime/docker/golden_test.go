@@ -54,7 +54,8 @@ func TestGoldenContainerConfigsForRealImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			s, err := stack.Build(d, stack.Options{Catalog: cat, SecretsDir: "/home/user/.config/duobox/secrets",
-				LogDir: "/srv/gitlab-agw", HostIP: "192.0.2.10", HFTokenFile: "/home/user/.config/duobox/secrets/hf_token"})
+				LogDir: "/srv/gitlab-agw", HostIP: "192.0.2.10", HFTokenFile: "/home/user/.config/duobox/secrets/hf_token",
+				HFHubCache: "/home/user/.cache/huggingface/hub"})
 			if err != nil {
 				t.Fatal(err)
 			}
