@@ -10,6 +10,7 @@ import (
 
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/docsindex"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/weights"
@@ -96,6 +97,12 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 		}
 	}
 	if !readOnly {
+		if d.DocsIndex != "" {
+			// Refuse a file the gateway would silently find nothing in.
+			if _, err := docsindex.Inspect(d.DocsIndex); err != nil {
+				return p, err
+			}
+		}
 		p.NewKeys, err = stack.EnsureKeys(p.Spec)
 	}
 	return p, err
