@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/health"
+)
+
+func init() { register(newSmokeTestCommand) }
+
+// newSmokeTestCommand is 'duobox test'. This file is not named cmd_test.go:
+// Go would take that for a test file.
+func newSmokeTestCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Send a real completion to the model, then GitLab's Test connection call through the gateway",
+		Long: `Test runs two requests and explains a failure precisely:
+
+  1. a completion (POST /v1/completions, 16 tokens) straight to the model server,
+     through the container's address on DuoBox's network: the model port is never
+     published on the host, and a Linux host reaches that network directly;
+  2. POST /v1/prompts/model_configuration%2Fcheck on the gateway: the same call as
+     GitLab's "Test connection" button; the gateway then calls the model itself
+     over DuoBox's network. DuoBox signs a 5-minute token with the gateway's
+     self-signed key pair (auth bypass stays off).
+
+Each step prints its latency and the model's first tokens. 421 means the gateway
+reached the model and the model answered with an error; 401 means the gateway
+did not accept the token; "connection refused" means nothing listens there.
+
+The exit status is 0 when both steps pass and 4 otherwise.
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSmokeTest(cmd.Context(), g, cmd.OutOrStdout(), asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func runSmokeTest(ctx context.Context, g *globals, stdout io.Writer, asJSON bool) error {
+	env, err := openHealthEnv(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	if len(env.cfg.Models) == 0 {
+		return app.BadInput("add a model to the config ('duobox init' or the GUI)", "the deployment config has no model")
+	}
+	model, err := env.engine.ManagedContainer(ctx, env.cfg.Name, stack.RoleModel)
+	if err != nil {
+		return err
+	}
+	target := health.SmokeTarget{ServedName: env.servedName(), GatewayURL: env.gatewayURL(),
+		ModelEndpoint: stack.ModelEndpoint(env.cfg.Name, 0)}
+	if model.Running && model.IPAddress != "" {
+		target.ModelURL = "http://" + net.JoinHostPort(model.IPAddress, strconv.Itoa(stack.ModelPort))
+	}
+	if cat, err := loadCatalog(g); err == nil {
+		if m, ok := cat.Find(env.cfg.Models[0].HFRepo); ok {
+			target.Family = m.Family
+		}
+	}
+	note := ""
+	if !env.cfg.Gateway.AuthBypass {
+		key, err := os.ReadFile(filepath.Join(env.dirs.Secrets(), stack.SecretAIGWSigningKey))
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			note = "DuoBox has no self-signed key pair for this gateway version, so the check call goes without a token; a 401 is expected there: use GitLab's Test connection button"
+		case err != nil:
+			return fmt.Errorf("read the gateway signing key: %w", err)
+		default:
+			if target.Token, err = stack.MintGatewayToken(key, health.SmokeSubject, 5*time.Minute); err != nil {
+				return err
+			}
+		}
+	}
+	res := health.Smoke(ctx, nil, target)
+	if asJSON {
+		out := struct {
+			health.SmokeResult
+			Note string `json:"note,omitempty"`
+		}{res, note}
+		if err := writeJSON(stdout, out); err != nil {
+			return err
+		}
+	} else {
+		printSmoke(stdout, res, note)
+	}
+	if !res.OK {
+		for _, s := range res.Steps {
+			if !s.OK && !s.Skipped {
+				return &app.Problem{Kind: app.KindNotReady, What: fmt.Sprintf("%s failed: %s", s.Name, s.Diagnosis), Fix: s.Fix}
+			}
+		}
+	}
+	return nil
+}
+
+func printSmoke(w io.Writer, r health.SmokeResult, note string) {
+	for _, s := range r.Steps {
+		mark := "✓"
+		switch {
+		case s.Skipped:
+			mark = "-"
+		case !s.OK:
+			mark = "✗"
+		}
+		fmt.Fprintf(w, "%s %-20s %s", mark, s.Name, s.URL)
+		if s.Status != 0 {
+			fmt.Fprintf(w, "  HTTP %d", s.Status)
+		}
+		fmt.Fprintf(w, "  %s\n", s.Latency.Round(time.Millisecond))
+		if s.FirstTokens != "" {
+			fmt.Fprintf(w, "    first tokens: %q\n", s.FirstTokens)
+		}
+		if s.Diagnosis != "" {
+			fmt.Fprintf(w, "    %s\n", s.Diagnosis)
+		}
+		if s.Fix != "" {
+			fmt.Fprintf(w, "    fix: %s\n", s.Fix)
+		}
+	}
+	if note != "" {
+		fmt.Fprintf(w, "note: %s\n", note)
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/runtime/testbed"
+)
+
+// hostAddress is a non-loopback IPv4 address of this machine (the gateway is
+// published there, as for GitLab).
+func hostAddress(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address")
+	return ""
+}
+
+func healthFreePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestHealthTestAndLogsOnTestBedStack deploys the test bed's stand-ins with
+// `duobox up`, then runs `duobox health`, `duobox test` and `duobox logs`
+// as a user would, and removes everything with `duobox down`.
+func TestHealthTestAndLogsOnTestBedStack(t *testing.T) {
+	testbed.Engine(t) // skips without an engine (fails under CI)
+	bed := testbed.Start(t)
+	home := t.TempDir()
+	t.Setenv("DUOBOX_HOME", home)
+	name := fmt.Sprintf("dbt-cli4-%d", time.Now().UnixNano()%1e9)
+	cfg := config.Deployment{
+		Name:   name,
+		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
+		Host:   hostAddress(t),
+		Mode:   config.ModeCPU,
+		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
+		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1",
+			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
+		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1",
+			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: healthFreePort(t), AgentPort: healthFreePort(t)},
+		LogDir: filepath.Join(home, "gitlab-agw"),
+	}.WithDefaults()
+	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(cfg.LogDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if code, _, errOut := runCLI(t, "down", "--volumes"); code != 0 {
+			t.Errorf("down: exit %d: %s", code, errOut)
+		}
+	})
+	if code, _, errOut := runCLI(t, "up", "--timeout", "2m"); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, errOut)
+	}
+
+	code, out, errOut := runCLI(t, "health", "--json")
+	var rep struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+		Probes []struct {
+			Name string `json:"name"`
+			OK   bool   `json:"ok"`
+		} `json:"probes"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Status != "ok" || len(rep.Probes) != 3 {
+		t.Fatalf("health: exit %d %+v %v: %s", code, rep, err, errOut)
+	}
+
+	code, out, errOut = runCLI(t, "test", "--json")
+	var smoke struct {
+		OK    bool `json:"ok"`
+		Steps []struct {
+			Name        string `json:"name"`
+			OK          bool   `json:"ok"`
+			FirstTokens string `json:"first_tokens"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &smoke); err != nil || code != 0 || !smoke.OK || len(smoke.Steps) != 2 || smoke.Steps[0].FirstTokens == "" {
+		t.Fatalf("test: exit %d %+v %v: %s", code, smoke, err, errOut)
+	}
+
+	code, out, errOut = runCLI(t, "logs", "gateway", "--json", "--tail", "all")
+	if code != 0 || !strings.Contains(out, `"logger":"api.access"`) || !strings.Contains(out, `"level":"info"`) {
+		t.Fatalf("logs gateway: exit %d: %s %s", code, out, errOut)
+	}
+}

@@ -1,0 +1,92 @@
+package docker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/client"
+
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/health"
+)
+
+// WatchManagedEvents implements health.Engine: one engine event subscription
+// filtered to the stack's labelled containers. When the connection breaks it
+// re-subscribes with capped exponential backoff, from the last event's time
+// (so none is missed), and then sends a synthetic "resync" event telling the
+// consumer to re-inspect everything (lazydocker's lesson: the engine may
+// have restarted, and its event log with it). The channel closes when ctx ends.
+func (e *Engine) WatchManagedEvents(ctx context.Context, stackName string) <-chan health.EngineEvent {
+	out := make(chan health.EngineEvent, 64)
+	go func() {
+		defer close(out)
+		f := client.Filters{}.Add("type", string(events.ContainerEventType)).
+			Add("label", stack.LabelManaged+"=true", stack.LabelStack+"="+stackName)
+		var since time.Time
+		delay := 200 * time.Millisecond
+		first := true
+		for ctx.Err() == nil {
+			opts := client.EventsListOptions{Filters: f}
+			if !since.IsZero() {
+				opts.Since = since.UTC().Format(time.RFC3339Nano)
+			}
+			sub := e.API.Events(ctx, opts)
+			if !first && !send(ctx, out, health.EngineEvent{Time: time.Now(), Action: health.ResyncAction}) {
+				return
+			}
+			first = false
+		read:
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m, ok := <-sub.Messages:
+					if !ok {
+						break read
+					}
+					delay = 200 * time.Millisecond
+					ev := engineEvent(m)
+					if ev.Time.After(since) {
+						since = ev.Time
+					}
+					if !send(ctx, out, ev) {
+						return
+					}
+				case <-sub.Err:
+					break read
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, 10*time.Second)
+		}
+	}()
+	return out
+}
+
+func send(ctx context.Context, out chan<- health.EngineEvent, ev health.EngineEvent) bool {
+	select {
+	case out <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func engineEvent(m events.Message) health.EngineEvent {
+	ev := health.EngineEvent{Action: string(m.Action), Container: m.Actor.ID}
+	if m.TimeNano != 0 {
+		ev.Time = time.Unix(0, m.TimeNano)
+	} else {
+		ev.Time = time.Unix(m.Time, 0)
+	}
+	a := m.Actor.Attributes
+	ev.Name, ev.Role, ev.ExitCode = a["name"], a[stack.LabelRole], a["exitCode"]
+	ev.Action = strings.TrimSpace(ev.Action)
+	return ev
+}

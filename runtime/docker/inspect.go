@@ -1,0 +1,83 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/health"
+)
+
+// ManagedContainer implements health.Engine: it finds the stack's container
+// with the given role by label and inspects it. Exists is false when there is none.
+func (e *Engine) ManagedContainer(ctx context.Context, stackName, role string) (health.ContainerState, error) {
+	f := client.Filters{}.Add("label", stack.LabelManaged+"=true", stack.LabelStack+"="+stackName, stack.LabelRole+"="+role)
+	list, err := e.API.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return health.ContainerState{}, e.explain(err, "list containers")
+	}
+	if len(list.Items) == 0 {
+		return health.ContainerState{Role: role}, nil
+	}
+	return e.ContainerHealthState(ctx, list.Items[0].ID)
+}
+
+// ContainerHealthState inspects one DuoBox container (by name or ID) for
+// health; a container without DuoBox's label is refused.
+func (e *Engine) ContainerHealthState(ctx context.Context, nameOrID string) (health.ContainerState, error) {
+	r, err := e.API.ContainerInspect(ctx, nameOrID, client.ContainerInspectOptions{})
+	if err != nil {
+		return health.ContainerState{}, e.explain(err, fmt.Sprintf("inspect container %q", nameOrID))
+	}
+	c := r.Container
+	if c.Config == nil || c.Config.Labels[stack.LabelManaged] != "true" {
+		return health.ContainerState{}, notManaged(nameOrID)
+	}
+	return healthState(c), nil
+}
+
+func healthState(c container.InspectResponse) health.ContainerState {
+	s := health.ContainerState{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Exists: true, RestartCount: c.RestartCount}
+	if c.Config != nil {
+		s.Role, s.Image, s.TTY = c.Config.Labels[stack.LabelRole], c.Config.Image, c.Config.Tty
+	}
+	if st := c.State; st != nil {
+		s.Status, s.Running, s.Restarting, s.OOMKilled = string(st.Status), st.Running, st.Restarting, st.OOMKilled
+		s.ExitCode, s.Error = st.ExitCode, st.Error
+		s.StartedAt = engineTime(st.StartedAt)
+		s.FinishedAt = engineTime(st.FinishedAt)
+		if h := st.Health; h != nil {
+			s.Health = string(h.Status)
+			if n := len(h.Log); n > 0 && h.Log[n-1] != nil {
+				s.HealthLog = strings.TrimSpace(h.Log[n-1].Output)
+			}
+		}
+	}
+	if c.NetworkSettings != nil && c.Config != nil {
+		if n, ok := c.NetworkSettings.Networks[c.Config.Labels[stack.LabelStack]]; ok && n != nil && n.IPAddress.IsValid() {
+			s.IPAddress = n.IPAddress.String()
+		} else {
+			for _, n := range c.NetworkSettings.Networks {
+				if n != nil && n.IPAddress.IsValid() {
+					s.IPAddress = n.IPAddress.String()
+					break
+				}
+			}
+		}
+	}
+	return s
+}
+
+// engineTime parses the engine's timestamps; its "zero" (0001-01-01…) becomes time.Time{}.
+func engineTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() <= 1 {
+		return time.Time{}
+	}
+	return t
+}

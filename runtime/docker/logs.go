@@ -1,0 +1,200 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/logs"
+)
+
+// LogSource streams DuoBox containers' logs into runtime/logs pipelines.
+// It refuses containers without DuoBox's label. Safe for concurrent use.
+type LogSource struct{ Engine *Engine }
+
+var _ logs.Source = LogSource{}
+
+// StreamLogs implements logs.Source: it inspects the container first, since
+// its TTY setting decides between a raw stream and stdcopy's multiplexed
+// one, then streams (with the engine's timestamps when following or asked)
+// until the stream ends.
+func (s LogSource) StreamLogs(ctx context.Context, container string, req logs.Request, out logs.Output) error {
+	e := s.Engine
+	r, err := e.API.ContainerInspect(ctx, container, client.ContainerInspectOptions{})
+	if err != nil {
+		return e.explain(err, fmt.Sprintf("inspect container %q", container))
+	}
+	c := r.Container
+	if c.Config == nil || c.Config.Labels[stack.LabelManaged] != "true" {
+		return notManaged(container)
+	}
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: req.Timestamps || req.Follow, Follow: req.Follow}
+	switch {
+	case !req.Since.IsZero():
+		opts.Since = req.Since.UTC().Format(time.RFC3339Nano)
+	case req.Tail >= 0:
+		opts.Tail = strconv.Itoa(req.Tail)
+	}
+	rc, err := e.API.ContainerLogs(ctx, c.ID, opts)
+	if err != nil {
+		return e.explain(err, fmt.Sprintf("read logs of %q", container))
+	}
+	defer rc.Close()
+	err = pump(rc, c.Config.Tty, out)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("read logs of %q: %w", container, err)
+}
+
+// chunk is one engine message (or, for TTY containers, one read).
+type chunk struct {
+	stream logs.Stream // 0 for TTY data
+	data   []byte
+}
+
+// Bounds of the read-ahead between the socket reader and the pipeline.
+const (
+	batchFrames = 256
+	batchBytes  = 1 << 20
+	batchQueue  = 16
+)
+
+// pump reads the stream on its own goroutine while the caller's goroutine
+// feeds the pipeline, so reading the socket and parsing overlap (the engine
+// never waits on DuoBox's parsing). Read-ahead is bounded: batchQueue batches
+// of at most batchFrames messages or batchBytes bytes. A chunk goes out at
+// once when the pipeline is idle, so following stays live.
+func pump(rc io.ReadCloser, tty bool, out logs.Output) error {
+	batches := make(chan []chunk, batchQueue)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		b := &batcher{out: batches}
+		var err error
+		if tty {
+			err = copyRaw(rc, b)
+		} else {
+			_, err = stdcopy.StdCopy(frameWriter{b, logs.Stdout}, frameWriter{b, logs.Stderr}, rc)
+		}
+		b.flush()
+		readErr <- err
+	}()
+	var outErr error
+	for batch := range batches {
+		if outErr != nil {
+			continue // drain so the reader can finish
+		}
+		for _, c := range batch {
+			if c.stream == 0 {
+				outErr = out.Raw(c.data)
+			} else {
+				outErr = out.Frame(c.stream, c.data)
+			}
+			if outErr != nil {
+				rc.Close() // stop the reader
+				break
+			}
+		}
+	}
+	if err := <-readErr; outErr == nil {
+		return err
+	}
+	return outErr
+}
+
+// batcher collects chunks and hands them over without waiting when the
+// consumer is free, blocking only when a batch is full. A batch's chunks
+// share one buffer (one allocation per batch, not per message); the consumer
+// owns a batch once it is sent.
+type batcher struct {
+	out   chan<- []chunk
+	batch []chunk
+	buf   []byte
+}
+
+func (b *batcher) add(stream logs.Stream, p []byte) {
+	if cap(b.buf)-len(b.buf) < len(p) {
+		b.flush()
+		b.buf = make([]byte, 0, max(batchBytes, len(p)))
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, p...)
+	b.batch = append(b.batch, chunk{stream, b.buf[start:len(b.buf):len(b.buf)]})
+	if len(b.batch) >= batchFrames {
+		b.flush()
+		return
+	}
+	select {
+	case b.out <- b.batch:
+		b.batch, b.buf = nil, b.buf[len(b.buf):]
+	default:
+	}
+}
+
+func (b *batcher) flush() {
+	if len(b.batch) > 0 {
+		b.out <- b.batch
+		b.batch, b.buf = nil, b.buf[len(b.buf):]
+	}
+}
+
+// WaitRunning implements logs.Source by polling inspect (by name, so a
+// recreated container counts) until the container runs.
+func (s LogSource) WaitRunning(ctx context.Context, container string) error {
+	delay := 100 * time.Millisecond
+	for {
+		r, err := s.Engine.API.ContainerInspect(ctx, container, client.ContainerInspectOptions{})
+		if err == nil && r.Container.State != nil && r.Container.State.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// frameWriter hands each stdcopy frame (one engine message: stdcopy calls
+// Write once per frame) to the batcher.
+type frameWriter struct {
+	b      *batcher
+	stream logs.Stream
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	w.b.add(w.stream, p)
+	return len(p), nil
+}
+
+func copyRaw(r io.Reader, b *batcher) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			b.add(0, buf[:n])
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func notManaged(name string) error {
+	return &app.Problem{Kind: app.KindBadInput, Err: app.ErrNotManaged,
+		What: fmt.Sprintf("container %q does not carry DuoBox's label %s=true", name, stack.LabelManaged),
+		Fix:  "DuoBox only reads and changes its own containers; use 'docker logs' for others"}
+}

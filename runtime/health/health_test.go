@@ -1,0 +1,331 @@
+package health
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/store"
+	"github.com/duobox/duobox/runtime/logs"
+)
+
+// fakeModelServer answers like vLLM's OpenAI server for one served name.
+func fakeModelServer(t *testing.T, served string, healthStatus int) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(healthStatus) })
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, `{"object":"list","data":[{"id":"`+served+`","object":"model"}]}`)
+	})
+	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Model string `json:"model"`
+		}
+		json.NewDecoder(r.Body).Decode(&req)
+		if req.Model != served {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"object":"error","message":"The model `+"`"+req.Model+"`"+` does not exist.","code":404}`)
+			return
+		}
+		io.WriteString(w, `{"choices":[{"text":"\n    if n < 2:\n        return n"}]}`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// refusedURL is an address where nothing listens.
+func refusedURL(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+func TestProbes_FakeModelServerAndGateway(t *testing.T) {
+	ctx := context.Background()
+	p := Prober{}
+	model := fakeModelServer(t, "codestral", 200)
+	probes := p.Model(ctx, model.URL, "codestral")
+	if !probes[0].OK || !probes[1].OK || probes[1].Detail != "serves codestral" {
+		t.Fatalf("healthy model: %+v", probes)
+	}
+	probes = p.Model(ctx, model.URL, "mistral")
+	if probes[1].OK || !strings.Contains(probes[1].Detail, `serves "codestral", not "mistral"`) || probes[1].Fix == "" {
+		t.Errorf("wrong served name: %+v", probes[1])
+	}
+	loading := fakeModelServer(t, "x", 503)
+	if pr := p.Model(ctx, loading.URL, "x")[0]; pr.OK || pr.Status != 503 || !pr.Connected {
+		t.Errorf("loading model: %+v", pr)
+	}
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/monitoring/healthz" {
+			w.WriteHeader(404)
+		}
+	}))
+	defer gw.Close()
+	if pr := p.Gateway(ctx, gw.URL); !pr.OK {
+		t.Errorf("gateway: %+v", pr)
+	}
+	pr := p.Gateway(ctx, refusedURL(t))
+	if pr.OK || pr.Connected || !strings.Contains(pr.Detail, "connection refused") {
+		t.Errorf("refused: %+v", pr)
+	}
+}
+
+const gatewayAudience = "gitlab-ai-gateway" // facts: gitlab-ai-gateway.md §8
+
+func testKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+}
+
+// TestGatewayToken_ClaimsTheGatewayChecks pins what the smoke test's token
+// (minted by app/stack with the gateway's self-signed key) must carry for
+// the gateway: RS256, audience gitlab-ai-gateway, the key id, a short life.
+func TestGatewayToken_ClaimsTheGatewayChecks(t *testing.T) {
+	key, pemKey := testKey(t)
+	now := time.Now()
+	tok, err := stack.MintGatewayToken(pemKey, SmokeSubject, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.Parse(tok, func(tk *jwt.Token) (any, error) { return &key.PublicKey, nil },
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(gatewayAudience), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := parsed.Claims.(jwt.MapClaims)
+	exp, _ := c.GetExpirationTime()
+	if parsed.Header["kid"] != "gitlab_ai_gateway_signing_key" || c["sub"] != SmokeSubject || exp.Sub(now) > time.Minute+time.Second {
+		t.Errorf("header %v claims %v", parsed.Header, c)
+	}
+	other, _ := testKey(t)
+	if _, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return &other.PublicKey, nil }); err == nil {
+		t.Error("a token verifies with another key")
+	}
+	if _, err := stack.MintGatewayToken([]byte("not a key"), SmokeSubject, time.Minute); err == nil {
+		t.Error("accepted a bad key")
+	}
+}
+
+// fakeGateway answers the check route like the AI Gateway: it verifies the
+// token with the public key and calls the model server at the endpoint given.
+func fakeGateway(t *testing.T, pub *rsa.PublicKey, modelURL string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.RequestURI != CheckRoute || r.Method != http.MethodPost {
+			w.WriteHeader(404)
+			return
+		}
+		auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if _, err := jwt.Parse(auth, func(*jwt.Token) (any, error) { return pub, nil }, jwt.WithAudience(gatewayAudience)); err != nil || r.Header.Get("X-Gitlab-Authentication-Type") != "oidc" {
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error": "Signature verification failed"}`)
+			return
+		}
+		var body struct {
+			ModelMetadata struct{ Endpoint, Identifier string } `json:"model_metadata"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		name := strings.TrimPrefix(body.ModelMetadata.Identifier, "custom_openai/")
+		resp, err := http.Post(modelURL+"/v1/completions", "application/json", strings.NewReader(`{"model":"`+name+`","prompt":"x"}`))
+		if err != nil {
+			w.WriteHeader(500)
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			w.WriteHeader(421)
+			io.WriteString(w, `{"detail": "404: Not Found"}`)
+			return
+		}
+		io.WriteString(w, `"Hello from the model"`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestSmoke_FakeModelServerAndFakeGateway(t *testing.T) {
+	ctx := context.Background()
+	key, pemKey := testKey(t)
+	model := fakeModelServer(t, "codestral", 200)
+	gw := fakeGateway(t, &key.PublicKey, model.URL)
+	tok, err := stack.MintGatewayToken(pemKey, SmokeSubject, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := SmokeTarget{ModelURL: model.URL, ServedName: "codestral", GatewayURL: gw.URL, ModelEndpoint: "http://duobox-model:8000/v1", Family: "codestral", Token: tok}
+
+	res := Smoke(ctx, nil, target)
+	if !res.OK || !strings.Contains(res.Steps[0].FirstTokens, "if n < 2") || res.Steps[1].FirstTokens != "Hello from the model" || res.Steps[0].Latency <= 0 {
+		t.Fatalf("good stack: %+v", res)
+	}
+
+	wrongName := target
+	wrongName.ServedName = "mistral"
+	res = Smoke(ctx, nil, wrongName)
+	if res.OK || !strings.Contains(res.Steps[0].Diagnosis, `does not serve "mistral"`) {
+		t.Errorf("completion with a wrong name: %+v", res.Steps[0])
+	}
+	if s := res.Steps[1]; s.Status != 421 || !strings.Contains(s.Diagnosis, "the model answered with an error: 404: Not Found") || !strings.Contains(s.Fix, "custom_openai/mistral") {
+		t.Errorf("421: %+v", s)
+	}
+
+	_, otherPEM := testKey(t)
+	badTok, _ := stack.MintGatewayToken(otherPEM, SmokeSubject, time.Minute)
+	badAuth := target
+	badAuth.Token = badTok
+	if s := Smoke(ctx, nil, badAuth).Steps[1]; s.Status != 401 || !strings.Contains(s.Diagnosis, "Signature verification failed") || !strings.Contains(s.Fix, "key pair") {
+		t.Errorf("401: %+v", s)
+	}
+
+	down := target
+	down.ModelURL, down.GatewayURL = refusedURL(t), refusedURL(t)
+	res = Smoke(ctx, nil, down)
+	for _, s := range res.Steps {
+		if s.OK || !strings.Contains(s.Diagnosis, "connection refused") || s.Fix == "" {
+			t.Errorf("refused: %+v", s)
+		}
+	}
+}
+
+func TestAssess_WorstFindingWinsWithReason(t *testing.T) {
+	now := time.Now()
+	running := func(role string) ContainerState {
+		return ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Hour)}
+	}
+	kv := logs.Builtin().Recognise("ValueError: To serve at least one request with the model's max seq len (32768), (4.00 GiB KV cache is needed, which is larger than the available KV cache memory (2.10 GiB). Based on the available memory, the estimated maximum model length is 17200.")
+	ok := []Probe{{Name: "model_health", OK: true}, {Name: "gateway_healthz", OK: true}}
+	cases := []struct {
+		name    string
+		states  map[string]ContainerState
+		probes  []Probe
+		events  map[string][]logs.Event
+		status  Status
+		reason  string
+		fixHave string
+	}{
+		{"nothing", map[string]ContainerState{}, nil, nil, StatusNotDeployed, "no DuoBox containers", "duobox up"},
+		{"all good", map[string]ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
+		{"model exited with a known error", map[string]ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Status: "exited", ExitCode: 1, RestartCount: 2},
+			stack.RoleGateway: running("gateway")}, nil, map[string][]logs.Event{stack.RoleModel: {*kv}},
+			StatusDown, "exited with code 1 and was restarted 2 times: The KV cache cannot hold", "max_model_len to 17200"},
+		{"oom killed", map[string]ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Status: "exited", ExitCode: 137, OOMKilled: true},
+			stack.RoleGateway: running("gateway")}, nil, nil, StatusDown, "killed for using more memory", "more memory"},
+		{"model loading", map[string]ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now.Add(-time.Minute)},
+			stack.RoleGateway: running("gateway")}, []Probe{{Name: "model_health", Detail: "connection refused"}}, nil, StatusStarting, "the model is starting", "wait"},
+		{"served name wrong", map[string]ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")},
+			[]Probe{{Name: "model_health", OK: true}, {Name: "model_served_name", Connected: true, Status: 200, Detail: `serves "a", not "b"`, Fix: "redeploy"}}, nil,
+			StatusDegraded, `model_served_name failed: serves "a", not "b"`, "redeploy"},
+		{"docker health pending, probes pass", map[string]ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now},
+			stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
+		{"docker health pending, no probe", map[string]ContainerState{
+			stack.RoleModel:   running("model"),
+			stack.RoleGateway: {Name: "duobox-gateway", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now}},
+			[]Probe{{Name: "model_health", OK: true}}, nil, StatusStarting, "gateway container's health check has not passed", "wait"},
+		{"gateway missing", map[string]ContainerState{stack.RoleModel: running("model")}, nil, nil, StatusDown, "gateway container does not exist", "duobox up"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, reason, fix := Assess(c.states, c.probes, c.events, now, 15*time.Minute)
+			if st != c.status || !strings.Contains(reason, c.reason) || !strings.Contains(fix, c.fixHave) {
+				t.Fatalf("got %s %q %q", st, reason, fix)
+			}
+		})
+	}
+}
+
+func TestRecorder_RealSQLiteFile(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "duobox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := Recorder{Store: st}
+	t0 := time.Now().Add(-time.Minute).UTC()
+	util := 42.0
+	for i, s := range []Status{StatusStarting, StatusOK} {
+		r := Report{Time: t0.Add(time.Duration(i) * time.Second), Stack: "s1", Status: s, Reason: string(s),
+			GPUs: []GPUSample{{Index: 0, MemoryUsed: 1 << 30, MemoryTotal: 24 << 30, UtilizationPct: &util, Source: "nvidia-smi"}}}
+		if err := rec.SaveReport(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, err := rec.History(ctx, "s1", t0.Add(-time.Second))
+	if err != nil || len(hist) != 2 || hist[1].Status != StatusOK {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	gpu, err := rec.GPUHistory(ctx, 0, t0.Add(-time.Second))
+	if err != nil || len(gpu) != 2 || *gpu[0].UtilizationPct != 42 || gpu[0].MemoryTotal != 24<<30 {
+		t.Fatalf("gpu %+v %v", gpu, err)
+	}
+	rs := logs.Builtin()
+	for i, line := range []string{"Available KV cache memory: 5.62 GiB", "GPU KV cache size: 46,032 tokens", "Maximum concurrency for 32,768 tokens per request: 1.40x", "torch.OutOfMemoryError: CUDA out of memory."} {
+		if err := rec.SaveEvent(ctx, "s1", stack.RoleModel, "duobox-model", t0.Add(time.Duration(i)*time.Second), *rs.Recognise(line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same line seen again (a re-scan) is stored once.
+	if err := rec.SaveEvent(ctx, "s1", stack.RoleModel, "duobox-model", t0, *rs.Recognise("Available KV cache memory: 5.62 GiB")); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_events").Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d events stored, want 4 (%v)", n, err)
+	}
+	capacity, err := rec.LatestCapacity(ctx, "s1")
+	if err != nil || capacity.KVCacheGiB != 5.62 || capacity.KVCacheTokens != 46032 || capacity.MaxConcurrency != 1.4 {
+		t.Fatalf("capacity %+v %v", capacity, err)
+	}
+	evs, err := rec.RecentEvents(ctx, "s1", stack.RoleModel, 2)
+	if err != nil || len(evs) != 2 || evs[1].Kind != "cuda_out_of_memory" || evs[1].Severity != logs.LevelError {
+		t.Fatalf("events %+v %v", evs, err)
+	}
+	if err := rec.Prune(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if hist, _ := rec.History(ctx, "s1", time.Time{}); len(hist) != 0 {
+		t.Errorf("prune left %d", len(hist))
+	}
+}
+
+func TestParseNvidiaSMISample_SavedOutputs(t *testing.T) {
+	out := "index, name, memory.total [MiB], memory.used [MiB], memory.free [MiB], utilization.gpu [%]\n0, NVIDIA H100 80GB HBM3, 81559 MiB, 70123 MiB, 11436 MiB, 97 %\n1, NVIDIA RTX 4090, 24564 MiB, 1 MiB, 24563 MiB, [N/A]\n"
+	s, err := ParseNvidiaSMISample([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 2 || s[0].MemoryUsed != 70123<<20 || *s[0].UtilizationPct != 97 || s[1].UtilizationPct != nil || s[1].Name != "NVIDIA RTX 4090" {
+		t.Fatalf("%+v", s)
+	}
+	if _, err := ParseNvidiaSMISample([]byte("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.")); err == nil {
+		t.Error("driver failure parsed")
+	}
+}
