@@ -26,21 +26,41 @@ type CheckResult struct {
 	Body   string `json:"body"`
 }
 
-// CheckModel posts /v1/prompts/model_configuration%2Fcheck and returns the
-// gateway's status and body. An error means the gateway could not be reached.
-func CheckModel(ctx context.Context, c ModelCheck) (CheckResult, error) {
+// CheckRoute is the gateway route GitLab's "Test connection" button calls
+// (facts §7a). The slash in the prompt id is encoded.
+const CheckRoute = "/v1/prompts/model_configuration%2Fcheck"
+
+// CheckBody is the JSON body of GitLab's "Test connection" call; apiKey may be "".
+func CheckBody(family, endpoint, identifier, apiKey string) []byte {
+	var key any
+	if apiKey != "" {
+		key = apiKey
+	}
 	body, _ := json.Marshal(map[string]any{"stream": false, "inputs": map[string]any{},
-		"model_metadata": map[string]any{"name": c.Family, "endpoint": c.Endpoint, "api_key": nil,
-			"provider": "openai", "identifier": c.Identifier}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.GatewayURL+"/v1/prompts/model_configuration%2Fcheck", bytes.NewReader(body))
+		"model_metadata": map[string]any{"name": family, "endpoint": endpoint, "api_key": key,
+			"provider": "openai", "identifier": identifier}})
+	return body
+}
+
+// CheckHeaders are the headers GitLab sends with it; token "" sends no Authorization.
+func CheckHeaders(token, subject string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}, "X-Gitlab-Authentication-Type": {"oidc"},
+		"X-Gitlab-Realm": {"self-managed"}, "X-Gitlab-Instance-Id": {"duobox"}, "X-Gitlab-Global-User-Id": {subject},
+		"X-Gitlab-Unit-Primitive": {"self_hosted_models"}, "X-Request-Id": {fmt.Sprintf("duobox-test-%d", time.Now().UnixNano())}}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	return h
+}
+
+// CheckModel posts the check route and returns the gateway's status and
+// body. An error means the gateway could not be reached.
+func CheckModel(ctx context.Context, c ModelCheck) (CheckResult, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.GatewayURL+CheckRoute, bytes.NewReader(CheckBody(c.Family, c.Endpoint, c.Identifier, "")))
 	if err != nil {
 		return CheckResult{}, fmt.Errorf("check model: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Gitlab-Authentication-Type", "oidc")
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
+	req.Header = CheckHeaders(c.Token, "duobox")
 	resp, err := (&http.Client{Timeout: 90 * time.Second}).Do(req)
 	if err != nil {
 		return CheckResult{}, fmt.Errorf("check model through the gateway at %s: %w", c.GatewayURL, err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
 	"github.com/duobox/duobox/runtime/logs"
@@ -135,7 +136,7 @@ func TestGatewayToken_ClaimsTheGatewayChecks(t *testing.T) {
 func fakeGateway(t *testing.T, pub *rsa.PublicKey, modelURL string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.RequestURI != CheckRoute || r.Method != http.MethodPost {
+		if r.RequestURI != deploy.CheckRoute || r.Method != http.MethodPost {
 			w.WriteHeader(404)
 			return
 		}

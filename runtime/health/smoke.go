@@ -9,11 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
-)
 
-// CheckRoute is the gateway route GitLab's "Test connection" button calls
-// (facts: gitlab-ai-gateway.md §7a). The slash in the prompt id is encoded.
-const CheckRoute = "/v1/prompts/model_configuration%2Fcheck"
+	"github.com/duobox/duobox/app/deploy"
+)
 
 // SmokeSubject is the token subject and user id of DuoBox's own test calls.
 const SmokeSubject = "duobox-smoke-test"
@@ -134,25 +132,13 @@ func gatewayCheck(ctx context.Context, hc *http.Client, t SmokeTarget) SmokeStep
 		step.Skipped, step.Diagnosis = true, "no gateway address is configured"
 		return step
 	}
-	step.URL = strings.TrimRight(t.GatewayURL, "/") + CheckRoute
-	var apiKey any
-	if t.ModelAPIKey != "" {
-		apiKey = t.ModelAPIKey
-	}
+	step.URL = strings.TrimRight(t.GatewayURL, "/") + deploy.CheckRoute
 	family := t.Family
 	if family == "" {
 		family = "general"
 	}
-	body, _ := json.Marshal(map[string]any{"stream": false, "inputs": map[string]any{},
-		"model_metadata": map[string]any{"name": family, "endpoint": t.ModelEndpoint, "api_key": apiKey,
-			"provider": "openai", "identifier": "custom_openai/" + t.ServedName}})
-	hdr := http.Header{"Content-Type": {"application/json"}, "X-Gitlab-Authentication-Type": {"oidc"},
-		"X-Gitlab-Realm": {"self-managed"}, "X-Gitlab-Instance-Id": {"duobox"}, "X-Gitlab-Global-User-Id": {SmokeSubject},
-		"X-Gitlab-Unit-Primitive": {"self_hosted_models"}, "X-Request-Id": {fmt.Sprintf("duobox-test-%d", time.Now().UnixNano())}}
-	if t.Token != "" {
-		hdr.Set("Authorization", "Bearer "+t.Token)
-	}
-	status, respBody, latency, err := post(ctx, hc, step.URL, hdr, body)
+	body := deploy.CheckBody(family, t.ModelEndpoint, "custom_openai/"+t.ServedName, t.ModelAPIKey)
+	status, respBody, latency, err := post(ctx, hc, step.URL, deploy.CheckHeaders(t.Token, SmokeSubject), body)
 	step.Status, step.Latency = status, latency
 	if err != nil {
 		d, fix := explainTransport(err)
