@@ -23,7 +23,7 @@ run: build
 
 # Every test: the cgo-free core (app, runtime, bundles, ui) with the real Docker
 # engine, the import boundaries, then the packages that need cgo (the binary).
-test: setup vet check-imports test-core
+test: setup vet check-imports metadata-validate test-core
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./cmd/...
 
 test-core:
@@ -40,7 +40,7 @@ vet:
 check-imports:
 	@bad=$$($(GO) list -deps ./app/... ./runtime/... ./bundles/... | grep '^fyne.io/' || true); \
 	  if [ -n "$$bad" ]; then echo "Fyne imported below ui/: $$bad"; exit 1; fi
-	@bad=$$($(GO) list -deps ./app/... ./ui/... | grep -E '^github.com/(moby/moby|docker/docker)' || true); \
+	@bad=$$($(GO) list -deps ./app/... ./ui/... | grep -E "^github.com/(moby/moby|docker/docker)(/|$$)" || true); \
 	  if [ -n "$$bad" ]; then echo "Docker SDK imported from app/ or ui/: $$bad"; exit 1; fi
 	@echo "check-imports: ok"
 

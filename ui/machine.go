@@ -1,92 +1,159 @@
-// Package ui is DuoBox's desktop window, built with Fyne on the same app
-// services the CLI uses. It holds no business rules; goroutines change
-// widgets only through fyne.Do. It never imports fyne.io/fyne/v2/app (only
-// cmd/duobox does), so it is tested headless with fyne's test package.
 package ui
 
 import (
+	"context"
 	"fmt"
-	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
 )
 
-// MachineView shows what the machine has and which model DuoBox recommends.
+// MachineView is the first step: what this machine has, and each problem
+// with its fix.
 type MachineView struct {
 	Status   *widget.Label
-	Hardware *widget.Label
-	Verdicts *widget.Label
-	Advice   *widget.Label
+	GPUs     *fyne.Container // one row with a VRAM bar per GPU
+	Memory   *widget.ProgressBar
+	Disk     *widget.Label
+	Docker   *widget.Label
+	NVIDIA   *widget.Label
+	Problems *fyne.Container // one danger label per problem, with its fix
+	Redetect *widget.Button
+	Next     *widget.Button
 	Content  fyne.CanvasObject
+
+	u *UI
 }
 
-// NewMachineView builds the view in its "detecting" state.
-func NewMachineView() *MachineView {
-	v := &MachineView{
+func newMachineView(u *UI) *MachineView {
+	v := &MachineView{u: u,
 		Status:   widget.NewLabel("Detecting this machine…"),
-		Hardware: widget.NewLabel(""),
-		Verdicts: widget.NewLabel(""),
-		Advice:   widget.NewLabel(""),
+		GPUs:     container.NewVBox(),
+		Memory:   widget.NewProgressBar(),
+		Disk:     widget.NewLabel(""),
+		Docker:   wrapped(""),
+		NVIDIA:   wrapped(""),
+		Problems: container.NewVBox(),
 	}
-	v.Advice.Wrapping = fyne.TextWrapWord
-	v.Verdicts.TextStyle = fyne.TextStyle{Monospace: true}
-	v.Content = container.NewVScroll(container.NewVBox(
-		widget.NewLabelWithStyle("This machine", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		v.Status, v.Hardware,
-		widget.NewLabelWithStyle("Recommendation", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		v.Advice,
-		widget.NewLabelWithStyle("Every model GitLab lists", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		v.Verdicts,
-	))
+	v.Redetect = widget.NewButtonWithIcon("Detect again", theme.ViewRefreshIcon(), v.detect)
+	v.Next = widget.NewButtonWithIcon("Next: choose a model", theme.NavigateNextIcon(), func() { u.Select(TabChoose) })
+	v.Next.Importance = widget.HighImportance
+	v.Next.Disable()
+	v.Content = container.NewBorder(nil, container.NewHBox(v.Redetect, v.Next), nil, nil, scrolled(container.NewVBox(
+		v.Status,
+		heading("GPUs (memory in use)"), v.GPUs,
+		heading("RAM in use"), v.Memory,
+		heading("Disk"), v.Disk,
+		heading("Docker engine"), v.Docker,
+		heading("NVIDIA container runtime"), v.NVIDIA,
+		v.Problems,
+	)))
 	return v
 }
 
-// Show fills the view; call it on the UI goroutine (fyne.Do).
-func (v *MachineView) Show(m hardware.Machine, r recommend.Result) {
-	v.Status.SetText(fmt.Sprintf("GitLab %s · context %d tokens · utilisation %.2f", r.GitLab, max(r.Context, recommend.DefaultContext), r.Utilization))
-	var hw []string
-	if len(m.NVIDIA()) == 0 {
-		hw = append(hw, "No NVIDIA GPU found.")
+// detect probes the machine in the background, then recommends.
+func (v *MachineView) detect() {
+	if v.u.svc.Detect == nil {
+		v.Status.SetText("Detection is not available in this build; run 'duobox detect'.")
+		return
 	}
-	for _, g := range m.GPUs {
-		hw = append(hw, fmt.Sprintf("GPU %d  %s — %.1f GiB free of %.1f GiB", g.Index, g.Name, gib(g.MemoryFree), gib(g.MemoryTotal)))
+	v.Status.SetText("Detecting this machine…")
+	v.Redetect.Disable()
+	version := ""
+	if d := v.u.config(); d != nil {
+		version = d.GitLab.Version
 	}
-	hw = append(hw, fmt.Sprintf("RAM %.1f GiB available of %.1f GiB · %d CPU threads · %.0f GiB free disk", gib(m.Memory.Available), gib(m.Memory.Total), m.CPU.Threads, gib(m.Disk.Free)))
-	if m.Engine.Reachable {
-		hw = append(hw, "Docker "+m.Engine.Version)
-	} else {
-		hw = append(hw, "Docker not reachable: "+m.Engine.Error+" — "+m.Engine.Fix)
-	}
-	for _, p := range m.Probes {
-		if !p.OK && p.Fix != "" {
-			hw = append(hw, fmt.Sprintf("⚠ %s (%s): %s — %s", p.Name, p.Source, p.Detail, p.Fix))
+	v.u.bg.run(func(ctx context.Context) func() {
+		m, err := v.u.svc.Detect(ctx)
+		if err != nil {
+			return func() { v.Redetect.Enable(); v.Status.SetText(problem(err)) }
 		}
-	}
-	v.Hardware.SetText(strings.Join(hw, "\n"))
-	var adv []string
-	for _, p := range r.Recommendation {
-		name := p.Name
-		if p.Variant != "" {
-			name += " as " + p.Variant
+		var r recommend.Result
+		var rerr error
+		if v.u.svc.Recommend != nil {
+			r, rerr = v.u.svc.Recommend(ctx, m, version)
 		}
-		adv = append(adv, fmt.Sprintf("• %s — GPU %d, utilisation %.2f, context %d", name, p.GPUIndex, p.GPUMemoryUtilization, p.MaxModelLen))
-	}
-	adv = append(adv, r.Reason)
-	adv = append(adv, r.Notes...)
-	v.Advice.SetText(strings.Join(adv, "\n"))
-	var rows []string
-	for _, f := range r.Models {
-		rows = append(rows, fmt.Sprintf("%-32s %-15s %s", f.Name, f.Verdict, f.Why))
-	}
-	v.Verdicts.SetText(strings.Join(rows, "\n"))
+		return func() {
+			v.Redetect.Enable()
+			v.show(m)
+			if rerr != nil {
+				v.Status.SetText(problem(rerr))
+				return
+			}
+			v.u.Choose.show(m, r)
+		}
+	})
 }
 
-// ShowError reports a failed detection.
-func (v *MachineView) ShowError(err error) { v.Status.SetText("Detection failed: " + err.Error()) }
+// show fills the view with a detection snapshot.
+func (v *MachineView) show(m hardware.Machine) {
+	v.u.machine, v.u.detected = m, true
+	v.Status.SetText(fmt.Sprintf("%s · %s · %d CPU threads", m.Host.Name, m.CPU.Model, m.CPU.Threads))
+	v.GPUs.RemoveAll()
+	if len(m.GPUs) == 0 {
+		l := wrapped("No GPU found. Models need an NVIDIA GPU with enough memory; without one DuoBox can still run the flow in CPU mode for a try-out.")
+		l.Importance = widget.WarningImportance
+		v.GPUs.Add(l)
+	}
+	for _, g := range m.GPUs {
+		bar := widget.NewProgressBar()
+		if g.MemoryTotal > 0 {
+			bar.SetValue(float64(g.MemoryUsed) / float64(g.MemoryTotal))
+		}
+		free, total := gib(g.MemoryFree), gib(g.MemoryTotal)
+		bar.TextFormatter = func() string { return fmt.Sprintf("%.1f GiB free of %.1f GiB", free, total) }
+		label := fmt.Sprintf("GPU %d · %s", g.Index, g.Name)
+		if g.DriverVersion != "" {
+			label += " · driver " + g.DriverVersion
+		}
+		v.GPUs.Add(container.NewGridWithColumns(2, widget.NewLabel(label), bar))
+	}
+	if m.Memory.Total > 0 {
+		v.Memory.SetValue(1 - float64(m.Memory.Available)/float64(m.Memory.Total))
+	}
+	avail, total := gib(m.Memory.Available), gib(m.Memory.Total)
+	v.Memory.TextFormatter = func() string { return fmt.Sprintf("%.1f GiB available of %.1f GiB", avail, total) }
+	v.Memory.Refresh()
+	v.Disk.SetText(fmt.Sprintf("%.0f GiB free of %.0f GiB at %s (where Docker keeps images and model weights)", gib(m.Disk.Free), gib(m.Disk.Total), m.Disk.Path))
+	v.Problems.RemoveAll()
+	if m.Engine.Reachable {
+		v.Docker.SetText(fmt.Sprintf("✓ Docker %s at %s", m.Engine.Version, m.Engine.Endpoint))
+		v.Docker.Importance = widget.SuccessImportance
+	} else {
+		v.Docker.SetText("✗ Not reachable: " + m.Engine.Error)
+		v.Docker.Importance = widget.DangerImportance
+		v.addProblem("Docker engine not reachable", m.Engine.Fix)
+	}
+	v.Docker.Refresh()
+	if ok, fix := m.Engine.GPUAccess(); ok {
+		v.NVIDIA.SetText("✓ Containers can use the GPUs")
+		v.NVIDIA.Importance = widget.SuccessImportance
+	} else {
+		v.NVIDIA.SetText("✗ Containers cannot use the GPUs yet")
+		v.NVIDIA.Importance = widget.WarningImportance
+		if m.Engine.Reachable && len(m.NVIDIA()) > 0 {
+			v.addProblem("NVIDIA container runtime missing", fix)
+		}
+	}
+	v.NVIDIA.Refresh()
+	for _, p := range m.Probes {
+		if !p.OK && p.Fix != "" {
+			v.addProblem(fmt.Sprintf("%s (%s): %s", p.Name, p.Source, p.Detail), p.Fix)
+		}
+	}
+	v.u.Configure.suggestHosts(m.Host.Name, m.Host.Addresses)
+	v.Next.Enable()
+}
+
+func (v *MachineView) addProblem(what, fix string) {
+	l := wrapped("⚠ " + what + "\nFix: " + fix)
+	l.Importance = widget.DangerImportance
+	v.Problems.Add(l)
+}
 
 func gib(b uint64) float64 { return float64(b) / (1 << 30) }

@@ -4,39 +4,60 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
-
-	"github.com/duobox/duobox/app/hardware"
-	"github.com/duobox/duobox/app/recommend"
-	"github.com/duobox/duobox/app/version"
-	"github.com/duobox/duobox/bundles"
+	"fyne.io/fyne/v2/widget"
 )
 
-func TestMachineViewShowsRecommendation(t *testing.T) {
-	test.NewTempApp(t)
-	v := NewMachineView()
-	w := test.NewTempWindow(t, v.Content)
-	_ = w
-	if !strings.Contains(v.Status.Text, "Detecting") {
-		t.Fatalf("initial status %q", v.Status.Text)
+func TestMachine_firstRunShowsGPUsProblemsAndRecordsSnapshot(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+
+	if got := u.Tabs.Selected().Text; got != TabMachine {
+		t.Fatalf("first run opened %q, want %q", got, TabMachine)
 	}
-	c, err := bundles.Catalog()
-	if err != nil {
-		t.Fatal(err)
+	if n := len(u.Machine.GPUs.Objects); n != 1 {
+		t.Fatalf("%d GPU rows, want 1", n)
 	}
-	m := hardware.Machine{GPUs: []hardware.GPU{{Index: 0, Vendor: "nvidia", Name: "NVIDIA L40S", MemoryTotal: 46068 << 20, MemoryFree: 45589 << 20}}}
-	r, err := recommend.Recommend(m, c, recommend.Options{GitLab: version.MustParse("18.5")})
-	if err != nil {
-		t.Fatal(err)
+	row := u.Machine.GPUs.Objects[0].(*fyne.Container)
+	if l := row.Objects[0].(*widget.Label).Text; !strings.Contains(l, "NVIDIA L40S") {
+		t.Errorf("GPU label %q", l)
 	}
-	v.Show(m, r)
-	if !strings.Contains(v.Hardware.Text, "NVIDIA L40S") || !strings.Contains(v.Hardware.Text, "Docker not reachable") {
-		t.Fatalf("hardware %q", v.Hardware.Text)
+	bar := row.Objects[1].(*widget.ProgressBar)
+	if bar.Value <= 0 || bar.Value >= 0.05 {
+		t.Errorf("VRAM bar %.3f, want the used share (about 1%%)", bar.Value)
 	}
-	if !strings.Contains(v.Advice.Text, r.Recommendation[0].Name) || !strings.Contains(v.Advice.Text, r.Reason) {
-		t.Fatalf("advice %q", v.Advice.Text)
+	if !strings.Contains(bar.TextFormatter(), "GiB free of 45.0 GiB") {
+		t.Errorf("VRAM bar text %q", bar.TextFormatter())
 	}
-	if strings.Count(v.Verdicts.Text, "\n")+1 != len(r.Models) {
-		t.Fatalf("verdict rows %q", v.Verdicts.Text)
+	if !strings.Contains(u.Machine.Docker.Text, "no engine in this test") || u.Machine.Docker.Importance != widget.DangerImportance {
+		t.Errorf("docker status %q (%v)", u.Machine.Docker.Text, u.Machine.Docker.Importance)
+	}
+	var problems []string
+	for _, o := range u.Machine.Problems.Objects {
+		problems = append(problems, o.(*widget.Label).Text)
+	}
+	if !strings.Contains(strings.Join(problems, "\n"), "Fix: start Docker: sudo systemctl start docker") {
+		t.Errorf("problems %q lack the engine fix", problems)
+	}
+	if u.Machine.Next.Disabled() {
+		t.Error("Next stays disabled after detection")
+	}
+	if _, body, err := b.store.LatestSnapshot(t.Context(), "machine"); err != nil || !strings.Contains(string(body), "NVIDIA L40S") {
+		t.Errorf("snapshot in SQLite: %v %.80s", err, body)
+	}
+
+	test.Tap(u.Machine.Next)
+	if got := u.Tabs.Selected().Text; got != TabChoose {
+		t.Errorf("Next went to %q", got)
+	}
+}
+
+func TestMachine_missingDetectorSaysWhatToRun(t *testing.T) {
+	b := newBed(t)
+	b.svc.Detect = nil
+	u := b.open()
+	if !strings.Contains(u.Machine.Status.Text, "duobox detect") {
+		t.Errorf("status %q", u.Machine.Status.Text)
 	}
 }

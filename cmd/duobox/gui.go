@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
-	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/ui"
 )
 
@@ -18,37 +16,18 @@ const AppID = "io.duobox.DuoBox"
 func runGUI(ctx context.Context, g *globals) error {
 	a := fyneapp.NewWithID(AppID)
 	w := a.NewWindow("DuoBox")
-	view := ui.NewMachineView()
-	w.SetContent(view.Content)
-	w.Resize(fyne.NewSize(1000, 700))
-	go func() {
-		var flags machineFlags
-		rec := startRecorder(ctx, g)
-		defer rec.close()
-		m, err := flags.detectRecording(ctx, rec)
-		if err != nil {
-			fyne.Do(func() { view.ShowError(err) })
-			return
-		}
-		c, err := loadCatalog(g)
-		if err != nil {
-			fyne.Do(func() { view.ShowError(err) })
-			return
-		}
-		v, _, err := resolveGitLabVersion(g, "", c)
-		if err != nil {
-			fyne.Do(func() { view.ShowError(err) })
-			return
-		}
-		r, err := recommend.Recommend(m, c, recommend.Options{GitLab: v})
-		fyne.Do(func() {
-			if err != nil {
-				view.ShowError(fmt.Errorf("recommend: %w", err))
-				return
-			}
-			view.Show(m, r)
-		})
+	w.Resize(fyne.NewSize(1100, 760))
+	svc, closeServices := guiServices(g)
+	defer closeServices()
+	u := ui.New(a, w, svc)
+	// Detection and the config watcher start once the event loop runs, so
+	// they do not compete with the first frame for the CPU.
+	a.Lifecycle().SetOnStarted(u.Start)
+	go func() { // SIGINT/SIGTERM close the window like the close button
+		<-ctx.Done()
+		fyne.Do(a.Quit)
 	}()
 	w.ShowAndRun()
+	u.Stop()
 	return nil
 }

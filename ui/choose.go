@@ -1,0 +1,218 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/recommend"
+)
+
+// ChooseView is the model catalog as a table: each model's features,
+// verdict, memory bar with its breakdown and why; the recommendation is
+// preselected and the GitLab version filters the list.
+type ChooseView struct {
+	Version *widget.Entry
+	Filter  *widget.Button
+	Advice  *widget.Label
+	Models  *widget.List
+	Details *widget.Label // the selected model's whole explanation
+	Next    *widget.Button
+	Content fyne.CanvasObject
+
+	u        *UI
+	result   recommend.Result
+	selected int // index into result.Models; -1 = none
+}
+
+func newChooseView(u *UI) *ChooseView {
+	v := &ChooseView{u: u, selected: -1}
+	v.Version = widget.NewEntry()
+	v.Version.SetPlaceHolder("e.g. 18.2")
+	v.Version.OnSubmitted = func(string) { v.onFilter() }
+	v.Filter = widget.NewButtonWithIcon("Show models for this version", theme.SearchIcon(), v.onFilter)
+	v.Advice = wrapped("Waiting for the machine's detection…")
+	v.Models = widget.NewList(func() int { return len(v.result.Models) }, v.newRow, v.updateRow)
+	v.Details = wrapped("Click a model to choose it; DuoBox preselects the one it recommends for this machine.")
+	v.Models.OnSelected = v.onSelected
+	v.Next = widget.NewButtonWithIcon("Next: configure", theme.NavigateNextIcon(), func() { u.Select(TabConfigure) })
+	v.Next.Importance = widget.HighImportance
+	v.Next.Disable()
+	top := container.NewVBox(
+		container.NewBorder(nil, nil, widget.NewLabel("GitLab version"), v.Filter, v.Version),
+		v.Advice,
+		container.NewGridWithColumns(4, heading("Model"), heading("Verdict"), heading("GPU memory needed"), heading("Features")),
+	)
+	v.Content = container.NewBorder(top, container.NewVBox(v.Details, container.NewHBox(v.Next)), nil, nil, v.Models)
+	return v
+}
+
+// show lists a recommendation's verdicts and selects its first pick.
+func (v *ChooseView) show(m hardware.Machine, r recommend.Result) {
+	v.u.machine, v.u.result = m, r
+	v.result = r
+	v.Version.SetText(r.GitLab)
+	advice := []string{r.Reason}
+	advice = append(advice, r.Notes...)
+	v.Advice.SetText(strings.Join(advice, "\n"))
+	v.selected = -1
+	v.Models.UnselectAll()
+	v.Models.Refresh()
+	want := map[string]bool{}
+	if d := v.u.config(); d != nil && len(d.Models) > 0 {
+		want[d.Models[0].HFRepo] = true // the configured model, when there is one
+	} else {
+		for _, p := range r.Recommendation {
+			want[p.HFRepo] = true
+		}
+	}
+	for i, f := range r.Models {
+		if want[f.HFRepo] {
+			v.Models.Select(i)
+			v.Models.ScrollTo(i)
+			return
+		}
+	}
+}
+
+func (v *ChooseView) onSelected(id widget.ListItemID) {
+	v.selected = id
+	f := v.result.Models[id]
+	v.Details.SetText(fmt.Sprintf("%s (%s): %s. %s", f.Name, f.HFRepo, strings.TrimSuffix(f.Why, "."), breakdownText(f)))
+	v.Next.Enable()
+}
+
+// Selected returns the chosen model's verdict, or false when none is chosen.
+func (v *ChooseView) Selected() (recommend.ModelFit, bool) {
+	if v.selected < 0 || v.selected >= len(v.result.Models) {
+		return recommend.ModelFit{}, false
+	}
+	return v.result.Models[v.selected], true
+}
+
+func (v *ChooseView) onFilter() {
+	if v.u.svc.Recommend == nil || !v.u.detected {
+		v.Advice.SetText("Detect the machine first (This machine).")
+		return
+	}
+	version, m := strings.TrimSpace(v.Version.Text), v.u.machine
+	v.Advice.SetText("Rating the models GitLab " + version + " lists…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		r, err := v.u.svc.Recommend(ctx, m, version)
+		return func() {
+			if err != nil {
+				v.Advice.SetText(problem(err))
+				return
+			}
+			v.show(m, r)
+		}
+	})
+}
+
+// row widgets, in template order.
+const (
+	rowName = iota
+	rowVerdict
+	rowMemory
+	rowFeatures
+)
+
+func (v *ChooseView) newRow() fyne.CanvasObject {
+	name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	name.Truncation = fyne.TextTruncateEllipsis
+	verdict := widget.NewLabel("")
+	bar := widget.NewProgressBar()
+	features := widget.NewLabel("")
+	features.Truncation = fyne.TextTruncateEllipsis
+	why := widget.NewLabel("")
+	why.Truncation = fyne.TextTruncateEllipsis
+	breakdown := widget.NewLabel("")
+	breakdown.Truncation = fyne.TextTruncateEllipsis
+	breakdown.SizeName = theme.SizeNameCaptionText
+	return container.NewVBox(container.NewGridWithColumns(4, name, verdict, bar, features), why, breakdown)
+}
+
+func (v *ChooseView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
+	if id >= len(v.result.Models) {
+		return
+	}
+	f := v.result.Models[id]
+	box := o.(*fyne.Container)
+	cells := box.Objects[0].(*fyne.Container).Objects
+	cells[rowName].(*widget.Label).SetText(f.Name)
+	verdict := cells[rowVerdict].(*widget.Label)
+	verdict.SetText(verdictText(f))
+	verdict.Importance = verdictImportance(f.Verdict)
+	verdict.Refresh()
+	bar := cells[rowMemory].(*widget.ProgressBar)
+	total, budget := f.Memory.Total, f.Memory.Budget
+	if f.Memory.Total == 0 {
+		total = f.MinGPUMemory
+	}
+	bar.TextFormatter = func() string {
+		if budget == 0 {
+			return fmt.Sprintf("needs %.1f GiB", gib(total))
+		}
+		return fmt.Sprintf("%.1f of %.1f GiB", gib(total), gib(budget))
+	}
+	if budget > 0 {
+		bar.SetValue(min(1, float64(total)/float64(budget)))
+	} else {
+		bar.SetValue(0)
+	}
+	var feats []string
+	for _, ft := range f.Features {
+		feats = append(feats, strings.ReplaceAll(string(ft), "_", " "))
+	}
+	cells[rowFeatures].(*widget.Label).SetText(strings.Join(feats, ", "))
+	box.Objects[1].(*widget.Label).SetText(f.Why)
+	box.Objects[2].(*widget.Label).SetText(breakdownText(f))
+}
+
+// breakdownText is a model's memory split, or what it needs at least.
+func breakdownText(f recommend.ModelFit) string {
+	if f.Memory.Weights == 0 {
+		if f.MinGPUMemory > 0 {
+			return fmt.Sprintf("Needs one GPU with at least %.1f GiB free.", gib(f.MinGPUMemory))
+		}
+		return ""
+	}
+	s := fmt.Sprintf("Weights %.1f GiB · KV cache %.1f GiB · overhead %.1f GiB · CUDA graphs %.1f GiB · context %d tokens",
+		gib(f.Memory.Weights), gib(f.Memory.KVCache), gib(f.Memory.Overhead), gib(f.Memory.Graphs), f.Context)
+	if f.Variant != nil {
+		s += " · as " + f.Variant.Repo
+	}
+	return s
+}
+
+func verdictText(f recommend.ModelFit) string {
+	switch f.Verdict {
+	case recommend.Fits:
+		return "✓ fits"
+	case recommend.FitsQuantized:
+		return "✓ fits quantized"
+	case recommend.NeedsMoreGPUs:
+		return fmt.Sprintf("needs %d GPUs", f.GPUsNeeded)
+	case recommend.TooLarge:
+		return "✗ too large"
+	case recommend.NeedsGPU:
+		return "needs a GPU"
+	}
+	return f.Verdict
+}
+
+func verdictImportance(verdict string) widget.Importance {
+	switch verdict {
+	case recommend.Fits:
+		return widget.SuccessImportance
+	case recommend.FitsQuantized, recommend.NeedsMoreGPUs:
+		return widget.WarningImportance
+	}
+	return widget.DangerImportance
+}

@@ -1,0 +1,219 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
+)
+
+// ConfigureView asks what DuoBox cannot detect: GitLab's URL and version,
+// the host address GitLab reaches this machine by (validated as typed),
+// ports, the Hugging Face token, the log dir and the docs index.
+type ConfigureView struct {
+	GitLabURL   *widget.Entry
+	Version     *widget.Entry
+	ReadVersion *widget.Button
+	Host        *widget.SelectEntry
+	HostCheck   *widget.Label // the live validation result, with its fix
+	Port        *widget.Entry
+	HFToken     *widget.Entry
+	LogDir      *widget.Entry
+	DocsIndex   *widget.Entry
+	Save        *widget.Button
+	Result      *widget.Label
+	Next        *widget.Button
+	Content     fyne.CanvasObject
+
+	u *UI
+}
+
+func newConfigureView(u *UI) *ConfigureView {
+	v := &ConfigureView{u: u}
+	v.GitLabURL = widget.NewEntry()
+	v.GitLabURL.SetPlaceHolder("https://gitlab.example.com")
+	v.GitLabURL.Validator = func(s string) error { _, err := config.NormalizeGitLabURL(s); return err }
+	v.Version = widget.NewEntry()
+	v.Version.SetPlaceHolder("e.g. 18.2 (Admin → Overview → Dashboard)")
+	v.ReadVersion = widget.NewButtonWithIcon("Read from GitLab", theme.DownloadIcon(), v.onReadVersion)
+	if u.svc.ReadGitLabVersion == nil {
+		v.ReadVersion.Disable()
+	}
+	v.Host = widget.NewSelectEntry(nil)
+	v.Host.SetPlaceHolder("the name or address GitLab uses to reach this machine")
+	v.HostCheck = wrapped("Not localhost: GitLab must reach this machine over the network.")
+	v.Host.OnChanged = v.onHostChanged
+	v.Port = widget.NewEntry()
+	v.Port.SetText(strconv.Itoa(config.DefaultGatewayPort))
+	v.Port.Validator = checkPort
+	v.Port.OnChanged = func(string) { v.onHostChanged(v.Host.Text) }
+	v.HFToken = widget.NewPasswordEntry()
+	v.HFToken.SetPlaceHolder("hf_… (only for gated models; stored in a 0600 file, never in the config)")
+	v.LogDir = widget.NewEntry()
+	v.LogDir.SetPlaceHolder("/srv/gitlab-agw when writable, else DuoBox's data folder")
+	v.DocsIndex = widget.NewEntry()
+	v.DocsIndex.SetPlaceHolder("optional: path to a docs.db (GitLab 17.2–17.3 docs answers)")
+	v.Save = widget.NewButtonWithIcon("Save config", theme.DocumentSaveIcon(), v.onSave)
+	v.Save.Importance = widget.HighImportance
+	v.Result = wrapped("")
+	v.Next = widget.NewButtonWithIcon("Next: deploy", theme.NavigateNextIcon(), func() { u.Select(TabDeploy) })
+	v.Next.Disable()
+	form := widget.NewForm(
+		widget.NewFormItem("GitLab URL", v.GitLabURL),
+		widget.NewFormItem("GitLab version", container.NewBorder(nil, nil, nil, v.ReadVersion, v.Version)),
+		widget.NewFormItem("Host address", v.Host),
+		widget.NewFormItem("", v.HostCheck),
+		widget.NewFormItem("Gateway port", v.Port),
+		widget.NewFormItem("Hugging Face token", v.HFToken),
+		widget.NewFormItem("Gateway log dir", v.LogDir),
+		widget.NewFormItem("Docs index", v.DocsIndex),
+	)
+	v.Content = container.NewBorder(nil, container.NewVBox(v.Result, container.NewHBox(v.Save, v.Next)), nil, nil,
+		scrolled(form))
+	return v
+}
+
+func checkPort(s string) error {
+	p, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("give a port number from 1 to 65535")
+	}
+	return nil
+}
+
+// fill shows an existing config's answers.
+func (v *ConfigureView) fill(d config.Deployment) {
+	v.GitLabURL.SetText(d.GitLab.URL)
+	v.Version.SetText(d.GitLab.Version)
+	if d.Gateway.Port != 0 {
+		v.Port.SetText(strconv.Itoa(d.Gateway.Port))
+	}
+	v.Host.SetText(d.Host)
+	v.LogDir.SetText(d.LogDir)
+	v.DocsIndex.SetText(d.DocsIndex)
+	v.Next.Enable()
+}
+
+// suggestHosts offers the machine's name and addresses.
+func (v *ConfigureView) suggestHosts(name string, addrs []string) {
+	opts := append([]string{}, addrs...)
+	if name != "" {
+		opts = append([]string{name}, opts...)
+	}
+	v.Host.SetOptions(opts)
+	if v.Host.Text == "" && len(opts) > 0 {
+		v.Host.SetText(opts[0])
+	}
+}
+
+func (v *ConfigureView) onHostChanged(s string) {
+	if err := config.CheckHostSyntax(strings.TrimSpace(s)); err != nil {
+		v.HostCheck.SetText("✗ " + err.Error())
+		v.HostCheck.Importance = widget.DangerImportance
+	} else {
+		v.HostCheck.SetText("✓ GitLab will call http://" + config.HostForURL(strings.TrimSpace(s)) + ":" + strings.TrimSpace(v.Port.Text))
+		v.HostCheck.Importance = widget.SuccessImportance
+	}
+	v.HostCheck.Refresh()
+}
+
+func (v *ConfigureView) onReadVersion() {
+	url := strings.TrimSpace(v.GitLabURL.Text)
+	if err := v.GitLabURL.Validate(); err != nil || url == "" {
+		v.Result.SetText("Enter GitLab's URL first, e.g. https://gitlab.example.com.")
+		return
+	}
+	v.ReadVersion.Disable()
+	v.Result.SetText("Asking " + url + " for its version…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		ver, err := v.u.svc.ReadGitLabVersion(ctx, url)
+		return func() {
+			v.ReadVersion.Enable()
+			if err != nil {
+				v.Result.SetText(problem(err) + "\nFix: type the version from Admin → Overview → Dashboard instead.")
+				return
+			}
+			v.Version.SetText(ver)
+			v.Result.SetText("GitLab at " + url + " runs " + ver + ".")
+		}
+	})
+}
+
+// Input returns the screen's answers as the deploy package's init input.
+func (v *ConfigureView) Input() (deploy.InitInput, error) {
+	var errs []error
+	for _, e := range []*widget.Entry{v.GitLabURL, v.Port} {
+		if err := e.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if strings.TrimSpace(v.GitLabURL.Text) == "" {
+		errs = append(errs, errors.New("enter GitLab's URL"))
+	}
+	if strings.TrimSpace(v.Version.Text) == "" {
+		errs = append(errs, errors.New("enter GitLab's version, or press Read from GitLab"))
+	}
+	if err := config.CheckHostSyntax(strings.TrimSpace(v.Host.Text)); err != nil {
+		errs = append(errs, fmt.Errorf("host address: %w", err))
+	}
+	port, _ := strconv.Atoi(strings.TrimSpace(v.Port.Text))
+	in := deploy.InitInput{
+		GitLabURL:     strings.TrimSpace(v.GitLabURL.Text),
+		GitLabVersion: strings.TrimSpace(v.Version.Text),
+		Host:          strings.TrimSpace(v.Host.Text),
+		Port:          port,
+		LogDir:        strings.TrimSpace(v.LogDir.Text),
+		DocsIndex:     strings.TrimSpace(v.DocsIndex.Text),
+	}
+	if f, ok := v.u.Choose.Selected(); ok {
+		in.Models = []string{f.HFRepo}
+	}
+	return in, errors.Join(errs...)
+}
+
+func (v *ConfigureView) onSave() {
+	if v.u.svc.SaveConfig == nil {
+		v.Result.SetText("Saving is not available in this build; run 'duobox init'.")
+		return
+	}
+	in, err := v.Input()
+	if err != nil {
+		v.Result.SetText("Please fix: " + strings.ReplaceAll(err.Error(), "\n", "; "))
+		v.Result.Importance = widget.DangerImportance
+		v.Result.Refresh()
+		return
+	}
+	token := strings.TrimSpace(v.HFToken.Text)
+	v.Save.Disable()
+	v.Result.Importance = widget.MediumImportance
+	v.Result.SetText("Saving…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		d, notes, err := v.u.svc.SaveConfig(ctx, in, token)
+		return func() {
+			v.Save.Enable()
+			if err != nil {
+				v.Result.Importance = widget.DangerImportance
+				v.Result.SetText(problem(err))
+				return
+			}
+			v.u.setConfig(d)
+			v.HFToken.SetText("")
+			msg := "Saved " + v.u.svc.ConfigPath + "."
+			for _, n := range notes {
+				msg += "\nNote: " + n
+			}
+			v.Result.Importance = widget.SuccessImportance
+			v.Result.SetText(msg)
+			v.Next.Enable()
+		}
+	})
+}

@@ -1,0 +1,74 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app/config"
+)
+
+func TestConfigure_validatesHostLiveAndSavesTheConfig(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+	selectTab(u, TabConfigure)
+	v := u.Configure
+
+	v.Host.SetText("")
+	test.Type(v.Host, "localhost")
+	if !strings.HasPrefix(v.HostCheck.Text, "✗") || v.HostCheck.Importance != widget.DangerImportance {
+		t.Errorf("localhost accepted: %q", v.HostCheck.Text)
+	}
+	test.Tap(v.Save)
+	u.Wait()
+	if !strings.HasPrefix(v.Result.Text, "Please fix:") || !strings.Contains(v.Result.Text, "GitLab's URL") {
+		t.Errorf("save with bad input said %q", v.Result.Text)
+	}
+	if _, err := config.Load(b.cfgPath); err == nil {
+		t.Fatal("a config was written from bad input")
+	}
+
+	test.Type(v.GitLabURL, "https://gitlab.example.com/")
+	test.Type(v.Version, "18.2")
+	v.Host.SetText("")
+	test.Type(v.Host, "192.0.2.10")
+	if !strings.HasPrefix(v.HostCheck.Text, "✓") || !strings.Contains(v.HostCheck.Text, "http://192.0.2.10:5052") {
+		t.Errorf("good host: %q", v.HostCheck.Text)
+	}
+	test.Tap(v.Save)
+	u.Wait()
+	d, err := config.Load(b.cfgPath)
+	if err != nil {
+		t.Fatalf("after Save: %v (screen says %q)", err, v.Result.Text)
+	}
+	chosen, _ := u.Choose.Selected()
+	if d.Host != "192.0.2.10" || d.GitLab.URL != "https://gitlab.example.com" || len(d.Models) != 1 || d.Models[0].HFRepo != chosen.HFRepo {
+		t.Errorf("saved %+v, chosen %q", d, chosen.HFRepo)
+	}
+	if v.Next.Disabled() || !strings.Contains(v.Result.Text, "Saved") {
+		t.Errorf("after save: next disabled=%v, result %q", v.Next.Disabled(), v.Result.Text)
+	}
+	if u.config() == nil || !strings.Contains(u.Settings.ConfigState.Text, "192.0.2.10") {
+		t.Errorf("settings do not show the new config: %q", u.Settings.ConfigState.Text)
+	}
+}
+
+func TestConfigure_readVersionButton_FakeGitLab(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+	if !u.Configure.ReadVersion.Disabled() {
+		t.Error("Read from GitLab enabled without a service")
+	}
+	b2 := newBed(t)
+	b2.svc.ReadGitLabVersion = func(_ context.Context, url string) (string, error) { return "18.4.1", nil }
+	u2 := b2.open()
+	test.Type(u2.Configure.GitLabURL, "https://gitlab.example.com")
+	test.Tap(u2.Configure.ReadVersion)
+	u2.Wait()
+	if u2.Configure.Version.Text != "18.4.1" {
+		t.Errorf("version %q", u2.Configure.Version.Text)
+	}
+}

@@ -1,0 +1,302 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app/stack"
+)
+
+// DashboardView shows the stack: a card per container (state colour,
+// uptime, restarts, health reason, image and digest, GPU memory sparkline,
+// request latency), Restart / Stop / Test, and a banner per recognised
+// failure with its fix.
+type DashboardView struct {
+	Summary *widget.Label
+	Banners *fyne.Container
+	Cards   *fyne.Container
+	Refresh *widget.Button
+	Stop    *widget.Button
+	Test    *widget.Button
+	TestOut *widget.Label
+	Content fyne.CanvasObject
+
+	u      *UI
+	report StackReport
+	now    func() time.Time
+}
+
+func newDashboardView(u *UI) *DashboardView {
+	v := &DashboardView{u: u, now: time.Now}
+	v.Summary = wrapped("Not checked yet.")
+	v.Banners = container.NewVBox()
+	v.Cards = container.NewGridWithColumns(2)
+	v.Refresh = widget.NewButtonWithIcon("Check now", theme.ViewRefreshIcon(), v.refresh)
+	v.Stop = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), v.onStop)
+	v.Test = widget.NewButtonWithIcon("Test", theme.ConfirmIcon(), v.onTest)
+	v.TestOut = wrapped("")
+	if u.svc.Down == nil {
+		v.Stop.Disable()
+	}
+	if u.svc.Test == nil {
+		v.Test.Disable()
+	}
+	var body fyne.CanvasObject = container.NewVBox(v.Summary, v.Banners, v.Cards, v.TestOut)
+	if u.svc.Health == nil {
+		body = unavailable("The dashboard", "duobox status; duobox health --watch")
+		v.Refresh.Disable()
+	}
+	v.Content = container.NewBorder(container.NewHBox(v.Refresh, v.Stop, v.Test), nil, nil, nil, scrolled(body))
+	return v
+}
+
+// refresh checks the stack in the background.
+func (v *DashboardView) refresh() {
+	if v.u.svc.Health == nil {
+		return
+	}
+	if v.u.config() == nil {
+		v.Summary.SetText("Nothing deployed yet. Fix: go through This machine → Choose model → Configure → Deploy, or run 'duobox init' and 'duobox up'.")
+		return
+	}
+	v.Refresh.Disable()
+	v.u.bg.run(func(ctx context.Context) func() {
+		r, err := v.u.svc.Health(ctx)
+		return func() {
+			v.Refresh.Enable()
+			if err != nil {
+				v.Summary.SetText(problem(err))
+				v.Summary.Importance = widget.DangerImportance
+				v.Summary.Refresh()
+				return
+			}
+			v.show(r)
+		}
+	})
+}
+
+// show draws a report; UI goroutine only.
+func (v *DashboardView) show(r StackReport) {
+	v.report = r
+	text := fmt.Sprintf("Stack %s: %s", strings.ReplaceAll(r.Status, "_", " "), r.Reason)
+	if r.Fix != "" {
+		text += "\nFix: " + r.Fix
+	}
+	v.Summary.SetText(text)
+	v.Summary.Importance = statusImportance(r.Status)
+	v.Summary.Refresh()
+	v.Banners.RemoveAll()
+	for _, b := range r.Banners {
+		text := fmt.Sprintf("⚠ %s: %s", b.Role, b.Summary)
+		if b.Fix != "" {
+			text += "\nFix: " + b.Fix
+		}
+		l := wrapped(text)
+		l.Importance = widget.DangerImportance
+		v.Banners.Add(l)
+	}
+	if r.GPUError != "" {
+		l := wrapped("GPU sampling: " + r.GPUError)
+		l.Importance = widget.WarningImportance
+		v.Banners.Add(l)
+	}
+	v.Cards.RemoveAll()
+	for _, c := range r.Containers {
+		v.Cards.Add(v.card(c))
+	}
+}
+
+func statusImportance(s string) widget.Importance {
+	switch s {
+	case "ok":
+		return widget.SuccessImportance
+	case "starting":
+		return widget.WarningImportance
+	case "not_deployed":
+		return widget.MediumImportance
+	}
+	return widget.DangerImportance
+}
+
+// card draws one container.
+func (v *DashboardView) card(c ContainerCard) fyne.CanvasObject {
+	title := c.Role
+	switch c.Role {
+	case stack.RoleModel:
+		title = "Model server"
+	case stack.RoleGateway:
+		title = "AI Gateway"
+	}
+	stripe := canvas.NewRectangle(stateColor(c))
+	stripe.SetMinSize(fyne.NewSize(6, 6))
+	if !c.Exists {
+		body := wrapped("Not created. Fix: press Deploy (or run 'duobox up').")
+		return widget.NewCard(title, c.Name, container.NewBorder(nil, nil, stripe, nil, body))
+	}
+	state := c.State
+	if c.Health != "" {
+		state += " · " + c.Health
+	}
+	lines := []string{"State: " + state}
+	if !c.StartedAt.IsZero() && c.State == "running" {
+		lines = append(lines, "Up "+v.now().Sub(c.StartedAt).Round(time.Second).String())
+	}
+	lines = append(lines, fmt.Sprintf("Restarts: %d", c.Restarts))
+	if c.HealthReason != "" {
+		lines = append(lines, "Health: "+c.HealthReason)
+	}
+	if c.Latency > 0 {
+		lines = append(lines, fmt.Sprintf("Latency: %.1f ms", float64(c.Latency)/float64(time.Millisecond)))
+	}
+	lines = append(lines, "Image: "+c.Image)
+	lines = append(lines, c.Notes...)
+	info := wrapped(strings.Join(lines, "\n"))
+	digest := widget.NewLabelWithStyle(shortDigest(c.Digest), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	full := c.Digest
+	items := []fyne.CanvasObject{info}
+	if full != "" {
+		items = append(items, container.NewBorder(nil, nil, nil, v.u.copyButton("Copy digest", func() string { return full }), digest))
+	}
+	if c.Role == stack.RoleModel && !c.NoGPU {
+		items = append(items, widget.NewLabel("GPU memory in use"), newSparkline(c.GPUMemory))
+	}
+	role := c.Role
+	restart := widget.NewButtonWithIcon("Restart", theme.ViewRefreshIcon(), func() { v.onRestart(role) })
+	if v.u.svc.Restart == nil {
+		restart.Disable()
+	}
+	items = append(items, container.NewHBox(restart))
+	return widget.NewCard(title, c.Name, container.NewBorder(nil, nil, stripe, nil, container.NewVBox(items...)))
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19] + "…"
+	}
+	return d
+}
+
+func stateColor(c ContainerCard) color.Color {
+	switch {
+	case c.State == "running" && (c.Health == "healthy" || c.Health == ""):
+		return theme.Color(theme.ColorNameSuccess)
+	case c.State == "running" && c.Health == "starting", c.State == "restarting", c.State == "created":
+		return theme.Color(theme.ColorNameWarning)
+	case !c.Exists:
+		return theme.Color(theme.ColorNameDisabled)
+	}
+	return theme.Color(theme.ColorNameError)
+}
+
+func (v *DashboardView) onRestart(role string) {
+	v.TestOut.SetText("Restarting the " + role + " and waiting until it is healthy…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		err := v.u.svc.Restart(ctx, role)
+		return func() {
+			if err != nil {
+				v.TestOut.SetText(problem(err))
+			} else {
+				v.TestOut.SetText("✓ Restarted the " + role + ".")
+			}
+			v.refresh()
+		}
+	})
+}
+
+func (v *DashboardView) onStop() {
+	v.Stop.Disable()
+	v.TestOut.SetText("Stopping the stack (model weights stay)…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		err := v.u.svc.Down(ctx)
+		return func() {
+			v.Stop.Enable()
+			if err != nil {
+				v.TestOut.SetText(problem(err))
+			} else {
+				v.TestOut.SetText("✓ Stopped. Press Deploy to start again.")
+			}
+			v.refresh()
+		}
+	})
+}
+
+func (v *DashboardView) onTest() {
+	v.Test.Disable()
+	v.TestOut.SetText("Sending a completion to the model and GitLab's model check to the gateway…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		r, err := v.u.svc.Test(ctx)
+		return func() {
+			v.Test.Enable()
+			if err != nil {
+				v.TestOut.SetText(problem(err))
+				return
+			}
+			v.TestOut.SetText(testText(r))
+			v.TestOut.Importance = widget.SuccessImportance
+			if !r.OK {
+				v.TestOut.Importance = widget.DangerImportance
+			}
+			v.TestOut.Refresh()
+		}
+	})
+}
+
+func testText(r TestResult) string {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		mark := "✓"
+		switch {
+		case s.Skipped:
+			mark = "–"
+		case !s.OK:
+			mark = "✗"
+		}
+		fmt.Fprintf(&b, "%s %s (%s)", mark, strings.ReplaceAll(s.Name, "_", " "), s.Latency.Round(time.Millisecond))
+		if s.FirstTokens != "" {
+			fmt.Fprintf(&b, ": %q", s.FirstTokens)
+		}
+		b.WriteString("\n")
+		if s.Diagnosis != "" {
+			b.WriteString("   " + s.Diagnosis + "\n")
+		}
+		if s.Fix != "" {
+			b.WriteString("   Fix: " + s.Fix + "\n")
+		}
+	}
+	if r.Note != "" {
+		b.WriteString(r.Note)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// newSparkline draws values (fractions 0–1, oldest first) as a filled
+// area in the theme's primary colour.
+func newSparkline(values []float64) fyne.CanvasObject {
+	if len(values) == 0 {
+		return widget.NewLabel("No GPU samples yet (they come every 10 s while DuoBox runs).")
+	}
+	vals := append([]float64(nil), values...)
+	fg, bg := theme.Color(theme.ColorNamePrimary), theme.Color(theme.ColorNameInputBackground)
+	r := canvas.NewRasterWithPixels(func(x, y, w, h int) color.Color {
+		if w == 0 || h == 0 {
+			return color.Transparent
+		}
+		i := x * len(vals) / w
+		level := int(float64(h) * (1 - min(1, max(0, vals[i]))))
+		if y >= level {
+			return fg
+		}
+		return bg
+	})
+	r.SetMinSize(fyne.NewSize(200, 40))
+	return r
+}

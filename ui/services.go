@@ -1,0 +1,182 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/gitlab"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/weights"
+)
+
+// Services are the use-cases the window calls: the same app/ and runtime/
+// code the CLI runs, wired by cmd/duobox. A nil field means the feature is
+// not available in this build, and its screen says so instead of pretending.
+// Every func is called off the UI goroutine, must honour ctx, and may call
+// its callbacks from any goroutine (the ui hands them to fyne.Do).
+type Services struct {
+	// Detect probes this machine (GPUs, RAM, disk, Docker engine).
+	Detect func(ctx context.Context) (hardware.Machine, error)
+	// Recommend rates every model GitLab lists at gitlabVersion ("" = the
+	// configured or newest one) on m.
+	Recommend func(ctx context.Context, m hardware.Machine, gitlabVersion string) (recommend.Result, error)
+	// ReadGitLabVersion asks the GitLab instance at url for its version.
+	ReadGitLabVersion func(ctx context.Context, url string) (string, error)
+
+	// ConfigPath is the deployment config file the window follows.
+	ConfigPath string
+	// LoadConfig reads the deployment config (an error wrapping
+	// os.ErrNotExist when there is none yet: first run).
+	LoadConfig func() (config.Deployment, error)
+	// SaveConfig builds the deployment config from the Configure screen's
+	// answers (deploy.NewDeployment: catalog, recommendation and gateway tag
+	// filled in by the service), stores hfToken in the secrets folder when
+	// set, and writes the file. It returns notes on what was assumed.
+	SaveConfig func(ctx context.Context, in deploy.InitInput, hfToken string) (config.Deployment, []string, error)
+	// WatchConfig follows the config file until ctx ends (config.Watch).
+	WatchConfig func(ctx context.Context, onChange func(config.Deployment), onError func(error)) error
+
+	// Up makes the engine match the config and waits until healthy,
+	// reporting steps, warnings and per-image pull progress.
+	Up func(ctx context.Context, onEvent func(deploy.Event)) error
+	// PullWeights downloads the configured model's weights.
+	PullWeights func(ctx context.Context, onProgress func(weights.Progress)) error
+	// Down stops and removes the stack's containers (weights stay).
+	Down func(ctx context.Context) error
+	// Restart restarts the containers of a role and waits until healthy.
+	Restart func(ctx context.Context, role string) error
+	// Health checks the stack once.
+	Health func(ctx context.Context) (StackReport, error)
+	// Test sends a real completion and GitLab's own model check.
+	Test func(ctx context.Context) (TestResult, error)
+
+	// FollowLogs starts following a role's container log; Close stops it.
+	FollowLogs func(ctx context.Context, role string) (LogStream, error)
+	// ExportDir is where exported logs go ("" = the temp folder).
+	ExportDir string
+
+	// UpgradeCheck, Upgrade, Rollback and UpgradeHistory are the
+	// health-gated upgrade (app/upgrade).
+	UpgradeCheck   func(ctx context.Context) (UpgradeInfo, error)
+	Upgrade        func(ctx context.Context, target string, onStep func(UpgradeStep)) error
+	Rollback       func(ctx context.Context, onStep func(UpgradeStep)) error
+	UpgradeHistory func(ctx context.Context) ([]UpgradeRecord, error)
+
+	// Snippet builds the GitLab-side configuration in one format.
+	Snippet func(ctx context.Context, f gitlab.Format) (*gitlab.Snippet, []string, error)
+	// ApplyGitLab creates the model entries and settings through GitLab's
+	// API and says what it did.
+	ApplyGitLab func(ctx context.Context) (string, error)
+}
+
+// StackReport is one health check as the Dashboard shows it.
+type StackReport struct {
+	Status     string // ok, starting, degraded, down, not_deployed
+	Reason     string
+	Fix        string
+	Containers []ContainerCard
+	Banners    []Banner
+	GPUError   string
+}
+
+// ContainerCard is one container's card on the Dashboard.
+type ContainerCard struct {
+	Role         string // model or gateway
+	Name         string
+	Exists       bool
+	State        string // running, exited, restarting, …
+	Health       string // healthy, starting, unhealthy, ""
+	HealthReason string // the probe's detail, or why it is not healthy
+	StartedAt    time.Time
+	Restarts     int
+	Image        string // repository:tag
+	Digest       string
+	// GPUMemory is the history of the GPU memory in use, as fractions of
+	// the card's total, oldest first (model container only).
+	GPUMemory []float64
+	Latency   time.Duration // the last probe's latency; 0 when unknown
+	Notes     []string      // what the log said that is worth knowing (e.g. KV cache size)
+	// NoGPU: the container runs without a GPU (CPU mode), so there is no sparkline.
+	NoGPU bool
+}
+
+// Banner is a recognised failure with its fix.
+type Banner struct {
+	Role    string
+	Summary string
+	Fix     string
+}
+
+// TestResult is the smoke test.
+type TestResult struct {
+	OK    bool
+	Steps []TestStep
+	Note  string
+}
+
+// TestStep is one request of the smoke test.
+type TestStep struct {
+	Name        string
+	OK, Skipped bool
+	Latency     time.Duration
+	FirstTokens string
+	Diagnosis   string
+	Fix         string
+}
+
+// LogLine is one parsed log line.
+type LogLine struct {
+	Seq     uint64
+	Time    time.Time
+	Stream  string // stdout or stderr
+	Level   string // debug, info, warning, error, critical, or ""
+	Text    string
+	Summary string // what a recogniser made of the line, with its fix
+	Fix     string
+}
+
+// LogFilter selects lines: a regular expression, a minimum level and a
+// stream; empty fields select everything.
+type LogFilter struct {
+	Pattern string
+	Level   string
+	Stream  string
+}
+
+// LogStream is one followed container log. Safe for concurrent use.
+type LogStream interface {
+	// Lines returns the held lines matching f with Seq above after, oldest
+	// first; a bad pattern is an error saying what is wrong.
+	Lines(f LogFilter, after uint64) ([]LogLine, error)
+	// Export writes the lines matching f to path (0600).
+	Export(path string, f LogFilter) error
+	// Close stops following.
+	Close()
+}
+
+// UpgradeInfo is what Upgrade can move to.
+type UpgradeInfo struct {
+	Current   string   // the running gateway image tag
+	Available []string // newer tags for this GitLab version, newest first
+	Notes     []string
+}
+
+// UpgradeStep is one thing an upgrade or rollback did, as it happens.
+type UpgradeStep struct {
+	Message     string
+	Pull        *deploy.Progress // set while an image is pulled
+	RollingBack bool             // the automatic rollback has started
+	Done        bool
+}
+
+// UpgradeRecord is one past upgrade or rollback.
+type UpgradeRecord struct {
+	Time    time.Time
+	From    string
+	To      string
+	Outcome string // upgraded, rolled-back, failed
+	Reason  string
+}

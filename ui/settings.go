@@ -1,0 +1,130 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app/config"
+)
+
+// Preference keys and defaults: UI-only state, kept in fyne.Preferences.
+// Shared operational state lives in the config file and SQLite instead.
+const (
+	keyThemeVariant = "theme-variant" // VariantSystem, VariantLight or VariantDark
+	keyLastTab      = "last-tab"      // the tab shown last ("" = Dashboard)
+	keyLogsFollow   = "logs-follow"   // the Logs screen follows new lines
+
+	defaultThemeVariant = VariantSystem
+	defaultLogsFollow   = true
+)
+
+// Settings is typed access to DuoBox's UI preferences.
+type Settings struct{ p fyne.Preferences }
+
+// NewSettings wraps an app's preferences.
+func NewSettings(p fyne.Preferences) Settings { return Settings{p} }
+
+// ThemeVariant is the chosen theme variant.
+func (s Settings) ThemeVariant() string {
+	return s.p.StringWithFallback(keyThemeVariant, defaultThemeVariant)
+}
+
+// SetThemeVariant stores the theme variant.
+func (s Settings) SetThemeVariant(v string) { s.p.SetString(keyThemeVariant, v) }
+
+// LastTab is the tab shown when the window last closed.
+func (s Settings) LastTab() string { return s.p.String(keyLastTab) }
+
+// SetLastTab stores the tab shown.
+func (s Settings) SetLastTab(name string) { s.p.SetString(keyLastTab, name) }
+
+// LogsFollow reports whether the Logs screen follows new lines.
+func (s Settings) LogsFollow() bool { return s.p.BoolWithFallback(keyLogsFollow, defaultLogsFollow) }
+
+// SetLogsFollow stores the follow toggle.
+func (s Settings) SetLogsFollow(on bool) { s.p.SetBool(keyLogsFollow, on) }
+
+// SettingsView is the Settings screen: theme, the config file in force and
+// the error of a rejected edit.
+type SettingsView struct {
+	Theme       *widget.RadioGroup
+	ConfigPath  *widget.Label
+	CopyPath    *widget.Button
+	ConfigState *widget.Label
+	ConfigError *widget.Label
+	Content     fyne.CanvasObject
+
+	u *UI
+}
+
+var themeChoices = []string{"Follow the desktop", "Light", "Dark"}
+var themeVariants = []string{VariantSystem, VariantLight, VariantDark}
+
+func newSettingsView(u *UI) *SettingsView {
+	v := &SettingsView{u: u}
+	v.Theme = widget.NewRadioGroup(themeChoices, v.onThemeChanged)
+	v.Theme.Horizontal = true
+	for i, tv := range themeVariants {
+		if tv == u.prefs.ThemeVariant() {
+			v.Theme.Selected = themeChoices[i]
+		}
+	}
+	path := u.svc.ConfigPath
+	if path == "" {
+		path = "(no config file)"
+	}
+	v.ConfigPath = widget.NewLabelWithStyle(path, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	v.ConfigPath.Wrapping = fyne.TextWrapBreak
+	v.CopyPath = u.copyButton("Copy path", func() string { return u.svc.ConfigPath })
+	v.ConfigState = wrapped("No deployment config yet. Go through \"This machine\" → \"Choose model\" → \"Configure\" to write one, or run 'duobox init'.")
+	v.ConfigError = wrapped("")
+	v.ConfigError.Importance = widget.DangerImportance
+	v.ConfigError.Hide()
+	v.Content = scrolled(container.NewVBox(
+		heading("Appearance"),
+		v.Theme,
+		widget.NewSeparator(),
+		heading("Deployment config"),
+		wrapped("DuoBox follows this file: changes made with the duobox command or in an editor show here at once. A bad edit is rejected and the last good config stays in force."),
+		container.NewBorder(nil, nil, nil, v.CopyPath, v.ConfigPath),
+		v.ConfigState,
+		v.ConfigError,
+	))
+	return v
+}
+
+func (v *SettingsView) onThemeChanged(choice string) {
+	for i, c := range themeChoices {
+		if c == choice {
+			v.u.prefs.SetThemeVariant(themeVariants[i])
+			v.u.app.Settings().SetTheme(NewTheme(themeVariants[i]))
+		}
+	}
+}
+
+// showConfig shows the config in force and clears a previous error.
+func (v *SettingsView) showConfig(d config.Deployment) {
+	var models []string
+	for _, m := range d.Models {
+		models = append(models, m.Repo())
+	}
+	v.ConfigState.SetText(fmt.Sprintf("In force since %s: GitLab %s at %s · host %s:%d · model %s · gateway %s",
+		time.Now().Format("15:04:05"), d.GitLab.Version, d.GitLab.URL, d.Host, d.Gateway.Port,
+		strings.Join(models, ", "), d.Gateway.Image.Tag))
+	v.ConfigError.Hide()
+}
+
+// showConfigError shows why an edit was rejected; the last good config stays.
+func (v *SettingsView) showConfigError(err error) {
+	keep := "There is no earlier good config."
+	if v.u.config() != nil {
+		keep = "The last good config stays in force."
+	}
+	v.ConfigError.SetText(fmt.Sprintf("The config file was rejected: %v\n%s Fix the file and save it; DuoBox reloads it by itself.", err, keep))
+	v.ConfigError.Show()
+}

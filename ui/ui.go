@@ -1,0 +1,311 @@
+// Package ui is DuoBox's desktop window, built with Fyne on the same app
+// services the CLI uses (see Services). It holds no business rules;
+// goroutines change widgets only through fyne.Do. It never imports
+// fyne.io/fyne/v2/app or runtime/* (only cmd/duobox does), so it is tested
+// headless with fyne's test package.
+package ui
+
+import (
+	"context"
+	"errors"
+	"image/color"
+	"os"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/recommend"
+)
+
+// Tab names, in sidebar order.
+const (
+	TabMachine   = "This machine"
+	TabChoose    = "Choose model"
+	TabConfigure = "Configure"
+	TabDeploy    = "Deploy"
+	TabDashboard = "Dashboard"
+	TabLogs      = "Logs"
+	TabUpgrade   = "Upgrade"
+	TabGitLab    = "GitLab"
+	TabSettings  = "Settings"
+)
+
+// UI is the whole window: a sidebar of screens, the first-run flow first.
+type UI struct {
+	Tabs      *container.AppTabs
+	Machine   *MachineView
+	Choose    *ChooseView
+	Configure *ConfigureView
+	Deploy    *DeployView
+	Dashboard *DashboardView
+	Logs      *LogsView
+	Upgrade   *UpgradeView
+	GitLab    *GitLabView
+	Settings  *SettingsView
+
+	app      fyne.App
+	window   fyne.Window
+	svc      Services
+	prefs    Settings
+	bg       *tasks
+	cancel   context.CancelFunc
+	mu       sync.Mutex
+	cfg      *config.Deployment // the last good config; nil before the first
+	machine  hardware.Machine
+	result   recommend.Result
+	detected bool
+	// autoRefresh is how often the shown Dashboard re-checks; 0: never (tests).
+	autoRefresh time.Duration
+}
+
+// New builds the window's content on a and w and sets it; call Start to
+// detect and to follow the config, and Stop when the window closes.
+func New(a fyne.App, w fyne.Window, svc Services) *UI {
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &UI{app: a, window: w, svc: svc, prefs: NewSettings(a.Preferences()), bg: &tasks{ctx: ctx}, cancel: cancel,
+		autoRefresh: 10 * time.Second}
+	u.Machine = newMachineView(u)
+	u.Choose = newChooseView(u)
+	u.Configure = newConfigureView(u)
+	u.Deploy = newDeployView(u)
+	u.Dashboard = newDashboardView(u)
+	u.Logs = newLogsView(u)
+	u.Upgrade = newUpgradeView(u)
+	u.GitLab = newGitLabView(u)
+	u.Settings = newSettingsView(u)
+	u.Tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon(TabMachine, theme.ComputerIcon(), u.Machine.Content),
+		container.NewTabItemWithIcon(TabChoose, theme.ListIcon(), u.Choose.Content),
+		container.NewTabItemWithIcon(TabConfigure, theme.DocumentCreateIcon(), u.Configure.Content),
+		container.NewTabItemWithIcon(TabDeploy, theme.UploadIcon(), u.Deploy.Content),
+		container.NewTabItemWithIcon(TabDashboard, theme.HomeIcon(), u.Dashboard.Content),
+		container.NewTabItemWithIcon(TabLogs, theme.FileTextIcon(), u.Logs.Content),
+		container.NewTabItemWithIcon(TabUpgrade, theme.ViewRefreshIcon(), u.Upgrade.Content),
+		container.NewTabItemWithIcon(TabGitLab, theme.ContentCopyIcon(), u.GitLab.Content),
+		container.NewTabItemWithIcon(TabSettings, theme.SettingsIcon(), u.Settings.Content),
+	)
+	u.Tabs.SetTabLocation(container.TabLocationLeading)
+	u.Tabs.OnSelected = u.onTabSelected
+	a.Settings().SetTheme(NewTheme(u.prefs.ThemeVariant()))
+	w.SetContent(u.Tabs)
+	return u
+}
+
+// Start loads the config (or opens the first-run flow), detects the machine
+// and follows the config file. Call it once, on the UI goroutine.
+func (u *UI) Start() {
+	var first bool
+	if u.svc.LoadConfig != nil {
+		d, err := u.svc.LoadConfig()
+		switch {
+		case err == nil:
+			u.setConfig(d)
+		case errors.Is(err, os.ErrNotExist):
+			first = true
+		default:
+			first = true
+			u.Settings.showConfigError(err)
+		}
+	}
+	if first {
+		u.Select(TabMachine)
+	} else if last := u.prefs.LastTab(); last != "" {
+		u.Select(last)
+	} else {
+		u.Select(TabDashboard)
+	}
+	u.Machine.detect()
+	if u.autoRefresh > 0 {
+		go u.refreshDashboard(u.autoRefresh)
+	}
+	if u.svc.WatchConfig != nil {
+		go func() {
+			_ = u.svc.WatchConfig(u.bg.ctx,
+				func(d config.Deployment) { u.bg.do(func() { u.setConfig(d) }) },
+				func(err error) { u.bg.do(func() { u.Settings.showConfigError(err) }) })
+		}()
+	}
+}
+
+// refreshDashboard re-checks the stack while the Dashboard is shown.
+func (u *UI) refreshDashboard(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-u.bg.ctx.Done():
+			return
+		case <-t.C:
+			u.bg.do(func() {
+				if it := u.Tabs.Selected(); it != nil && it.Text == TabDashboard && !u.Dashboard.Refresh.Disabled() {
+					u.Dashboard.refresh()
+				}
+			})
+		}
+	}
+}
+
+// Stop cancels background work (log followers, watchers, deploys).
+func (u *UI) Stop() { u.cancel() }
+
+// Wait blocks until the background tasks started so far have finished and
+// their results are shown (for tests).
+func (u *UI) Wait() { u.bg.wait() }
+
+// Select shows the named tab.
+func (u *UI) Select(name string) {
+	for _, it := range u.Tabs.Items {
+		if it.Text == name {
+			u.Tabs.Select(it)
+			return
+		}
+	}
+}
+
+func (u *UI) onTabSelected(it *container.TabItem) {
+	u.prefs.SetLastTab(it.Text)
+	switch it.Text {
+	case TabDashboard:
+		u.Dashboard.refresh()
+	case TabLogs:
+		u.Logs.ensureFollowing()
+	case TabUpgrade:
+		u.Upgrade.check()
+	case TabGitLab:
+		u.GitLab.load()
+	}
+}
+
+// setConfig makes d the config in force and refreshes what shows it.
+func (u *UI) setConfig(d config.Deployment) {
+	u.mu.Lock()
+	u.cfg = &d
+	u.mu.Unlock()
+	u.Settings.showConfig(d)
+	u.Configure.fill(d)
+	if u.Tabs.Selected() != nil {
+		switch u.Tabs.Selected().Text {
+		case TabDashboard:
+			u.Dashboard.refresh()
+		case TabGitLab:
+			u.GitLab.load()
+		}
+	}
+}
+
+// config returns the config in force, or nil before there is one.
+func (u *UI) config() *config.Deployment {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.cfg
+}
+
+// tasks runs background work and hands its results to the UI goroutine.
+type tasks struct {
+	ctx context.Context
+	wg  sync.WaitGroup
+	// queue (tests): UI changes wait in queued until Wait runs them on its
+	// caller's goroutine, so a test drives the UI from one goroutine as
+	// the real driver does.
+	queue  bool
+	mu     sync.Mutex
+	queued []func()
+}
+
+// run calls work on a new goroutine; the func it returns (if any) runs on
+// the UI goroutine.
+func (t *tasks) run(work func(ctx context.Context) func()) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if apply := work(t.ctx); apply != nil {
+			t.do(apply)
+		}
+	}()
+}
+
+// do runs f on the UI goroutine: fyne.Do, or the test queue.
+func (t *tasks) do(f func()) {
+	if !t.queue {
+		fyne.Do(f)
+		return
+	}
+	t.mu.Lock()
+	t.queued = append(t.queued, f)
+	t.mu.Unlock()
+}
+
+// wait waits for the started work and runs the queued UI changes, until
+// neither is left.
+func (t *tasks) wait() {
+	for {
+		t.wg.Wait()
+		t.mu.Lock()
+		q := t.queued
+		t.queued = nil
+		t.mu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, f := range q {
+			f()
+		}
+	}
+}
+
+// unavailable is the message a screen shows when its service is missing.
+func unavailable(what, cli string) *widget.Label {
+	l := widget.NewLabel(what + " is not available in this build of DuoBox. Use the command line instead: " + cli)
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = widget.WarningImportance
+	return l
+}
+
+// scrolled scrolls o vertically, keeping its right edge clear of the
+// scroll bar (which Fyne draws over the content).
+func scrolled(o fyne.CanvasObject) *container.Scroll {
+	gap := canvas.NewRectangle(color.Transparent)
+	gap.SetMinSize(fyne.NewSize(theme.ScrollBarSize()+theme.Padding(), 0))
+	return container.NewVScroll(container.NewBorder(nil, nil, nil, gap, o))
+}
+
+// heading is a bold section title.
+func heading(text string) *widget.Label {
+	return widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+}
+
+// wrapped is a label that wraps at word boundaries.
+func wrapped(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// copyButton copies value() to the system clipboard.
+func (u *UI) copyButton(label string, value func() string) *widget.Button {
+	b := widget.NewButtonWithIcon(label, theme.ContentCopyIcon(), nil)
+	b.OnTapped = func() {
+		u.clipboard().SetContent(value())
+		b.SetText("Copied")
+	}
+	return b
+}
+
+func (u *UI) clipboard() fyne.Clipboard { return u.app.Clipboard() }
+
+// problem renders a failure with its fix on a line of its own.
+func problem(err error) string {
+	var p *app.Problem
+	if errors.As(err, &p) && p.Fix != "" && p.What != "" {
+		return "Problem: " + p.What + "\nFix: " + p.Fix
+	}
+	return "Problem: " + err.Error()
+}
