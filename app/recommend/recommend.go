@@ -124,7 +124,7 @@ func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, err
 		Recommendation: []Pick{}, Uncovered: []catalog.Feature{}}
 	gpus := m.NVIDIA()
 	if len(gpus) == 0 {
-		res.Notes = append(res.Notes, "No NVIDIA GPU was found, so no model can run here yet. Each model's min_gpu_memory_bytes says what single card would run it.")
+		res.Notes = append(res.Notes, "No NVIDIA GPU was found; each model shows the smallest single GPU that would run it.")
 		if amd := len(m.GPUs) - len(gpus); amd > 0 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%d AMD GPU(s) found: DuoBox runs vLLM on NVIDIA only for now.", amd))
 		}
