@@ -1,0 +1,106 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+)
+
+// Rollback returns the role to the version kept by the last successful
+// upgrade: the current container stops and becomes the new rollback target
+// (so rolling back twice returns to where one started), the kept one starts
+// under the serving name, and the config gets its image back. When the kept
+// one is not healthy, everything is put back as it was.
+func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role string) (Run, error) {
+	cfg = cfg.WithDefaults()
+	tg, err := targetOf(cfg, role)
+	if err != nil {
+		return Run{}, err
+	}
+	unlock, err := u.lock(cfg.Name)
+	if err != nil {
+		return Run{}, err
+	}
+	defer unlock()
+	if _, err := u.reconcileLocked(ctx, cfg.Name); err != nil {
+		return Run{}, err
+	}
+	current, curState, err := u.serving(ctx, cfg.Name, tg)
+	if err != nil {
+		return Run{}, err
+	}
+	kept, err := u.managedOrMissing(ctx, cfg.Name, RollbackName(tg.name))
+	if err != nil {
+		return Run{}, err
+	}
+	if kept.ID == "" {
+		return Run{}, app.BadInput("upgrade first; to go to a given version, run 'duobox upgrade "+role+" --to TAG'",
+			"there is no previous version of %s to roll back to (no %s container)", tg.name, RollbackName(tg.name))
+	}
+	keptBy, err := u.keptBy(ctx, cfg.Name, role, kept.ID)
+	if err != nil {
+		return Run{}, err
+	}
+	prev := keptBy.From
+	run := Run{Stack: cfg.Name, Role: role, Container: tg.name, Action: ActionRollback,
+		From: refOf(ImageOf(cfg, role)), To: prev, OldID: current.ID, KeptID: kept.ID,
+		FromDigest: u.digestOf(ctx, curState.Image, ImageOf(cfg, role).Repository), ToDigest: keptBy.FromDigest}
+	if err := u.begin(ctx, &run); err != nil {
+		return run, err
+	}
+	r := &runner{u: u, run: &run}
+	spec, err := u.Build(withImage(cfg, role, prev))
+	if err != nil {
+		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
+		return run, err
+	}
+	c, ok := spec.Container(tg.name)
+	if !ok {
+		err := fmt.Errorf("rollback %s: the spec has no container %s", role, tg.name)
+		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
+		return run, err
+	}
+	for _, s := range []struct {
+		step Step
+		do   func() error
+	}{
+		{StepRenamingCurrent, func() error { return u.Engine.Rename(ctx, run.OldID, swapName(tg.name)) }}, // still serving
+		{StepRenamingTarget, func() error { return u.Engine.Rename(ctx, run.KeptID, tg.name) }},
+		{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.KeptID, len(c.Ports) > 0, u.stopGrace()) }},
+	} {
+		if err := r.step(ctx, s.step); err != nil {
+			return r.fail(ctx, err)
+		}
+		if err := s.do(); err != nil {
+			return r.fail(ctx, err)
+		}
+	}
+	if err := r.step(ctx, StepWaitingNew); err != nil {
+		return r.fail(ctx, err)
+	}
+	if why := u.waitHealthy(ctx, c, run.KeptID); why != "" {
+		_, err := r.fail(ctx, fmt.Errorf("the previous version %s is not healthy: %s; %s runs again", prev.Tag, why, run.From.Tag))
+		return run, app.NotReady(err, "look at 'duobox history' for its log lines; 'duobox up' keeps the current version", "rollback of %s failed", tg.name)
+	}
+	if err := r.step(ctx, StepFinalizing); err != nil {
+		return run, err
+	}
+	return run, u.finalize(ctx, &run)
+}
+
+// keptBy finds the run that kept the rollback target: the last successful
+// run that replaced it. Its From is the target's image.
+func (u *Upgrader) keptBy(ctx context.Context, stackName, role, keptID string) (Run, error) {
+	runs, err := u.query(ctx, `stack = ? AND role = ? AND outcome = ? AND old_id = ? ORDER BY id DESC LIMIT 1`,
+		stackName, role, OutcomeSucceeded, keptID)
+	if err != nil {
+		return Run{}, err
+	}
+	if len(runs) == 0 {
+		return Run{}, app.BadInput("run 'duobox upgrade "+role+" --to TAG' to choose the version yourself",
+			"the history does not say which version the kept container runs")
+	}
+	return runs[0], nil
+}

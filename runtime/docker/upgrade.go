@@ -1,0 +1,60 @@
+package docker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/upgrade"
+)
+
+// The engine must satisfy the upgrade's contract.
+var _ upgrade.Engine = (*Engine)(nil)
+
+// Rename gives a DuoBox container a new name (its DNS name on the stack's
+// network follows). Containers without DuoBox's label are refused.
+func (e *Engine) Rename(ctx context.Context, id, newName string) error {
+	if err := e.checkManaged(ctx, id); err != nil {
+		return err
+	}
+	if _, err := e.API.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: newName}); err != nil {
+		if strings.Contains(err.Error(), "already in use") || cerrdefs.IsConflict(err) {
+			return app.Conflict(err, "remove or rename the other container, then retry", "cannot rename a container to %s: the name is taken", newName)
+		}
+		return e.explain(err, "rename container "+id+" to "+newName)
+	}
+	return nil
+}
+
+// Stop stops a DuoBox container, giving it grace to exit before it is
+// killed; a container already stopped is not an error. Containers without
+// DuoBox's label are refused.
+func (e *Engine) Stop(ctx context.Context, id string, grace time.Duration) error {
+	if err := e.checkManaged(ctx, id); err != nil {
+		return err
+	}
+	secs := max(int(grace.Seconds()), 0)
+	_, err := e.API.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &secs})
+	if err != nil && !cerrdefs.IsNotModified(err) {
+		return e.explain(err, "stop container "+id)
+	}
+	return nil
+}
+
+func (e *Engine) checkManaged(ctx context.Context, id string) error {
+	r, err := e.API.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return e.explain(err, "inspect container "+id)
+	}
+	if r.Container.Config == nil || r.Container.Config.Labels[stack.LabelManaged] != "true" {
+		return &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
+			What: "container " + strings.TrimPrefix(r.Container.Name, "/") + " was not created by DuoBox (no " + stack.LabelManaged + " label)",
+			Fix:  "DuoBox leaves it alone"}
+	}
+	return nil
+}
