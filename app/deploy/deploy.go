@@ -308,8 +308,8 @@ func (d *Deployer) removeOrphans(ctx context.Context, spec stack.Spec, rep *Repo
 	// Containers first: a network cannot go while containers use it.
 	slices.SortStableFunc(objs, func(a, b Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
 	for _, o := range objs {
-		if o.Kind == KindVolume || wanted[o.Kind+"/"+o.Name] {
-			continue
+		if o.Kind == KindVolume || wanted[o.Kind+"/"+o.Name] || (o.Kind == KindContainer && spec.IsRollbackContainer(o.Name)) {
+			continue // data, wanted, or an upgrade's rollback target
 		}
 		d.step(o.Name, "removing %s %s: not in the config any more", o.Kind, o.Name)
 		if err := d.Engine.Remove(ctx, o); err != nil {

@@ -68,7 +68,7 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 		if o.Kind == KindNetwork && o.Name == spec.Network.Name {
 			s.Network = "present"
 		}
-		if !known[o.Kind+"/"+o.Name] {
+		if !known[o.Kind+"/"+o.Name] && !(o.Kind == KindContainer && spec.IsRollbackContainer(o.Name)) {
 			s.Orphans = append(s.Orphans, o)
 		}
 	}

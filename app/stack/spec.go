@@ -167,6 +167,30 @@ func ModelContainerName(stack string, i int) string {
 	return fmt.Sprintf("%s-model-%d", stack, i+1)
 }
 
+// RollbackContainerName is the name an upgrade gives the previous version of
+// a container, kept stopped as the rollback target. Up and status leave it alone.
+func RollbackContainerName(name string) string { return name + rollbackSuffix }
+
+// IsRollbackContainer reports whether name is the rollback target of one of
+// the spec's containers.
+func (s Spec) IsRollbackContainer(name string) bool {
+	base, ok := strings.CutSuffix(name, rollbackSuffix)
+	if !ok {
+		return false
+	}
+	for _, c := range s.Containers {
+		if c.Name == base {
+			return true
+		}
+	}
+	return false
+}
+
+const rollbackSuffix = "-rollback"
+
+// IsRollbackName reports whether a container name is a kept rollback target.
+func IsRollbackName(name string) bool { return strings.HasSuffix(name, rollbackSuffix) }
+
 // GatewayContainerName is the gateway container's name.
 func GatewayContainerName(stack string) string { return stack + "-gateway" }
 

@@ -288,6 +288,22 @@ func TestUpgradeV1ToV2ThenManualRollback(t *testing.T) {
 		t.Errorf("new gateway mounts = %+v, %v; want the log dir %s", insp.Container.Mounts, err, f.logDir)
 	}
 
+	// A later 'duobox up' keeps the rollback target (it is not an orphan).
+	spec, err := f.up.Build(f.loadConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep := &deploy.Deployer{Engine: f.eng, Store: f.st, HealthTimeout: 60 * time.Second}
+	if _, err := dep.Up(ctx, spec); err != nil {
+		t.Fatalf("up after the upgrade: %v", err)
+	}
+	if _, ok := f.containers()[upgrade.RollbackName(x)]; !ok {
+		t.Fatalf("up removed the rollback target %s", upgrade.RollbackName(x))
+	}
+	if st, err := dep.Status(ctx, spec); err != nil || len(st.Orphans) != 0 {
+		t.Fatalf("status lists the rollback target as an orphan: %+v, %v", st.Orphans, err)
+	}
+
 	// Manual rollback: v1 serves again and v2 becomes the rollback target.
 	run, err = f.up.Rollback(ctx, f.loadConfig(), stack.RoleGateway)
 	if err != nil {
@@ -310,7 +326,7 @@ func TestUpgradeV1ToV2ThenManualRollback(t *testing.T) {
 		t.Errorf("log file after rollback: %q, %v", b, err)
 	}
 	// The rolled-back config builds the very container that runs: 'up' keeps it.
-	spec, _ := f.up.Build(f.loadConfig())
+	spec, _ = f.up.Build(f.loadConfig())
 	c, _ := spec.Container(x)
 	if got := f.containers()[x].Labels[stack.LabelConfigHash]; got != c.Labels[stack.LabelConfigHash] {
 		t.Errorf("config hash of the serving container %s != the config's %s", got, c.Labels[stack.LabelConfigHash])

@@ -19,15 +19,32 @@ import (
 // created are removed (their last log lines kept), and the history marks the
 // run interrupted. While another process holds the lock it does nothing.
 func (u *Upgrader) Reconcile(ctx context.Context, stackName string) ([]Run, error) {
-	unlock, err := u.lock(stackName)
+	runs, unlock, err := u.Exclusive(ctx, stackName)
 	if app.KindOf(err) == app.KindConflict {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	return u.reconcileLocked(ctx, stackName)
+	unlock()
+	return runs, nil
+}
+
+// Exclusive holds the stack's upgrade lock for an operation that must not
+// overlap an upgrade or rollback (duobox up), after finishing or undoing what
+// a crash left open (the runs returned). While another process holds the
+// lock it fails with a conflict. Call unlock when done.
+func (u *Upgrader) Exclusive(ctx context.Context, stackName string) (runs []Run, unlock func(), err error) {
+	unlock, err = u.lock(stackName)
+	if err != nil {
+		return nil, nil, err
+	}
+	runs, err = u.reconcileLocked(ctx, stackName)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return runs, unlock, nil
 }
 
 func (u *Upgrader) reconcileLocked(ctx context.Context, stackName string) ([]Run, error) {

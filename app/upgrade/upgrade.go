@@ -86,7 +86,7 @@ const (
 func nextName(name string) string { return name + "-next" }
 
 // RollbackName is the name of the kept previous version of a container.
-func RollbackName(name string) string { return name + "-rollback" }
+func RollbackName(name string) string { return stack.RollbackContainerName(name) }
 
 func swapName(name string) string { return name + "-swap" }
 

@@ -62,7 +62,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 			}
 			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
 			env.deployer.OnEvent = bar.event
-			rep, err := env.deployer.Up(ctx, env.prepared.Spec)
+			rep, err := env.lockedUp(ctx, g)
 			bar.done()
 			if err != nil {
 				return err
@@ -81,6 +81,28 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the actions as JSON (up returns only once every container is healthy)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Minute, "how long to wait for the containers to become healthy (a first model download takes long)")
 	return cmd
+}
+
+// lockedUp is what 'duobox up' and the GUI's Deploy run once the weights are
+// in place: it holds the upgrade lock so it never overlaps an upgrade (a
+// conflict while one runs), finishes or undoes an upgrade a crash left open,
+// then makes the engine match the spec.
+func (env *stackEnv) lockedUp(ctx context.Context, g *globals) (deploy.Report, error) {
+	uenv, err := newUpgradeEnv(g, env, deploy.Prepare, env.deployer.HealthTimeout, true)
+	if err != nil {
+		return deploy.Report{}, err
+	}
+	unlock, changed, err := uenv.exclusive(ctx)
+	if err != nil {
+		return deploy.Report{}, err
+	}
+	defer unlock()
+	if changed {
+		if env.prepared, err = deploy.Prepare(env.cfg, env.dirs, env.catalog); err != nil {
+			return deploy.Report{}, err
+		}
+	}
+	return env.deployer.Up(ctx, env.prepared.Spec)
 }
 
 // stackEnv is what up, down, status and restart share: the config, the

@@ -187,20 +187,24 @@ func openUpgraderWith(ctx context.Context, g *globals, prepare func(config.Deplo
 	if err != nil {
 		return nil, err
 	}
-	cat, err := loadCatalog(g)
+	u, err := newUpgradeEnv(g, env, prepare, timeout, quiet)
 	if err != nil {
 		env.close()
 		return nil, err
 	}
+	return u, nil
+}
+
+// newUpgradeEnv puts an upgrader on an open stack.
+func newUpgradeEnv(g *globals, env *stackEnv, prepare func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Prepared, error), timeout time.Duration, quiet bool) (*upgradeEnv, error) {
 	path, err := g.configFile()
 	if err != nil {
-		env.close()
 		return nil, err
 	}
 	bar := newProgressPrinter(os.Stderr, !quiet)
 	u := &upgrade.Upgrader{Engine: env.engine, Store: env.store, LockDir: env.dirs.State, ConfigPath: path,
 		Build: func(d config.Deployment) (stack.Spec, error) {
-			p, err := prepare(d, env.dirs, cat)
+			p, err := prepare(d, env.dirs, env.catalog)
 			return p.Spec, err
 		},
 		OnEvent: bar.event, HealthTimeout: timeout}
@@ -213,6 +217,22 @@ func (e *upgradeEnv) reconcile(ctx context.Context) {
 	if err != nil {
 		e.warn("%v", err)
 	}
+	e.reportReconciled(runs)
+}
+
+// exclusive holds the upgrade lock for up (failing while an upgrade runs),
+// after reconciling; it reports whether the config changed.
+func (e *upgradeEnv) exclusive(ctx context.Context) (unlock func(), changed bool, err error) {
+	runs, unlock, err := e.upgrader.Exclusive(ctx, e.cfg.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	return unlock, e.reportReconciled(runs), nil
+}
+
+// reportReconciled warns about each interrupted run and reloads the config
+// when a run was finished or undone (either may have saved it).
+func (e *upgradeEnv) reportReconciled(runs []upgrade.Run) bool {
 	for _, r := range runs {
 		e.warn("found an interrupted %s of %s (%s → %s): %s", r.Action, r.Container, r.From.Tag, r.To.Tag, r.Reason)
 	}
@@ -221,6 +241,7 @@ func (e *upgradeEnv) reconcile(ctx context.Context) {
 			e.cfg = cfg
 		}
 	}
+	return len(runs) > 0
 }
 
 func printRun(w io.Writer, r upgrade.Run, asJSON bool) error {

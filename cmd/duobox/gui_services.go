@@ -196,7 +196,7 @@ func (s *guiState) up(ctx context.Context, on func(deploy.Event)) error {
 			on(deploy.Event{Kind: deploy.EventWarning, Message: w})
 		}
 		env.deployer.OnEvent = on
-		_, err := env.deployer.Up(ctx, env.prepared.Spec)
+		_, err := env.lockedUp(ctx, s.g)
 		return err
 	})
 }

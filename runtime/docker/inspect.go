@@ -24,7 +24,22 @@ func (e *Engine) ManagedContainer(ctx context.Context, stackName, role string) (
 	if len(list.Items) == 0 {
 		return health.ContainerState{Role: role}, nil
 	}
-	return e.ContainerHealthState(ctx, list.Items[0].ID)
+	// Prefer the serving container over a kept rollback target: running
+	// first, then a name that is not an upgrade's "-rollback".
+	best, bestScore := list.Items[0], -1
+	for _, c := range list.Items {
+		score := 0
+		if c.State == container.StateRunning {
+			score += 2
+		}
+		if len(c.Names) > 0 && !stack.IsRollbackName(c.Names[0]) {
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = c, score
+		}
+	}
+	return e.ContainerHealthState(ctx, best.ID)
 }
 
 // ContainerHealthState inspects one DuoBox container (by name or ID) for
