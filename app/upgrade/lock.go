@@ -1,20 +1,18 @@
 package upgrade
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/filelock"
 )
 
 // lock takes the stack's upgrade lock without waiting: an flock(2) on a file
 // in LockDir, which the kernel drops when the holder dies, so a crashed run
 // never blocks the next one (Reconcile then finds its open record).
 func (u *Upgrader) lock(stackName string) (unlock func(), err error) {
-	f, held, err := tryLock(u.lockPath(stackName))
+	l, held, err := filelock.TryLock(u.lockPath(stackName), 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +20,7 @@ func (u *Upgrader) lock(stackName string) (unlock func(), err error) {
 		return nil, app.Conflict(nil, "wait until it finishes ('duobox history' shows it), then run the command again",
 			"another upgrade or rollback of the stack %q is running", stackName)
 	}
-	return func() { f.Close() }, nil
+	return l.Unlock, nil
 }
 
 func (u *Upgrader) lockPath(stackName string) string {
@@ -31,22 +29,4 @@ func (u *Upgrader) lockPath(stackName string) string {
 		dir = os.TempDir()
 	}
 	return filepath.Join(dir, "upgrade-"+stackName+".lock")
-}
-
-func tryLock(path string) (f *os.File, held bool, err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, false, fmt.Errorf("create lock %s: %w", path, err)
-	}
-	f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, false, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, true, nil
-		}
-		return nil, false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return f, false, nil
 }

@@ -62,20 +62,12 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
 		return run, err
 	}
-	for _, s := range []struct {
-		step Step
-		do   func() error
-	}{
-		{StepRenamingCurrent, func() error { return u.Engine.Rename(ctx, run.OldID, swapName(tg.name)) }}, // still serving
-		{StepRenamingTarget, func() error { return u.Engine.Rename(ctx, run.KeptID, tg.name) }},
-		{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.KeptID, len(c.Ports) > 0, u.stopGrace()) }},
-	} {
-		if err := r.step(ctx, s.step); err != nil {
-			return r.fail(ctx, err)
-		}
-		if err := s.do(); err != nil {
-			return r.fail(ctx, err)
-		}
+	if err := r.doSteps(ctx,
+		stepAction{StepRenamingCurrent, func() error { return u.Engine.Rename(ctx, run.OldID, swapName(tg.name)) }}, // still serving
+		stepAction{StepRenamingTarget, func() error { return u.Engine.Rename(ctx, run.KeptID, tg.name) }},
+		stepAction{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.KeptID, len(c.Ports) > 0, u.stopGrace()) }},
+	); err != nil {
+		return r.fail(ctx, err)
 	}
 	if err := r.step(ctx, StepWaitingNew); err != nil {
 		return r.fail(ctx, err)

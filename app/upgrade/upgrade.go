@@ -237,6 +237,25 @@ func (r *runner) step(ctx context.Context, s Step) error {
 }
 
 // fail closes the run as failed after restoring the old container.
+// stepAction is one step of a run and what it does.
+type stepAction struct {
+	step Step
+	do   func() error
+}
+
+// doSteps records each step before doing it and stops at the first error.
+func (r *runner) doSteps(ctx context.Context, steps ...stepAction) error {
+	for _, s := range steps {
+		if err := r.step(ctx, s.step); err != nil {
+			return err
+		}
+		if err := s.do(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (r *runner) fail(ctx context.Context, cause error) (Run, error) {
 	ctx = context.WithoutCancel(ctx)
 	logs, rerr := r.u.restore(ctx, r.run)
@@ -307,23 +326,15 @@ func (r *runner) upgrade(ctx context.Context, cfg config.Deployment, req Request
 			return r.fail(ctx, err)
 		}
 	}
-	for _, s := range []struct {
-		step Step
-		do   func() error
-	}{
-		// Renames first, while the old container still serves (a running
-		// container can be renamed): the gateway is down only from the
-		// stop to the start.
-		{StepRenamingOld, func() error { return u.Engine.Rename(ctx, run.OldID, RollbackName(run.Container)) }},
-		{StepRenamingNew, func() error { return u.Engine.Rename(ctx, run.NewID, run.Container) }},
-		{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.NewID, len(c.Ports) > 0, u.stopGrace()) }},
-	} {
-		if err := r.step(ctx, s.step); err != nil {
-			return r.fail(ctx, err)
-		}
-		if err := s.do(); err != nil {
-			return r.fail(ctx, err)
-		}
+	// Renames first, while the old container still serves (a running
+	// container can be renamed): the gateway is down only from the stop to
+	// the start.
+	if err := r.doSteps(ctx,
+		stepAction{StepRenamingOld, func() error { return u.Engine.Rename(ctx, run.OldID, RollbackName(run.Container)) }},
+		stepAction{StepRenamingNew, func() error { return u.Engine.Rename(ctx, run.NewID, run.Container) }},
+		stepAction{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.NewID, len(c.Ports) > 0, u.stopGrace()) }},
+	); err != nil {
+		return r.fail(ctx, err)
 	}
 	if err := r.step(ctx, StepWaitingNew); err != nil {
 		return r.fail(ctx, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/filelock"
 )
 
 // repoCache is one repository's folder in the hub cache, laid out as
@@ -100,36 +101,10 @@ func (c repoCache) removeEmpty(commit string) {
 	}
 }
 
-// fileLock is an exclusive flock(2) on a lock file. flock locks belong to the
-// open file, so two opens in one process exclude each other too; the kernel
-// drops the lock when the process dies. huggingface_hub's filelock uses the
-// same call, so DuoBox and a huggingface_hub download of the same blob wait
-// for each other.
-type fileLock struct{ f *os.File }
-
-// tryLock takes the lock if it is free; held reports that someone else has it.
-func tryLock(path string) (l *fileLock, held bool, err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, false, fmt.Errorf("create lock %s: %w", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, false, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, true, nil
-		}
-		return nil, false, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return &fileLock{f}, false, nil
-}
-
 // lock waits for the lock until ctx ends; onWait runs once if it has to wait.
-func lock(ctx context.Context, path string, onWait func()) (*fileLock, error) {
+func lock(ctx context.Context, path string, onWait func()) (*filelock.Lock, error) {
 	for waited := false; ; {
-		l, held, err := tryLock(path)
+		l, held, err := filelock.TryLock(path, 0o644)
 		if err != nil || !held {
 			return l, err
 		}
@@ -142,12 +117,6 @@ func lock(ctx context.Context, path string, onWait func()) (*fileLock, error) {
 			return nil, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-	}
-}
-
-func (l *fileLock) unlock() {
-	if l != nil {
-		l.f.Close() // closing the last descriptor releases the flock
 	}
 }
 

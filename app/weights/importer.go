@@ -107,7 +107,7 @@ func Import(ctx context.Context, opts ImportOptions, source string, progress Pro
 	if err != nil {
 		return Result{}, fmt.Errorf("wait for the other pull of %s: %w", t.Repo, err)
 	}
-	defer modelLock.unlock()
+	defer modelLock.Unlock()
 	defer func() {
 		if err != nil {
 			m.finish("")

@@ -153,7 +153,7 @@ func Pull(ctx context.Context, opts Options, progress ProgressFunc) (Result, err
 	if err != nil {
 		return Result{}, fmt.Errorf("wait for the other pull of %s: %w", t.Repo, err)
 	}
-	defer modelLock.unlock()
+	defer modelLock.Unlock()
 
 	p := &puller{opts: o, hub: h, cache: rc, commit: info.Commit, meter: m, paths: map[string][]string{},
 		tokens: make(chan struct{}, 2*o.Jobs)}
@@ -316,7 +316,7 @@ func (p *puller) fetch(ctx context.Context, f pending) error {
 	if err != nil {
 		return err
 	}
-	defer blobLock.unlock()
+	defer blobLock.Unlock()
 	if err := os.MkdirAll(filepath.Dir(p.cache.blob(name)), 0o755); err != nil {
 		return fmt.Errorf("create the cache folder: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/filelock"
 )
 
 // CachedModel is one repository in the hub cache.
@@ -258,7 +259,7 @@ func Remove(hubCache, repo string) (Removed, error) {
 		return Removed{}, &app.Problem{Kind: app.KindBadInput, Err: app.ErrNotFound,
 			What: fmt.Sprintf("%s is not in the cache %s", repo, hubCache), Fix: "see `duobox weights status` for what the cache holds"}
 	}
-	l, held, err := tryLock(rc.modelLockPath())
+	l, held, err := filelock.TryLock(rc.modelLockPath(), 0o644)
 	if err != nil {
 		return Removed{}, err
 	}
@@ -267,7 +268,7 @@ func Remove(hubCache, repo string) (Removed, error) {
 	}
 	st := statusOf(rc)
 	err = os.RemoveAll(rc.dir())
-	l.unlock()
+	l.Unlock()
 	if err != nil {
 		return Removed{}, fmt.Errorf("remove %s: %w", rc.dir(), err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/filelock"
 	"github.com/duobox/duobox/bundles"
 )
 
@@ -66,7 +67,7 @@ func TestRemove_FakeHubServer_DeletesTheModelButNotWhileAPullHoldsIt(t *testing.
 		t.Fatal(err)
 	}
 	rc := repoCache{hubCache: opts.Env.HubCache, repo: "acme/rm"}
-	held, _, err := tryLock(rc.modelLockPath())
+	held, _, err := filelock.TryLock(rc.modelLockPath(), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func TestRemove_FakeHubServer_DeletesTheModelButNotWhileAPullHoldsIt(t *testing.
 	if _, err := os.Stat(res.Snapshot); err != nil {
 		t.Fatal("a refused remove deleted files")
 	}
-	held.unlock()
+	held.Unlock()
 	removed, err := Remove(opts.Env.HubCache, "acme/rm")
 	if err != nil || removed.Bytes != res.Bytes-sharedBytes {
 		t.Fatalf("removed %+v, %v", removed, err)

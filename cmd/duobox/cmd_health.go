@@ -65,15 +65,7 @@ type healthEnv struct {
 }
 
 func openHealthEnv(ctx context.Context, g *globals) (*healthEnv, error) {
-	path, err := g.configFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	dirs, err := g.dirs()
+	cfg, dirs, err := loadDeployment(g)
 	if err != nil {
 		return nil, err
 	}

@@ -117,19 +117,26 @@ type stackEnv struct {
 	store    *store.Store
 }
 
+// loadDeployment reads and validates the deployment config (a malformed edit
+// stops here, before the engine is touched) and resolves DuoBox's folders.
+func loadDeployment(g *globals) (config.Deployment, paths.Dirs, error) {
+	path, err := g.configFile()
+	if err != nil {
+		return config.Deployment{}, paths.Dirs{}, err
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return config.Deployment{}, paths.Dirs{}, err
+	}
+	dirs, err := g.dirs()
+	return cfg, dirs, err
+}
+
 // openStack loads and validates the config (a malformed edit stops here,
 // before the engine is touched), prepares the spec (deploy.Prepare, or
 // deploy.PrepareReadOnly for commands that must not create files) and connects.
 func openStack(ctx context.Context, g *globals, prepare func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Prepared, error)) (*stackEnv, error) {
-	path, err := g.configFile()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	dirs, err := g.dirs()
+	cfg, dirs, err := loadDeployment(g)
 	if err != nil {
 		return nil, err
 	}
