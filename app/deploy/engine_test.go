@@ -46,6 +46,10 @@ func newFixture(t *testing.T, gitlabVersion string) *fixture {
 	eng := testbed.Engine(t)
 	bed := testbed.Start(t)
 	f := &fixture{t: t, eng: eng, bed: bed, secrets: t.TempDir(), logDir: t.TempDir()}
+	ports, err := testbed.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := fmt.Sprintf("dbt-%d-%d", os.Getpid()%100000, seq.Add(1))
 	f.cfg = config.Deployment{
 		Name:   name,
@@ -56,7 +60,7 @@ func newFixture(t *testing.T, gitlabVersion string) *fixture {
 		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1",
 			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freePort(t), AgentPort: freePort(t)},
+			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: ports[0], AgentPort: ports[1]},
 	}.WithDefaults()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "duobox.db"))
 	if err != nil {

@@ -59,6 +59,10 @@ func newFixture(t *testing.T) *fixture {
 	dir := t.TempDir()
 	f := &fixture{t: t, eng: eng, bed: bed, dir: dir, logDir: filepath.Join(dir, "logs"), cfgPath: filepath.Join(dir, "duobox.yaml")}
 	os.MkdirAll(f.logDir, 0o755)
+	ports, err := testbed.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := fmt.Sprintf("dbu-%d-%d", os.Getpid()%100000, seq.Add(1))
 	f.cfg = config.Deployment{
 		Version: config.SchemaVersion,
@@ -70,7 +74,7 @@ func newFixture(t *testing.T) *fixture {
 		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1",
 			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freePort(t), AgentPort: freePort(t)},
+			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: ports[0], AgentPort: ports[1]},
 	}.WithDefaults()
 	if err := config.Save(f.cfgPath, f.cfg); err != nil {
 		t.Fatal(err)

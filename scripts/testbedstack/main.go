@@ -60,14 +60,11 @@ func run(home, duobox, name string) error {
 	if err != nil {
 		return err
 	}
-	gw, err := freePort()
+	ports, err := testbed.FreePorts(2)
 	if err != nil {
 		return err
 	}
-	agent, err := freePort()
-	if err != nil {
-		return err
-	}
+	gw, agent := ports[0], ports[1]
 	cfg := config.Deployment{Name: name, GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
 		Host: host, Mode: config.ModeCPU, LogDir: filepath.Join(home, "logs"),
 		Models:      []config.Model{{HFRepo: "mistralai/Codestral-22B-v0.1", ServedName: "codestral-22b", MaxModelLen: 4096}},
@@ -106,13 +103,4 @@ func hostAddress() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no non-loopback IPv4 address on this machine")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
