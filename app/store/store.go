@@ -116,7 +116,46 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return v, err
 }
 
-// SaveSnapshot records a detection result (JSON) and returns its id.
+// Snapshot is one recorded result (JSON) of a kind ("machine", "recommendation").
+type Snapshot struct {
+	Kind string
+	Body []byte
+}
+
+// KeepSnapshots is how many snapshots of each kind are kept.
+const KeepSnapshots = 50
+
+// SaveSnapshots records results taken at the same time in one transaction,
+// pruning each kind to KeepSnapshots now and then (every 16 inserts), so
+// the state file stays small without a delete on every command.
+func (s *Store) SaveSnapshots(ctx context.Context, takenAt time.Time, snaps ...Snapshot) error {
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save snapshots: %w", err)
+	}
+	defer tx.Rollback()
+	at := takenAt.UTC().Format(time.RFC3339Nano)
+	var first, last int64
+	for i, sn := range snaps {
+		res, err := tx.ExecContext(ctx, "INSERT INTO snapshots(kind, taken_at, body) VALUES (?, ?, ?)", sn.Kind, at, string(sn.Body))
+		if err != nil {
+			return fmt.Errorf("save %s snapshot: %w", sn.Kind, err)
+		}
+		if last, _ = res.LastInsertId(); i == 0 {
+			first = last
+		}
+	}
+	if last/16 != (first-1)/16 { // the ids crossed a multiple of 16: prune now
+		for _, sn := range snaps {
+			if _, err := tx.ExecContext(ctx, pruneSQL, sn.Kind, sn.Kind, KeepSnapshots); err != nil {
+				return fmt.Errorf("prune %s snapshots: %w", sn.Kind, err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// SaveSnapshot records one result and returns its id.
 func (s *Store) SaveSnapshot(ctx context.Context, kind string, takenAt time.Time, body []byte) (int64, error) {
 	res, err := s.DB.ExecContext(ctx, "INSERT INTO snapshots(kind, taken_at, body) VALUES (?, ?, ?)", kind, takenAt.UTC().Format(time.RFC3339Nano), string(body))
 	if err != nil {
@@ -141,9 +180,11 @@ func (s *Store) LatestSnapshot(ctx context.Context, kind string) (takenAt time.T
 
 // PruneSnapshots keeps the newest keep snapshots of a kind.
 func (s *Store) PruneSnapshots(ctx context.Context, kind string, keep int) error {
-	_, err := s.DB.ExecContext(ctx, "DELETE FROM snapshots WHERE kind = ? AND id NOT IN (SELECT id FROM snapshots WHERE kind = ? ORDER BY id DESC LIMIT ?)", kind, kind, keep)
+	_, err := s.DB.ExecContext(ctx, pruneSQL, kind, kind, keep)
 	return err
 }
+
+const pruneSQL = "DELETE FROM snapshots WHERE kind = ? AND id NOT IN (SELECT id FROM snapshots WHERE kind = ? ORDER BY id DESC LIMIT ?)"
 
 // Setting returns a setting's value, or app.ErrNotFound.
 func (s *Store) Setting(ctx context.Context, key string) (string, error) {

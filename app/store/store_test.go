@@ -78,3 +78,28 @@ func TestOpenRefusesUnwritableFolder(t *testing.T) {
 		t.Fatal("opened a database under /proc")
 	}
 }
+
+func TestSaveSnapshotsKeepsEachKindBounded(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 3*KeepSnapshots; i++ {
+		if err := s.SaveSnapshots(ctx, time.Now(), Snapshot{"machine", []byte(`{}`)}, Snapshot{"recommendation", []byte{byte('a' + i%26)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kind := range []string{"machine", "recommendation"} {
+		var n int
+		s.DB.QueryRow("SELECT count(*) FROM snapshots WHERE kind = ?", kind).Scan(&n)
+		if n > KeepSnapshots+16 {
+			t.Fatalf("%d %s snapshots kept, want at most %d", n, kind, KeepSnapshots+16)
+		}
+	}
+	_, body, _ := s.LatestSnapshot(ctx, "recommendation")
+	if string(body) != string(rune('a'+(3*KeepSnapshots-1)%26)) {
+		t.Fatalf("latest %q", body)
+	}
+}

@@ -81,7 +81,7 @@ completion, code generation and chat as far as the machine allows.
 			if assumed {
 				res.Notes = append(res.Notes, fmt.Sprintf("No GitLab version given; assumed %s. Pass --gitlab-version X.Y for yours.", v))
 			}
-			rec.save(cmd.Context(), "recommendation", res)
+			rec.save("recommendation", res)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), recommendOutput{Machine: m, Result: res})
 			}

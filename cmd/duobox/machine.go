@@ -81,23 +81,24 @@ func (f *machineFlags) detectRecording(ctx context.Context, rec *recorder) (hard
 	if err != nil {
 		return m, app.BadInput("fix the override flag", "%v", err)
 	}
-	if rec != nil {
-		rec.save(ctx, "machine", m)
-	}
+	rec.save("machine", m)
 	return m, nil
 }
 
-// recorder opens the state database in the background and saves snapshots
-// into it; failures only warn, since the command itself succeeded.
+// recorder opens the state database in the background and, on close,
+// records the snapshots saved meanwhile in one transaction; failures only
+// warn, since the command itself succeeded.
 type recorder struct {
-	g      *globals
-	opened chan struct{}
-	store  *store.Store
-	err    error
+	g       *globals
+	ctx     context.Context
+	opened  chan struct{}
+	store   *store.Store
+	err     error
+	pending []store.Snapshot
 }
 
 func startRecorder(ctx context.Context, g *globals) *recorder {
-	r := &recorder{g: g, opened: make(chan struct{})}
+	r := &recorder{g: g, ctx: ctx, opened: make(chan struct{})}
 	go func() {
 		defer close(r.opened)
 		dirs, err := g.dirs()
@@ -110,25 +111,28 @@ func startRecorder(ctx context.Context, g *globals) *recorder {
 	return r
 }
 
-// save records v (safe on a nil recorder: does nothing) as the newest snapshot of kind, keeping the last 50.
-func (r *recorder) save(ctx context.Context, kind string, v any) {
+// save queues v as the newest snapshot of kind (safe on a nil recorder: does nothing).
+func (r *recorder) save(kind string, v any) {
 	if r == nil {
 		return
 	}
-	<-r.opened
-	if r.err != nil {
-		r.g.warnf("not recorded in the state database: %v", r.err)
-		return
-	}
 	body, _ := json.Marshal(v)
-	if _, err := r.store.SaveSnapshot(ctx, kind, time.Now(), body); err == nil {
-		_ = r.store.PruneSnapshots(ctx, kind, 50)
-	}
+	r.pending = append(r.pending, store.Snapshot{Kind: kind, Body: body})
 }
 
+// close writes the queued snapshots and closes the database.
 func (r *recorder) close() {
 	<-r.opened
-	if r.store != nil {
-		r.store.Close()
+	if r.err != nil {
+		if len(r.pending) > 0 {
+			r.g.warnf("not recorded in the state database: %v", r.err)
+		}
+		return
 	}
+	if len(r.pending) > 0 {
+		if err := r.store.SaveSnapshots(r.ctx, time.Now(), r.pending...); err != nil {
+			r.g.warnf("not recorded in the state database: %v", err)
+		}
+	}
+	r.store.Close()
 }
