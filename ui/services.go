@@ -6,6 +6,7 @@ import (
 
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/docsindex"
 	"github.com/duobox/duobox/app/gitlab"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
@@ -67,6 +68,12 @@ type Services struct {
 
 	// Snippet builds the GitLab-side configuration in one format.
 	Snippet func(ctx context.Context, f gitlab.Format) (*gitlab.Snippet, []string, error)
+	// BuildDocsIndex builds the gateway's documentation index
+	// (docsindex.Make); an empty req.Output means DuoBox's default file.
+	BuildDocsIndex func(ctx context.Context, req docsindex.Request) (docsindex.Result, error)
+	// SearchDocs runs the gateway's own query on an index ("" = the default file).
+	SearchDocs func(ctx context.Context, index, query string, limit int) ([]docsindex.Hit, error)
+
 	// ApplyGitLab creates the model entries and settings through GitLab's
 	// API and says what it did.
 	ApplyGitLab func(ctx context.Context) (string, error)

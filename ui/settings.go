@@ -94,6 +94,8 @@ func newSettingsView(u *UI) *SettingsView {
 		container.NewBorder(nil, nil, nil, v.CopyPath, v.ConfigPath),
 		v.ConfigState,
 		v.ConfigError,
+		widget.NewSeparator(),
+		u.Docs.Section,
 	))
 	return v
 }

@@ -49,6 +49,7 @@ type UI struct {
 	Logs      *LogsView
 	Upgrade   *UpgradeView
 	GitLab    *GitLabView
+	Docs      *DocsView
 	Settings  *SettingsView
 
 	app      fyne.App
@@ -80,6 +81,7 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 	u.Logs = newLogsView(u)
 	u.Upgrade = newUpgradeView(u)
 	u.GitLab = newGitLabView(u)
+	u.Docs = newDocsView(u)
 	u.Settings = newSettingsView(u)
 	u.Tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon(TabMachine, theme.ComputerIcon(), u.Machine.Content),

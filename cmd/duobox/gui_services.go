@@ -14,6 +14,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/docsindex"
 	"github.com/duobox/duobox/app/gitlab"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/paths"
@@ -47,6 +48,8 @@ func guiServices(g *globals) (ui.Services, func()) {
 		},
 		Up:             s.up,
 		PullWeights:    s.pullWeights,
+		BuildDocsIndex: s.buildDocsIndex,
+		SearchDocs:     s.searchDocs,
 		Down:           s.down,
 		Restart:        s.restart,
 		Health:         s.health,
@@ -207,6 +210,30 @@ func (s *guiState) pullWeights(ctx context.Context, on func(weights.Progress)) e
 	return s.withStack(ctx, deploy.Prepare, func(env *stackEnv) error {
 		return deploy.EnsureWeights(ctx, env.prepared, env.cfg, env.catalog, on)
 	})
+}
+
+// buildDocsIndex is 'duobox docs-index' for the Docs index screen.
+func (s *guiState) buildDocsIndex(ctx context.Context, req docsindex.Request) (docsindex.Result, error) {
+	if req.Output == "" {
+		out, err := defaultDocsIndex(s.g)
+		if err != nil {
+			return docsindex.Result{}, err
+		}
+		req.Output = out
+	}
+	return docsindex.Make(ctx, req)
+}
+
+// searchDocs is 'duobox docs-search' for the Docs index screen.
+func (s *guiState) searchDocs(ctx context.Context, index, query string, limit int) ([]docsindex.Hit, error) {
+	if index == "" {
+		out, err := defaultDocsIndex(s.g)
+		if err != nil {
+			return nil, err
+		}
+		index = out
+	}
+	return docsindex.Search(ctx, index, query, limit)
 }
 
 func (s *guiState) down(ctx context.Context) error {

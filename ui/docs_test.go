@@ -1,0 +1,66 @@
+package ui
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/duobox/duobox/app/docsindex"
+)
+
+// TestDocs_buildsARealIndexAndSearchesIt drives the screen over the real
+// builder and the gateway's query on a small doc/ tree.
+func TestDocs_buildsARealIndexAndSearchesIt(t *testing.T) {
+	b := newBed(t)
+	src := filepath.Join(t.TempDir(), "doc", "ci", "runners")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "tokens.md"), []byte("---\ntitle: Runner tokens\n---\n# Rotate a runner authentication token\n\nUse the API to rotate the token.\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "..", "index.md"), []byte("# CI/CD\n\nPipelines and jobs.\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "docs.db")
+	b.svc.BuildDocsIndex = func(ctx context.Context, req docsindex.Request) (docsindex.Result, error) {
+		if req.Output == "" {
+			req.Output = out
+		}
+		return docsindex.Make(ctx, req)
+	}
+	b.svc.SearchDocs = func(ctx context.Context, index, q string, limit int) ([]docsindex.Hit, error) {
+		return docsindex.Search(ctx, index, q, limit)
+	}
+	u := b.open()
+	v := u.Docs
+
+	test.Tap(v.Build) // nothing given: says what to fill in, builds nothing
+	if !strings.Contains(v.State.Text, "Fix: fill in From or Version") {
+		t.Fatalf("empty form: %q", v.State.Text)
+	}
+	test.Type(v.From, filepath.Dir(filepath.Dir(src))) // the doc/ folder
+	test.Tap(v.Build)
+	u.Wait()
+	if !strings.Contains(v.State.Text, "✓ Wrote "+out) || !strings.Contains(v.State.Text, "2 pages") || v.Output.Text != out {
+		t.Fatalf("after build: %q (output %q)", v.State.Text, v.Output.Text)
+	}
+	test.Type(v.Query, "rotate runner token")
+	test.Tap(v.Search)
+	u.Wait()
+	if !strings.Contains(v.Results.Text, "1. Runner tokens — /ci/runners/tokens.md") {
+		t.Fatalf("search results %q", v.Results.Text)
+	}
+
+	test.Tap(v.Build) // the index exists now: refused without "Replace"
+	u.Wait()
+	if !strings.Contains(v.State.Text, "Problem:") {
+		t.Fatalf("rebuild without Force: %q", v.State.Text)
+	}
+}
+
+func TestDocs_withoutServicesPointsToTheCLI(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+	if !u.Docs.Build.Disabled() || !strings.Contains(u.Docs.State.Text, "duobox docs-index") {
+		t.Fatalf("state %q", u.Docs.State.Text)
+	}
+}
