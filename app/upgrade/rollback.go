@@ -19,14 +19,11 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 	if err != nil {
 		return Run{}, err
 	}
-	unlock, err := u.lock(cfg.Name)
+	_, unlock, err := u.Exclusive(ctx, cfg.Name) // after finishing or undoing a crashed run
 	if err != nil {
 		return Run{}, err
 	}
 	defer unlock()
-	if _, err := u.reconcileLocked(ctx, cfg.Name); err != nil {
-		return Run{}, err
-	}
 	current, curState, err := u.serving(ctx, cfg.Name, tg)
 	if err != nil {
 		return Run{}, err

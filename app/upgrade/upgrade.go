@@ -183,14 +183,11 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	unlock, err := u.lock(cfg.Name)
+	_, unlock, err := u.Exclusive(ctx, cfg.Name) // after finishing or undoing a crashed run
 	if err != nil {
 		return Run{}, err
 	}
 	defer unlock()
-	if _, err := u.reconcileLocked(ctx, cfg.Name); err != nil {
-		return Run{}, err
-	}
 	from := refOf(ImageOf(cfg, req.Role))
 	to := ImageRef{Repository: req.To.Repository, Tag: req.To.Tag}
 	if to.Repository == "" {
