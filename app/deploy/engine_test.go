@@ -9,13 +9,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
@@ -179,9 +178,7 @@ func TestStackLifecycleOnRealEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.eng.API.ContainerRemove(ctx, gw.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	testbed.DockerCLI(t, "rm", "-f", gw.ID)
 	stray := stack.Container{Name: f.cfg.Name + "-stray", Role: stack.RoleModel, Image: f.cfg.ModelServer.Ref(),
 		Labels: map[string]string{stack.LabelManaged: "true", stack.LabelStack: f.cfg.Name, stack.LabelRole: stack.RoleModel}}
 	if _, err := f.eng.CreateContainer(ctx, stray, f.cfg.Network, nil); err != nil {
@@ -363,25 +360,19 @@ func TestUpRefusesForeignContainerWithItsName(t *testing.T) {
 	// Replace the gateway with a same-named container that lacks DuoBox's label.
 	name := stack.GatewayContainerName(f.cfg.Name)
 	gw, _ := f.eng.Lookup(ctx, deploy.KindContainer, name)
-	if _, err := f.eng.API.ContainerRemove(ctx, gw.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	testbed.DockerCLI(t, "rm", "-f", gw.ID)
 	foreign := stack.Container{Name: name, Image: f.cfg.ModelServer.Ref(), Labels: map[string]string{"owner": "someone"}}
 	id, err := f.eng.CreateContainer(ctx, foreign, f.cfg.Network, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		f.eng.API.ContainerRemove(context.Background(), id, client.ContainerRemoveOptions{Force: true})
-	})
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", id).Run() })
 	_, err = f.up()
 	wantProblem(t, err, app.KindConflict, "was not created by DuoBox")
 	if _, err := f.eng.Inspect(ctx, id); err != nil {
 		t.Fatalf("the foreign container was touched: %v", err)
 	}
-	if _, err := f.eng.API.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
+	testbed.DockerCLI(t, "rm", "-f", id)
 }
 
 func TestLogDirNotWritable(t *testing.T) {

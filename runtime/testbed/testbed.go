@@ -374,3 +374,16 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// DockerCLI runs the docker command-line client against the same engine:
+// the tests' stand-in for someone acting on the engine outside DuoBox
+// (removing a container by hand, inspecting what DuoBox created). It fails
+// the test when the command fails and returns its trimmed output.
+func DockerCLI(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
