@@ -59,14 +59,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
 		return run, err
 	}
-	if err := r.doSteps(ctx,
-		stepAction{StepRenamingCurrent, func() error { return u.Engine.Rename(ctx, run.OldID, swapName(tg.name)) }}, // still serving
-		stepAction{StepRenamingTarget, func() error { return u.Engine.Rename(ctx, run.KeptID, tg.name) }},
-		stepAction{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.KeptID, len(c.Ports) > 0, u.stopGrace()) }},
-	); err != nil {
-		return r.fail(ctx, err)
-	}
-	if err := r.step(ctx, StepWaitingNew); err != nil {
+	if err := u.swap(ctx, r, StepRenamingCurrent, StepRenamingTarget, run.OldID, swapName(tg.name), run.KeptID, tg.name, len(c.Ports) > 0); err != nil {
 		return r.fail(ctx, err)
 	}
 	if why := u.waitHealthy(ctx, c, run.KeptID); why != "" {

@@ -234,6 +234,18 @@ func (r *runner) step(ctx context.Context, s Step) error {
 }
 
 // fail closes the run as failed after restoring the old container.
+// swap takes outID out of name (renaming it outName while it still serves),
+// puts inID under name, moves the published port over and records the wait
+// for health that follows; each step is recorded before it is taken.
+func (u *Upgrader) swap(ctx context.Context, r *runner, outStep, inStep Step, outID, outName, inID, name string, publishes bool) error {
+	return r.doSteps(ctx,
+		stepAction{outStep, func() error { return u.Engine.Rename(ctx, outID, outName) }},
+		stepAction{inStep, func() error { return u.Engine.Rename(ctx, inID, name) }},
+		stepAction{StepSwitching, func() error { return u.switchOver(ctx, outID, inID, publishes, u.stopGrace()) }},
+		stepAction{StepWaitingNew, func() error { return nil }},
+	)
+}
+
 // stepAction is one step of a run and what it does.
 type stepAction struct {
 	step Step
@@ -326,14 +338,7 @@ func (r *runner) upgrade(ctx context.Context, cfg config.Deployment, req Request
 	// Renames first, while the old container still serves (a running
 	// container can be renamed): the gateway is down only from the stop to
 	// the start.
-	if err := r.doSteps(ctx,
-		stepAction{StepRenamingOld, func() error { return u.Engine.Rename(ctx, run.OldID, RollbackName(run.Container)) }},
-		stepAction{StepRenamingNew, func() error { return u.Engine.Rename(ctx, run.NewID, run.Container) }},
-		stepAction{StepSwitching, func() error { return u.switchOver(ctx, run.OldID, run.NewID, len(c.Ports) > 0, u.stopGrace()) }},
-	); err != nil {
-		return r.fail(ctx, err)
-	}
-	if err := r.step(ctx, StepWaitingNew); err != nil {
+	if err := u.swap(ctx, r, StepRenamingOld, StepRenamingNew, run.OldID, RollbackName(run.Container), run.NewID, run.Container, len(c.Ports) > 0); err != nil {
 		return r.fail(ctx, err)
 	}
 	if why := u.waitHealthy(ctx, c, run.NewID); why != "" {
