@@ -102,15 +102,6 @@ func (f *fixture) objects() []deploy.Object {
 	return objs
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func did(rep deploy.Report) map[string]string {
 	out := map[string]string{}
 	for _, a := range rep.Actions {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,13 +119,13 @@ func newUpgrader(eng upgrade.Engine, st *store.Store, dir, cfgPath, logDir strin
 	}
 }
 
+// freePort is a port nothing listens on (a registry that is not there).
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := testbed.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 func (f *fixture) gatewayName() string { return stack.GatewayContainerName(f.cfg.Name) }
