@@ -212,7 +212,7 @@ func (s *guiState) pullWeights(ctx context.Context, on func(weights.Progress)) e
 	})
 }
 
-// buildDocsIndex is 'duobox docs-index' for the Docs index screen.
+// buildDocsIndex is 'duobox docs-index' for the Docs index section.
 func (s *guiState) buildDocsIndex(ctx context.Context, req docsindex.Request) (docsindex.Result, error) {
 	if req.Output == "" {
 		out, err := defaultDocsIndex(s.g)
@@ -224,10 +224,10 @@ func (s *guiState) buildDocsIndex(ctx context.Context, req docsindex.Request) (d
 	return docsindex.Make(ctx, req)
 }
 
-// searchDocs is 'duobox docs-search' for the Docs index screen.
+// searchDocs is 'duobox docs-search' for the Docs index section.
 func (s *guiState) searchDocs(ctx context.Context, index, query string, limit int) ([]docsindex.Hit, error) {
-	if index == "" {
-		out, err := defaultDocsIndex(s.g)
+	if index == "" { // as 'duobox docs-search': the deployment's docs_index, else the default file
+		out, err := searchIndexPath(s.g)
 		if err != nil {
 			return nil, err
 		}
