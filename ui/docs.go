@@ -41,7 +41,7 @@ func newDocsView(u *UI) *DocsView {
 	}
 	v.From.SetPlaceHolder("a GitLab checkout, its doc/ folder, or a .zip/.tar.gz/.tar.bz2 of it")
 	v.Version.SetPlaceHolder("or a GitLab version to download, e.g. v17.3.1-ee")
-	v.Output.SetPlaceHolder("index file (default: docs.db in DuoBox's data folder; search falls back to the config's docs_index)")
+	v.Output.SetPlaceHolder("index file (empty: build writes docs.db in DuoBox's data folder; search reads the config's docs_index, else that file)")
 	v.Query.SetPlaceHolder("a question about GitLab, e.g. how do I rotate a runner token")
 	v.Progress.Hide()
 	v.Build = widget.NewButtonWithIcon("Build index", theme.DocumentSaveIcon(), v.onBuild)
