@@ -105,6 +105,15 @@ func (v *DeployView) onStart() {
 			// download (gated repo, disk full) stops the deploy with its fix.
 			v.step("Downloading the model's weights")
 			err = v.u.svc.PullWeights(ctx, v.onWeights)
+			v.mu.Lock()
+			nothing := err == nil && v.weights == nil
+			v.mu.Unlock()
+			if nothing { // no progress at all: nothing was fetched
+				v.u.bg.do(func() {
+					v.WeightsState.SetText("Nothing to download: the weights are in the cache already, or (CPU mode) the model server brings its own.")
+					v.Weights.Hide()
+				})
+			}
 		}
 		if err == nil {
 			err = v.u.svc.Up(ctx, v.onEvent)

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/weights"
 )
@@ -100,5 +101,38 @@ func TestDeploy_withoutConfigSaysWhatToDo(t *testing.T) {
 	u.Wait()
 	if !strings.Contains(u.Deploy.Result.Text, "Fix: fill in Configure") {
 		t.Errorf("result %q", u.Deploy.Result.Text)
+	}
+}
+
+func TestDeploy_FakeEngine_saysWhenNoWeightsWereNeeded(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	b.svc.Up = fakeEngineUp
+	b.svc.PullWeights = func(context.Context, func(weights.Progress)) error { return nil } // cached, or CPU mode
+	u := b.open()
+	selectTab(u, TabDeploy)
+	v := u.Deploy
+	test.Tap(v.Start)
+	u.Wait()
+	if !strings.HasPrefix(v.WeightsState.Text, "Nothing to download") || v.Weights.Visible() {
+		t.Errorf("weights state %q, bar visible %v", v.WeightsState.Text, v.Weights.Visible())
+	}
+}
+
+func TestDeploy_FakeEngine_failedWeightsStopTheDeploy(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	upCalled := false
+	b.svc.Up = func(context.Context, func(deploy.Event)) error { upCalled = true; return nil }
+	b.svc.PullWeights = func(context.Context, func(weights.Progress)) error {
+		return &app.Problem{Kind: app.KindBadInput, What: "access to google/codegemma-2b is refused (403)", Fix: "accept the terms at https://huggingface.co/google/codegemma-2b"}
+	}
+	u := b.open()
+	selectTab(u, TabDeploy)
+	v := u.Deploy
+	test.Tap(v.Start)
+	u.Wait()
+	if upCalled || !strings.Contains(v.Result.Text, "Fix: accept the terms") {
+		t.Errorf("up called %v, result %q", upCalled, v.Result.Text)
 	}
 }
