@@ -118,7 +118,12 @@ type Variant struct {
 	Bits        int     `yaml:"bits" json:"bits"`
 	WeightBytes uint64  `yaml:"weight_bytes" json:"weight_bytes"`
 	MinCompute  float64 `yaml:"min_compute_capability,omitempty" json:"min_compute_capability,omitempty"`
-	Note        string  `yaml:"note,omitempty" json:"note,omitempty"`
+	// VLLMArgs are the arguments this checkpoint is served with; required
+	// (an empty list is a declaration too). The model's own vllm_args are
+	// never added: they describe the original repo's files, not this one's
+	// (--load-format mistral reads only consolidated*.safetensors).
+	VLLMArgs []string `yaml:"vllm_args" json:"vllm_args"`
+	Note     string   `yaml:"note,omitempty" json:"note,omitempty"`
 }
 
 // Model is one catalog entry.
@@ -134,9 +139,28 @@ type Model struct {
 	WeightBytes  uint64       `yaml:"weight_bytes" json:"weight_bytes"`
 	Quantized    []Variant    `yaml:"quantized,omitempty" json:"quantized,omitempty"`
 	VLLMArgs     []string     `yaml:"vllm_args,omitempty" json:"vllm_args,omitempty"`
-	GitLab       []Listing    `yaml:"gitlab" json:"gitlab"`
-	Notes        string       `yaml:"notes,omitempty" json:"notes,omitempty"`
-	Source       string       `yaml:"-" json:"source"` // "bundled" or the overlay path
+	// ToolCallParser is vLLM's --tool-call-parser for this family (a name in
+	// vLLM's vllm/entrypoints/openai/tool_parsers/__init__.py registry); ""
+	// when the model cannot serve Agent Platform tool calls.
+	ToolCallParser string    `yaml:"tool_call_parser,omitempty" json:"tool_call_parser,omitempty"`
+	GitLab         []Listing `yaml:"gitlab" json:"gitlab"`
+	Notes          string    `yaml:"notes,omitempty" json:"notes,omitempty"`
+	Source         string    `yaml:"-" json:"source"` // "bundled" or the overlay path
+}
+
+// ArgsFor returns the vLLM arguments of the checkpoint repo serves: the
+// model's own for its repo, the variant's own for a variant; nil for a repo
+// that is neither.
+func (m Model) ArgsFor(repo string) []string {
+	if strings.EqualFold(repo, m.HFRepo) {
+		return m.VLLMArgs
+	}
+	for _, q := range m.Quantized {
+		if strings.EqualFold(q.Repo, repo) {
+			return q.VLLMArgs
+		}
+	}
+	return nil
 }
 
 // ListingFor returns the listing that covers v, if any.
@@ -229,6 +253,9 @@ func (c *Catalog) prepare() error {
 		for _, q := range m.Quantized {
 			if strings.Count(q.Repo, "/") != 1 || q.WeightBytes == 0 || q.WeightBytes >= m.WeightBytes {
 				bad("quantized variant %q needs an org/name repo and weight_bytes below the model's", q.Repo)
+			}
+			if q.VLLMArgs == nil {
+				bad("quantized variant %q declares no vllm_args: write the arguments this checkpoint is served with (vllm_args: [] when it needs none); the model's own are not used for a variant", q.Repo)
 			}
 		}
 		if len(m.GitLab) == 0 {

@@ -31,7 +31,13 @@ const (
 	DefaultGatewayImage     = "registry.gitlab.com/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway"
 	DefaultModelServerImage = "vllm/vllm-openai"
 	DefaultModelServerTag   = "v0.18.1"
-	DefaultName             = "duobox" // stack name
+	// DefaultCPUModelServerImage is vLLM's published x86 CPU image (vLLM docs,
+	// getting_started/installation/cpu: "Pre-built images",
+	// gallery.ecr.aws/q9t5s3a7/vllm-cpu-release-repo); vllm/vllm-openai is CUDA-only.
+	// Its tags follow vLLM's releases (vX.Y.Z); that DefaultModelServerTag
+	// exists there is UNCONFIRMED, and DuoBox says so in CPU mode.
+	DefaultCPUModelServerImage = "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo"
+	DefaultName                = "duobox" // stack name
 )
 
 // Mode selects how the model server gets hardware.
@@ -126,6 +132,9 @@ func (d Deployment) WithDefaults() Deployment {
 	}
 	if d.Mode == "" {
 		d.Mode = ModeGPU
+	}
+	if d.ModelServer.Repository == "" && d.Mode == ModeCPU {
+		d.ModelServer.Repository = DefaultCPUModelServerImage
 	}
 	if d.ModelServer.Repository == "" {
 		d.ModelServer.Repository = DefaultModelServerImage

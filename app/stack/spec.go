@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/version"
@@ -149,8 +151,17 @@ func Build(d config.Deployment, o Options) (Spec, error) {
 	s.Network = Network{Name: d.Network, Labels: labels(d.Name, RoleNetwork)}
 	cache := Volume{Name: d.Name + "-hf-cache", Labels: labels(d.Name, RoleVolume)}
 	s.Volumes = []Volume{cache}
+	if d.Mode == config.ModeCPU && d.ModelServer.Repository == config.DefaultModelServerImage {
+		return Spec{}, app.BadInput("leave model_server.repository empty in CPU mode (DuoBox then uses vLLM's CPU image "+
+			config.DefaultCPUModelServerImage+"), name another CPU build of vLLM, or use mode: gpu",
+			"mode: cpu cannot run %s: that image is built for NVIDIA GPUs (CUDA) only", config.DefaultModelServerImage)
+	}
 	for i, m := range d.Models {
-		s.Containers = append(s.Containers, modelContainer(d, o, i, m, cache.Name))
+		c, err := modelContainer(d, o, v, i, m, cache.Name)
+		if err != nil {
+			return Spec{}, err
+		}
+		s.Containers = append(s.Containers, c)
 	}
 	s.Containers = append(s.Containers, gatewayContainer(d, o, v, gitlabURL))
 	for i := range s.Containers {
@@ -199,8 +210,12 @@ func ModelEndpoint(stack string, i int) string {
 	return fmt.Sprintf("http://%s:%d/v1", ModelContainerName(stack, i), ModelPort)
 }
 
-func modelContainer(d config.Deployment, o Options, i int, m config.Model, cacheVolume string) Container {
+func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m config.Model, cacheVolume string) (Container, error) {
 	entry, _ := o.Catalog.Find(m.HFRepo)
+	toolArgs, err := toolCallArgs(v, entry, m)
+	if err != nil {
+		return Container{}, err
+	}
 	maxLen := m.MaxModelLen
 	if maxLen == 0 {
 		maxLen = entry.Architecture.MaxContext
@@ -236,9 +251,13 @@ func modelContainer(d config.Deployment, o Options, i int, m config.Model, cache
 		}
 		c.IPCHost = true
 	} else {
-		c.ShmSize = 1 << 30
+		c.ShmSize = cpuShmSize
+		if _, set := d.ModelServer.Env[CPUKVCacheEnv]; !set {
+			c.Env = append(c.Env, fmt.Sprintf("%s=%d", CPUKVCacheEnv, DefaultCPUKVCacheGiB))
+		}
 	}
-	args = append(args, entry.VLLMArgs...)
+	args = append(args, entry.ArgsFor(m.Repo())...)
+	args = append(args, toolArgs...)
 	c.Cmd = append(args, m.ExtraArgs...)
 	if o.HFTokenFile != "" {
 		c.SecretEnv = append(c.SecretEnv, SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile})
@@ -248,8 +267,40 @@ func modelContainer(d config.Deployment, o Options, i int, m config.Model, cache
 		c.Env = append(c.Env, "HF_HUB_OFFLINE=1")
 	}
 	c.Labels[LabelModel] = m.Name()
-	return c
+	return c, nil
 }
+
+// CPU mode: vLLM's CPU backend sizes its KV cache from VLLM_CPU_KVCACHE_SPACE
+// (GiB) and uses shared memory between processes (vLLM docs,
+// getting_started/installation/cpu: docker run --shm-size=4g -e VLLM_CPU_KVCACHE_SPACE=…).
+const (
+	CPUKVCacheEnv        = "VLLM_CPU_KVCACHE_SPACE"
+	DefaultCPUKVCacheGiB = 4
+	cpuShmSize           = 4 << 30
+)
+
+// toolCallArgs are the flags vLLM needs to accept the tool calls Agent
+// Platform requests carry (tool_choice "auto" is refused with 400 unless the
+// server runs with --enable-auto-tool-choice and a --tool-call-parser; vLLM
+// vllm/entrypoints/openai/serving_chat.py). Added when the model is assigned
+// Agent Platform and the GitLab version has it; the parser is the family's
+// from the catalog. Flags the user gave in extra_args win.
+func toolCallArgs(v version.GitLab, entry catalog.Model, m config.Model) ([]string, error) {
+	if !slices.Contains(m.Features, string(catalog.AgentPlatform)) || !HasAgentPlatform(v) {
+		return nil, nil
+	}
+	if slices.Contains(m.ExtraArgs, autoToolChoiceFlag) {
+		return nil, nil
+	}
+	if entry.ToolCallParser == "" {
+		return nil, app.BadInput("remove agent_platform from this model's features, or add '"+autoToolChoiceFlag+
+			" --tool-call-parser <parser>' to its extra_args (vLLM's tool-calling docs list the parsers)",
+			"model %s is assigned Agent Platform, whose requests carry tools, but DuoBox knows no vLLM tool-call parser for it", m.Repo())
+	}
+	return []string{autoToolChoiceFlag, "--tool-call-parser", entry.ToolCallParser}, nil
+}
+
+const autoToolChoiceFlag = "--enable-auto-tool-choice"
 
 func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabURL string) Container {
 	env := []string{

@@ -124,12 +124,76 @@ func TestHashChangesOnlyForTheChangedContainer(t *testing.T) {
 	}
 }
 
-func TestCPUModeHasNoGPURequest(t *testing.T) {
+func TestCPUModeHasNoGPURequestAndRunsVLLMsCPUImage(t *testing.T) {
 	d := testConfig("17.9")
 	d.Mode = config.ModeCPU
-	m := build(t, d).Containers[0]
+	d.ModelServer = config.Image{}
+	m := build(t, d.WithDefaults()).Containers[0]
 	if m.GPU != nil || m.IPCHost || m.ShmSize == 0 || slices.Contains(m.Cmd, "--gpu-memory-utilization") {
 		t.Fatalf("cpu mode model: %+v", m)
+	}
+	if !strings.HasPrefix(m.Image, config.DefaultCPUModelServerImage+":") {
+		t.Errorf("cpu mode image = %s, want vLLM's CPU image", m.Image)
+	}
+	if envOf(m)[CPUKVCacheEnv] == "" {
+		t.Errorf("cpu mode sets no %s: %v", CPUKVCacheEnv, m.Env)
+	}
+}
+
+func TestCPUModeRefusesTheCUDAImage(t *testing.T) {
+	d := testConfig("17.9")
+	d.Mode = config.ModeCPU // testConfig already filled in vllm/vllm-openai
+	cat, _ := bundles.Catalog()
+	_, err := Build(d, Options{Catalog: cat})
+	if err == nil || !strings.Contains(err.Error(), "NVIDIA GPUs (CUDA) only") || !strings.Contains(err.Error(), config.DefaultCPUModelServerImage) {
+		t.Fatalf("CPU mode with the CUDA image: %v", err)
+	}
+}
+
+// Codestral 22B AWQ is DuoBox's own pick for a 24 GB card on 18.5; the
+// original repo's --load-format mistral would make vLLM look for
+// consolidated*.safetensors, which the AWQ repo does not have.
+func TestVariantIsServedWithItsOwnArgumentsNotTheOriginals(t *testing.T) {
+	d := testConfig("18.5")
+	d.Models = []config.Model{{HFRepo: "mistralai/Codestral-22B-v0.1", Variant: "TechxGenus/Codestral-22B-v0.1-AWQ", GPUs: []int{0}}}
+	cmd := build(t, d).Containers[0].Cmd
+	for _, flag := range []string{"--load-format", "--config-format", "--tokenizer-mode"} {
+		if slices.Contains(cmd, flag) {
+			t.Errorf("AWQ variant served with the original's %s: %v", flag, cmd)
+		}
+	}
+	d.Models[0].Variant = ""
+	if cmd := build(t, d).Containers[0].Cmd; !slices.Contains(cmd, "--load-format") {
+		t.Errorf("the original repo lost its own arguments: %v", cmd)
+	}
+}
+
+func TestAgentPlatformModelGetsTheFamilysToolCallParser(t *testing.T) {
+	cases := map[string]string{"mistralai/Codestral-22B-v0.1": "mistral", "meta-llama/Llama-3.1-8B-Instruct": "llama3_json", "openai/gpt-oss-20b": "openai"}
+	for repo, parser := range cases {
+		d := testConfig("18.5")
+		d.Models = []config.Model{{HFRepo: repo, GPUs: []int{0}, Features: []string{"code_generation", "agent_platform"}}}
+		cmd := strings.Join(build(t, d).Containers[0].Cmd, " ")
+		if !strings.Contains(cmd, "--enable-auto-tool-choice --tool-call-parser "+parser) {
+			t.Errorf("%s: %s", repo, cmd)
+		}
+		d.Models[0].Features = []string{"code_generation"}
+		if cmd := strings.Join(build(t, d).Containers[0].Cmd, " "); strings.Contains(cmd, "tool") {
+			t.Errorf("%s without Agent Platform got tool flags: %s", repo, cmd)
+		}
+	}
+}
+
+func TestAgentPlatformModelWithoutAKnownParserIsBadInput(t *testing.T) {
+	d := testConfig("18.5")
+	d.Models = []config.Model{{HFRepo: "someone/unknown-model", GPUs: []int{0}, Features: []string{"agent_platform"}}}
+	cat, _ := bundles.Catalog()
+	if _, err := Build(d, Options{Catalog: cat}); err == nil || !strings.Contains(err.Error(), "tool-call parser") {
+		t.Fatalf("want a refusal naming the missing parser, got %v", err)
+	}
+	d.Models[0].ExtraArgs = []string{"--enable-auto-tool-choice", "--tool-call-parser", "hermes"}
+	if _, err := Build(d, Options{Catalog: cat}); err != nil {
+		t.Fatalf("the user's own parser is refused: %v", err)
 	}
 }
 

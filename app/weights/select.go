@@ -2,6 +2,7 @@ package weights
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,6 +122,12 @@ func Select(repo string, files []RemoteFile, loadFormat string) (Selection, erro
 		if len(byFormat[FormatMistral]) == 0 {
 			return Selection{}, app.BadInput("drop --load-format mistral from the model's vLLM arguments, or pick a repository in Mistral format",
 				"%s has no consolidated*.safetensors, which vLLM's --load-format mistral loads", repo)
+		}
+		// Mistral-format checkpoints are served with --config-format mistral too,
+		// which reads params.json (vLLM transformers_utils/config.py).
+		if !slices.ContainsFunc(support, func(f RemoteFile) bool { return f.Path == "params.json" }) {
+			return Selection{}, app.BadInput("drop --load-format/--config-format mistral from the model's vLLM arguments, or pick a repository in Mistral format",
+				"%s has no params.json, which vLLM's --config-format mistral reads", repo)
 		}
 		sel.Format = FormatMistral
 	case len(byFormat[FormatSafetensors]) > 0:

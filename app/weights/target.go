@@ -21,21 +21,19 @@ func (t Target) revision() string {
 	return t.Revision
 }
 
-// ResolveTarget turns a catalog id or a repo id into a Target. A catalog
-// model's vLLM arguments decide the weight format (--load-format mistral);
-// a quantized variant's repo and any other repo get the HF shards.
+// ResolveTarget turns a catalog id or a repo id into a Target. The vLLM
+// arguments of the checkpoint served decide the weight format: the model's
+// own for its repo, a quantized variant's own for that variant (never the
+// original's); any other repo gets the HF shards.
 func ResolveTarget(c catalog.Catalog, model, revision string) (Target, error) {
 	if m, ok := c.Find(model); ok {
 		t := Target{Repo: m.HFRepo, Revision: revision}
-		if strings.EqualFold(m.HFRepo, model) || strings.EqualFold(m.ID, model) {
-			t.LoadFormat = LoadFormatFromArgs(m.VLLMArgs)
-		} else {
-			for _, q := range m.Quantized {
-				if strings.EqualFold(q.Repo, model) {
-					t.Repo = q.Repo
-				}
+		for _, q := range m.Quantized {
+			if strings.EqualFold(q.Repo, model) {
+				t.Repo = q.Repo
 			}
 		}
+		t.LoadFormat = LoadFormatFromArgs(m.ArgsFor(t.Repo))
 		return t, nil
 	}
 	if err := CheckRepoID(model); err != nil {
