@@ -271,7 +271,7 @@ func TestUpNonexistentTag(t *testing.T) {
 	f := newFixture(t, "17.9")
 	f.cfg.Gateway.Image.Tag = "self-hosted-v17.9.99-ee"
 	_, err := f.up()
-	wantProblem(t, err, app.KindBadInput, "does not exist")
+	wantProblem(t, err, app.KindEnvironment, "does not exist")
 	assertNothingLeft(t, f)
 }
 

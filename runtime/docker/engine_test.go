@@ -45,13 +45,13 @@ func TestPullFromTestBedRegistryReportsLayerProgress(t *testing.T) {
 	}
 }
 
-func TestPullNonexistentTagIsBadInput(t *testing.T) {
+func TestPullNonexistentTagIsEnvironment(t *testing.T) {
 	eng := testbed.Engine(t)
 	bed := testbed.Start(t)
 	err := eng.Pull(context.Background(), bed.Ref(testbed.Gateway, "self-hosted-v99.9.9-ee"), "", nil)
 	var p *app.Problem
-	if !errors.As(err, &p) || p.Kind != app.KindBadInput || !strings.Contains(p.What, "does not exist") {
-		t.Fatalf("want bad-input 'does not exist', got %v", err)
+	if !errors.As(err, &p) || p.Kind != app.KindEnvironment || !strings.Contains(p.What, "does not exist") {
+		t.Fatalf("want environment 'does not exist', got %v", err)
 	}
 }
 

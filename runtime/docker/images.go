@@ -14,6 +14,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/registry"
 )
 
 // Image inspects a local image; app.ErrNotFound when it is not there.
@@ -36,17 +37,23 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(d
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	auth, err := registryAuth(ref)
+	if err != nil {
+		return app.Environment(err, "check the docker CLI's config ($DOCKER_CONFIG/config.json) and its credential helper, or run 'docker login "+registry.Host(ref)+"' again",
+			"cannot read the credentials for %s: %v", registry.Host(ref), err)
+	}
+	opts.RegistryAuth = auth
 	resp, err := e.API.ImagePull(ctx, ref, opts)
 	if err != nil {
-		return e.pullError(err, ref, platform)
+		return e.pullError(ctx, err, ref, platform)
 	}
 	retries := map[string]int{}
 	for msg, err := range resp.JSONMessages(ctx) {
 		if err != nil {
-			return e.pullError(err, ref, platform)
+			return e.pullError(ctx, err, ref, platform)
 		}
 		if msg.Error != nil {
-			return e.pullError(errors.New(msg.Error.Message), ref, platform)
+			return e.pullError(ctx, errors.New(msg.Error.Message), ref, platform)
 		}
 		ev := deploy.LayerEvent{Image: ref, Layer: msg.ID, Status: msg.Status}
 		if msg.Progress != nil {
@@ -64,34 +71,6 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(d
 		}
 	}
 	return nil
-}
-
-// pullError explains a failed pull.
-func (e *Engine) pullError(err error, ref, platform string) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "no matching manifest"):
-		return &app.Problem{Kind: app.KindEnvironment, Err: errors.Join(deploy.ErrPlatform, err),
-			What: fmt.Sprintf("image %s has no variant for %s: %s", ref, platformOr(platform), lastClause(msg)),
-			Fix:  "use a tag built for this platform, or a machine (or emulation) for the image's platform"}
-	case cerrdefs.IsNotFound(err) || strings.Contains(msg, "manifest unknown") || strings.Contains(msg, "not found"):
-		return &app.Problem{Kind: app.KindBadInput, Err: errors.Join(app.ErrNotFound, err),
-			What: fmt.Sprintf("image %s does not exist in its registry", ref),
-			Fix:  "check the tag in the config (gateway tags follow the GitLab version; 'duobox init' picks it), then run 'duobox up' again"}
-	case strings.Contains(msg, "unauthorized") || strings.Contains(msg, "denied"):
-		return app.Environment(err, "log in with 'docker login REGISTRY' if the image is private, or check the repository name",
-			"the registry refused %s: %s", ref, lastClause(msg))
-	case strings.Contains(msg, "no space left on device"):
-		return app.Environment(err, "free disk space where Docker keeps images ('docker system df', 'docker image prune')",
-			"the engine ran out of disk space while pulling %s", ref)
-	case strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") ||
-		strings.Contains(msg, "connection refused") || strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "TLS handshake"):
-		return app.Environment(err, "check the network and the registry, then run 'duobox up' again (layers already downloaded are kept)",
-			"pulling %s failed: the connection to the registry broke (%s)", ref, lastClause(msg))
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("pull %s: %w", ref, err)
-	}
-	return e.explain(err, "pull "+ref)
 }
 
 func platformOr(p string) string {

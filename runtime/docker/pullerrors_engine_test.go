@@ -1,0 +1,140 @@
+package docker_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/runtime/testbed"
+)
+
+// wantPullClass asserts err is an environment problem (exit 3) whose cause
+// is a PullFailure of class, with a fix.
+func wantPullClass(t *testing.T, err error, class deploy.PullClass, what string) *deploy.PullFailure {
+	t.Helper()
+	var p *app.Problem
+	var f *deploy.PullFailure
+	if !errors.As(err, &p) || !errors.As(err, &f) {
+		t.Fatalf("want a pull problem of class %s, got %v", class, err)
+	}
+	if p.Kind != app.KindEnvironment || f.Class != class || p.Fix == "" || !strings.Contains(p.What, what) {
+		t.Fatalf("want environment problem, class %s, What containing %q and a fix; got kind %d class %s: %v", class, what, p.Kind, f.Class, err)
+	}
+	return f
+}
+
+// registryAnswering serves the registry API's /v2/ ping with 200 and every
+// other path with status and a registry error body (distribution spec codes).
+func registryAnswering(t *testing.T, status int, code string, header http.Header) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" && status != http.StatusUnauthorized {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		for k, v := range header {
+			w.Header()[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"` + code + `","message":"answered by the test registry"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestPullDNSFailureIsExplained(t *testing.T) {
+	eng := testbed.Engine(t)
+	err := eng.Pull(context.Background(), "duobox-no-such-registry.invalid/duobox-test/gateway:v1", "", nil)
+	f := wantPullClass(t, err, deploy.PullDNS, "does not resolve")
+	if !f.BundleHelps() || !strings.Contains(err.Error(), "duobox bundle load") {
+		t.Errorf("a DNS failure should offer the offline bundle: %v", err)
+	}
+}
+
+func TestPullUnreachableRegistryNamesTheEngineProxy(t *testing.T) {
+	eng := testbed.Engine(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connection refused
+	err = eng.Pull(context.Background(), addr+"/duobox-test/gateway:v1", "", nil)
+	wantPullClass(t, err, deploy.PullNoRoute, "no connection")
+	if !strings.Contains(err.Error(), "daemon.json") {
+		t.Errorf("fix should name the engine's proxy settings: %v", err)
+	}
+}
+
+func TestPullAuthenticationRequiredIsExplained(t *testing.T) {
+	eng := testbed.Engine(t)
+	host := registryAnswering(t, http.StatusUnauthorized, "UNAUTHORIZED", http.Header{"Www-Authenticate": {`Basic realm="test"`}})
+	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
+	wantPullClass(t, err, deploy.PullAuth, "login")
+	if !strings.Contains(err.Error(), "docker login "+host) {
+		t.Errorf("fix should say 'docker login %s': %v", host, err)
+	}
+}
+
+func TestPullRateLimitedGivesResetTime(t *testing.T) {
+	eng := testbed.Engine(t)
+	host := registryAnswering(t, http.StatusTooManyRequests, "TOOMANYREQUESTS", http.Header{"Retry-After": {"3600"}})
+	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
+	f := wantPullClass(t, err, deploy.PullRateLimited, "rate limit")
+	if until := time.Until(f.ResetAt); until < 50*time.Minute || until > 61*time.Minute || !strings.Contains(err.Error(), "resets at") {
+		t.Errorf("want the reset time from Retry-After (in ~1h), got %v: %v", f.ResetAt, err)
+	}
+}
+
+func TestPullManifestUnknownIsEnvironment(t *testing.T) {
+	eng := testbed.Engine(t)
+	host := registryAnswering(t, http.StatusNotFound, "MANIFEST_UNKNOWN", nil)
+	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:gone", "", nil)
+	wantPullClass(t, err, deploy.PullManifestUnknown, "does not exist")
+	if !errors.Is(err, app.ErrNotFound) {
+		t.Errorf("a missing tag should match app.ErrNotFound: %v", err)
+	}
+}
+
+// The engine trusts 127.0.0.0/8 without TLS checks (its default insecure
+// range), so the TLS registry listens on this host's other address.
+func TestPullUnknownCertificateAuthorityIsExplained(t *testing.T) {
+	eng := testbed.Engine(t)
+	ip := nonLoopbackIP(t)
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", ip, err)
+	}
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Listener = l
+	srv.StartTLS() // its certificate comes from a CA the engine does not know
+	t.Cleanup(srv.Close)
+	host := l.Addr().String()
+	err = eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
+	wantPullClass(t, err, deploy.PullTLS, "not trusted")
+	if !strings.Contains(err.Error(), "/etc/docker/certs.d/"+host+"/ca.crt") {
+		t.Errorf("fix should name the engine's CA directory for %s: %v", host, err)
+	}
+}
+
+func nonLoopbackIP(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address")
+	return ""
+}

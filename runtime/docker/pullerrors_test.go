@@ -1,0 +1,42 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
+)
+
+// Engine texts that cannot be produced on this machine, recorded from moby
+// (daemon/images, distribution/errors.go) and Docker Hub.
+func TestPullClassFromRecordedEngineTexts(t *testing.T) {
+	cases := []struct {
+		text string
+		want deploy.PullClass
+	}{
+		{`write /var/lib/docker/tmp/GetImageBlob123: no space left on device`, deploy.PullDiskFull},
+		{`toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit`, deploy.PullRateLimited},
+		{`Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io on 127.0.0.53:53: server misbehaving`, deploy.PullDNS},
+		{`Get "https://registry-1.docker.io/v2/": proxyconnect tcp: dial tcp 10.0.0.1:3128: connect: no route to host`, deploy.PullNoRoute},
+		{`Get "https://registry-1.docker.io/v2/": net/http: request canceled while waiting for connection (Client.Timeout exceeded while awaiting headers)`, deploy.PullNoRoute},
+		{`pull access denied for duobox/none, repository does not exist or may require 'docker login': denied: requested access to the resource is denied`, deploy.PullAuth},
+		{`no matching manifest for linux/arm64/v8 in the manifest list entries`, deploy.PullPlatform},
+		{`manifest for registry.gitlab.com/x:self-hosted-v1.0.0-ee not found: manifest unknown: manifest unknown`, deploy.PullManifestUnknown},
+		{`Get "https://r.example/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority`, deploy.PullTLS},
+	}
+	for _, c := range cases {
+		if got := pullClass(errors.New(c.text)); got != c.want {
+			t.Errorf("%q: class %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+func TestPullDiskFullFromRecordedEngineTextIsEnvironment(t *testing.T) {
+	err := (&Engine{}).pullError(context.Background(), errors.New("failed to register layer: write /usr/lib/x: no space left on device"), "vllm/vllm-openai:v0.9.0", "")
+	var f *deploy.PullFailure
+	if app.KindOf(err) != app.KindEnvironment || !errors.As(err, &f) || f.Class != deploy.PullDiskFull || f.BundleHelps() {
+		t.Fatalf("want environment disk-full problem without bundle offer, got %v", err)
+	}
+}
