@@ -20,4 +20,16 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+# The Helm export's tests run the real kubectl (client dry run) and helm (lint,
+# template); Debian ships kubectl as kubernetes-client, helm is built from the
+# Go module proxy into $(go env GOPATH)/bin (.ci/run puts that on PATH).
+if ! command -v kubectl >/dev/null; then
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kubernetes-client
+fi
+if ! command -v helm >/dev/null && ! [[ -x "$(go env GOPATH)/bin/helm" ]]; then
+  go install helm.sh/helm/v3/cmd/helm@v3.16.4
+fi
 echo "setup: Debian packages present"

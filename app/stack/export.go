@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ type ExportOptions struct {
 	IncludeSecrets bool
 	// ReadSecret reads a secret file; nil means os.ReadFile.
 	ReadSecret func(path string) ([]byte, error)
+	// WeightsClaim (Helm) names an existing PersistentVolumeClaim that already
+	// holds the Hugging Face cache (hub/ at its root), for clusters without
+	// internet: the model server then runs with HF_HUB_OFFLINE=1. Empty: the
+	// export creates a claim and the model server downloads into it, with the
+	// HF token from a Secret.
+	WeightsClaim string
 }
 
 // File is one exported file.
@@ -386,7 +393,21 @@ func exportHelm(s Spec, o ExportOptions) ([]File, error) {
 				values["duoWorkflow"] = map[string]any{"enabled": true}
 			}
 		case RoleModel:
-			manifests = append(manifests, vllmDeployment(c, hfSecret), vllmService(c))
+			w := weightsFor(s, c.Name)
+			if o.WeightsClaim == "" && w.Gated && !hasSecretEnv(c, "HF_TOKEN") {
+				return nil, app.BadInput("save a Hugging Face token first (duobox init --hf-token-file FILE, or $HF_TOKEN), "+
+					"or export with a pre-filled weights volume (--weights-claim NAME)",
+					"%s is gated on Hugging Face and there is no token: the cluster could not download its weights", w.Repo)
+			}
+			claim := o.WeightsClaim
+			if claim == "" {
+				claim = c.Name + "-hf-cache"
+				manifests = append(manifests, weightsClaim(claim, w.Bytes))
+			}
+			manifests = append(manifests, vllmDeployment(c, hfSecret, claim, o.WeightsClaim != ""), vllmService(c))
+			if o.WeightsClaim != "" {
+				continue // offline: the token is not used
+			}
 			for _, se := range c.SecretEnv {
 				if !o.IncludeSecrets {
 					notes = append(notes, fmt.Sprintf("(model) kubectl -n ai-gateway create secret generic %s --from-file=%s=%s", hfSecret, filepath.Base(se.File), se.File))
@@ -409,7 +430,7 @@ func exportHelm(s Spec, o ExportOptions) ([]File, error) {
 		"#   helm repo add ai-gateway https://gitlab.com/api/v4/projects/gitlab-org%2fcharts%2fai-gateway-helm-chart/packages/helm/devel\n" +
 		"#   helm upgrade --install ai-gateway ai-gateway/ai-gateway --namespace ai-gateway --create-namespace -f values.yaml\n" +
 		"# Add ingress.* values to expose it to GitLab. The model server is in vllm.yaml ('kubectl -n ai-gateway apply -f vllm.yaml');\n" +
-		"# the gateway reaches it by its Service name, as on DuoBox's network.\n"
+		"# the gateway reaches it by its Service name, as on DuoBox's network.\n" + weightsNote(o.WeightsClaim)
 	var jwtFiles, other []string
 	for _, n := range notes {
 		if strings.HasPrefix(n, "--from-file") {
@@ -455,15 +476,61 @@ func HasAgentPlatformPort(c Container) bool {
 	return false
 }
 
-func vllmDeployment(c Container, hfSecret string) map[string]any {
+// weightsNote says where the model server's weights come from.
+func weightsNote(claim string) string {
+	if claim != "" {
+		return "# Weights: the existing PersistentVolumeClaim " + claim + " must already hold the Hugging Face cache (hub/ at its\n" +
+			"# root, e.g. filled by 'duobox weights pull' and copied over); the model server starts offline (HF_HUB_OFFLINE=1).\n"
+	}
+	return "# Weights: the model server downloads them from Hugging Face into a PersistentVolumeClaim on first start\n" +
+		"# (the cluster needs internet access, and the HF token Secret for gated models).\n"
+}
+
+func weightsFor(s Spec, container string) ModelWeights {
+	for _, w := range s.Weights {
+		if w.Container == container {
+			return w
+		}
+	}
+	return ModelWeights{Container: container}
+}
+
+func hasSecretEnv(c Container, name string) bool {
+	return slices.ContainsFunc(c.SecretEnv, func(se SecretEnv) bool { return se.Name == name })
+}
+
+// weightsClaim is a claim large enough for the weights plus the tokenizer
+// and config files (×1.2, at least 20 GiB; 200 GiB when the size is unknown).
+func weightsClaim(name string, weightBytes uint64) map[string]any {
+	gib := uint64(200)
+	if weightBytes > 0 {
+		gib = max(20, weightBytes*12/10/(1<<30)+1)
+	}
+	return map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": name, "labels": map[string]string{"app.kubernetes.io/part-of": "duobox"}},
+		"spec": map[string]any{"accessModes": []string{"ReadWriteOnce"},
+			"resources": map[string]any{"requests": map[string]string{"storage": fmt.Sprintf("%dGi", gib)}}}}
+}
+
+// vllmDeployment runs the model server with the hub cache on claim. Online
+// (offline false) it downloads into the claim, so HF_HUB_OFFLINE from the
+// local spec (set there because DuoBox pre-fills a host folder) is dropped.
+func vllmDeployment(c Container, hfSecret, claim string, offline bool) map[string]any {
 	var env []map[string]any
 	for _, e := range c.Env {
 		k, v, _ := strings.Cut(e, "=")
+		if k == "HF_HUB_OFFLINE" {
+			continue
+		}
 		env = append(env, map[string]any{"name": k, "value": v})
 	}
-	for _, se := range c.SecretEnv {
-		env = append(env, map[string]any{"name": se.Name, "valueFrom": map[string]any{
-			"secretKeyRef": map[string]any{"name": hfSecret, "key": filepath.Base(se.File)}}})
+	if offline {
+		env = append(env, map[string]any{"name": "HF_HUB_OFFLINE", "value": "1"})
+	} else {
+		for _, se := range c.SecretEnv {
+			env = append(env, map[string]any{"name": se.Name, "valueFrom": map[string]any{
+				"secretKeyRef": map[string]any{"name": hfSecret, "key": filepath.Base(se.File)}}})
+		}
 	}
 	container := map[string]any{
 		"name": "vllm", "image": c.Image, "args": c.Cmd,
@@ -485,13 +552,14 @@ func vllmDeployment(c Container, hfSecret string) map[string]any {
 		"apiVersion": "apps/v1", "kind": "Deployment",
 		"metadata": map[string]any{"name": c.Name, "labels": labels},
 		"spec": map[string]any{
-			"replicas": 1, "selector": map[string]any{"matchLabels": labels},
+			// Recreate: a ReadWriteOnce claim cannot be mounted by the old and new pod at once.
+			"replicas": 1, "strategy": map[string]any{"type": "Recreate"}, "selector": map[string]any{"matchLabels": labels},
 			"template": map[string]any{
 				"metadata": map[string]any{"labels": labels},
 				"spec": map[string]any{
 					"containers": []any{container},
 					"volumes": []map[string]any{
-						{"name": "hf-cache", "emptyDir": map[string]any{}},
+						{"name": "hf-cache", "persistentVolumeClaim": map[string]any{"claimName": claim}},
 						{"name": "shm", "emptyDir": map[string]any{"medium": "Memory", "sizeLimit": "8Gi"}},
 					},
 				},

@@ -25,6 +25,17 @@ type Spec struct {
 	Network    Network     `json:"network"`
 	Volumes    []Volume    `json:"volumes"`
 	Containers []Container `json:"containers"` // model server(s) first, then the gateway
+	// Weights describes what each model server loads, for exports that must
+	// provide the weights themselves (Helm); not part of any container.
+	Weights []ModelWeights `json:"weights,omitempty"`
+}
+
+// ModelWeights is the checkpoint a model container serves.
+type ModelWeights struct {
+	Container string `json:"container"`
+	Repo      string `json:"repo"`
+	Gated     bool   `json:"gated,omitempty"` // Hugging Face asks for a token (catalog; variants unknown → false)
+	Bytes     uint64 `json:"bytes,omitempty"` // weight bytes from the catalog; 0 when unknown
 }
 
 // Network is the user-defined bridge network the containers share.
@@ -162,6 +173,7 @@ func Build(d config.Deployment, o Options) (Spec, error) {
 			return Spec{}, err
 		}
 		s.Containers = append(s.Containers, c)
+		s.Weights = append(s.Weights, weightsOf(o.Catalog, c.Name, m))
 	}
 	s.Containers = append(s.Containers, gatewayContainer(d, o, v, gitlabURL))
 	for i := range s.Containers {
@@ -268,6 +280,23 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 	}
 	c.Labels[LabelModel] = m.Name()
 	return c, nil
+}
+
+func weightsOf(c catalog.Catalog, container string, m config.Model) ModelWeights {
+	w := ModelWeights{Container: container, Repo: m.Repo()}
+	entry, ok := c.Find(m.HFRepo)
+	if !ok {
+		return w
+	}
+	if strings.EqualFold(m.Repo(), entry.HFRepo) {
+		w.Gated, w.Bytes = entry.Gated, entry.WeightBytes
+	}
+	for _, q := range entry.Quantized {
+		if strings.EqualFold(q.Repo, m.Repo()) {
+			w.Bytes = q.WeightBytes
+		}
+	}
+	return w
 }
 
 // CPU mode: vLLM's CPU backend sizes its KV cache from VLLM_CPU_KVCACHE_SPACE

@@ -18,7 +18,7 @@ func init() { register(newExportCommand) }
 
 func newExportCommand(g *globals) *cobra.Command {
 	var asJSON, includeSecrets bool
-	var outDir string
+	var outDir, weightsClaim string
 	cmd := &cobra.Command{
 		Use:   "export compose|docker-run|helm",
 		Short: "Write the deployment as a compose file, a docker run script, or Helm values plus a vLLM manifest",
@@ -51,7 +51,7 @@ or expected as Kubernetes Secrets — unless --include-secrets.
 			if err != nil {
 				return err
 			}
-			files, err := stack.Export(prepared.Spec, args[0], stack.ExportOptions{IncludeSecrets: includeSecrets})
+			files, err := stack.Export(prepared.Spec, args[0], stack.ExportOptions{IncludeSecrets: includeSecrets, WeightsClaim: weightsClaim})
 			if err != nil {
 				return err
 			}
@@ -96,5 +96,6 @@ or expected as Kubernetes Secrets — unless --include-secrets.
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the files as JSON [{name, content}]")
 	cmd.Flags().BoolVar(&includeSecrets, "include-secrets", false, "inline the secret values (keys, HF token) instead of referencing their files")
 	cmd.Flags().StringVar(&outDir, "out", "", "write the files into this folder instead of printing them")
+	cmd.Flags().StringVar(&weightsClaim, "weights-claim", "", "helm: an existing PersistentVolumeClaim already holding the Hugging Face cache (air-gapped clusters; the model server then starts offline). Default: the export creates a claim and downloads into it")
 	return cmd
 }
