@@ -29,10 +29,14 @@ type ConfigureView struct {
 	HFToken     *widget.Entry
 	LogDir      *widget.Entry
 	DocsIndex   *widget.Entry
-	Save        *widget.Button
-	Result      *widget.Label
-	Next        *widget.Button
-	Content     fyne.CanvasObject
+	// GatewayRegistry and ModelServerRegistry name another registry per image
+	// (company mirror, private registry); empty = the image's own.
+	GatewayRegistry     *widget.Entry
+	ModelServerRegistry *widget.Entry
+	Save                *widget.Button
+	Result              *widget.Label
+	Next                *widget.Button
+	Content             fyne.CanvasObject
 
 	u *UI
 }
@@ -62,6 +66,8 @@ func newConfigureView(u *UI) *ConfigureView {
 	v.LogDir.SetPlaceHolder("/srv/gitlab-agw when writable, else DuoBox's data folder")
 	v.DocsIndex = widget.NewEntry()
 	v.DocsIndex.SetPlaceHolder("optional: path to a docs.db (GitLab 17.2–17.3 docs answers)")
+	v.GatewayRegistry = registryEntry()
+	v.ModelServerRegistry = registryEntry()
 	v.Save = widget.NewButtonWithIcon("Save config", theme.DocumentSaveIcon(), v.onSave)
 	v.Save.Importance = widget.HighImportance
 	v.Result = wrapped("")
@@ -76,6 +82,8 @@ func newConfigureView(u *UI) *ConfigureView {
 		widget.NewFormItem("Hugging Face token", v.HFToken),
 		widget.NewFormItem("Gateway log dir", v.LogDir),
 		widget.NewFormItem("Docs index", v.DocsIndex),
+		widget.NewFormItem("Gateway registry", v.GatewayRegistry),
+		widget.NewFormItem("Model server registry", v.ModelServerRegistry),
 	)
 	v.Content = container.NewBorder(nil, container.NewVBox(v.Result, container.NewHBox(v.Save, v.Next)), nil, nil,
 		scrolled(form))
@@ -151,7 +159,7 @@ func (v *ConfigureView) onReadVersion() {
 // Input returns the screen's answers as the deploy package's init input.
 func (v *ConfigureView) Input() (deploy.InitInput, error) {
 	var errs []error
-	for _, e := range []*widget.Entry{v.GitLabURL, v.Port} {
+	for _, e := range []*widget.Entry{v.GitLabURL, v.Port, v.GatewayRegistry, v.ModelServerRegistry} {
 		if err := e.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -173,6 +181,9 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 		Port:          port,
 		LogDir:        strings.TrimSpace(v.LogDir.Text),
 		DocsIndex:     strings.TrimSpace(v.DocsIndex.Text),
+
+		GatewayRegistry:     strings.TrimSpace(v.GatewayRegistry.Text),
+		ModelServerRegistry: strings.TrimSpace(v.ModelServerRegistry.Text),
 	}
 	if f, ok := v.u.Choose.Selected(); ok {
 		in.Models = []string{f.HFRepo}
@@ -216,4 +227,17 @@ func (v *ConfigureView) onSave() {
 			v.Next.Enable()
 		}
 	})
+}
+
+// registryEntry is an optional registry host for one image, checked as typed.
+func registryEntry() *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder("optional: another registry, e.g. mirror.example.com:5000 (same path and tag)")
+	e.Validator = func(s string) error {
+		if strings.TrimSpace(s) == "" {
+			return nil
+		}
+		return config.CheckImage(config.Image{Repository: "duobox/check", Tag: "v", Registry: strings.TrimSpace(s)})
+	}
+	return e
 }

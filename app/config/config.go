@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
 
 	"github.com/duobox/duobox/app"
@@ -73,6 +74,10 @@ type Image struct {
 	Repository string `yaml:"repository"`
 	Tag        string `yaml:"tag"`
 	Digest     string `yaml:"digest,omitempty"`
+	// Registry, when set, serves the same repository path instead of the
+	// repository's own registry (a company mirror or private registry, e.g.
+	// mirror.example.com:5000); tags and digests are chosen as without it.
+	Registry string `yaml:"registry,omitempty"`
 	// Env is extra environment for the container (never secrets: those live in files).
 	Env map[string]string `yaml:"env,omitempty"`
 	// HealthCmd replaces DuoBox's health-check command (Docker's CMD form), for custom images.
@@ -82,9 +87,28 @@ type Image struct {
 // Ref is "repository:tag", or "repository@digest" when pinned.
 func (i Image) Ref() string {
 	if i.Digest != "" {
-		return i.Repository + "@" + i.Digest
+		return i.Location() + "@" + i.Digest
 	}
-	return i.Repository + ":" + i.Tag
+	return i.Location() + ":" + i.Tag
+}
+
+// Location is the repository pulled from: Repository, or its path on
+// Registry when one is named.
+func (i Image) Location() string {
+	return Relocate(i.Repository, i.Registry)
+}
+
+// Relocate moves repository's path onto registry ("" leaves it as is):
+// Relocate("vllm/vllm-openai", "mirror:5000") = "mirror:5000/vllm/vllm-openai".
+func Relocate(repository, registry string) string {
+	if registry == "" {
+		return repository
+	}
+	r, err := name.NewRepository(repository)
+	if err != nil {
+		return repository
+	}
+	return registry + "/" + r.RepositoryStr()
 }
 
 // Model is one served model.

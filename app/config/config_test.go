@@ -149,3 +149,17 @@ func TestHostForURL(t *testing.T) {
 		}
 	}
 }
+
+func TestImageOnAnotherRegistryKeepsPathAndTag(t *testing.T) {
+	img := Image{Repository: DefaultGatewayImage, Tag: "self-hosted-v18.2.1-ee", Registry: "mirror.example.com:5000"}
+	want := "mirror.example.com:5000/gitlab-org/modelops/applied-ml/code-suggestions/ai-assist/model-gateway:self-hosted-v18.2.1-ee"
+	if got := img.Ref(); got != want {
+		t.Errorf("Ref() = %q, want %q", got, want)
+	}
+	if got := (Image{Repository: "vllm/vllm-openai", Tag: "v0.9.0", Registry: "reg.corp"}).Ref(); got != "reg.corp/vllm/vllm-openai:v0.9.0" {
+		t.Errorf("Docker Hub image moved: %q", got)
+	}
+	if err := CheckImage(Image{Repository: "vllm/vllm-openai", Tag: "v1", Registry: "https://reg.corp/x"}); err == nil {
+		t.Error("a registry with scheme and path should be refused")
+	}
+}

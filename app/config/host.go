@@ -71,6 +71,11 @@ func CheckImage(img Image) error {
 	if _, err := name.NewRepository(img.Repository); err != nil {
 		return fmt.Errorf("%q is not an image repository: %v", img.Repository, err)
 	}
+	if img.Registry != "" {
+		if _, err := name.NewRegistry(img.Registry); err != nil || strings.ContainsAny(img.Registry, "/@") {
+			return fmt.Errorf("%q is not a registry host (host or host:port, no scheme or path)", img.Registry)
+		}
+	}
 	if img.Tag == "" && img.Digest == "" {
 		return fmt.Errorf("image %q has neither tag nor digest", img.Repository)
 	}

@@ -28,6 +28,10 @@ type InitInput struct {
 	// listed); GatewayTag, when set, is used as is.
 	GatewayTags []string
 	GatewayTag  string
+	// GatewayRegistry and ModelServerRegistry name another registry serving
+	// the same repository (company mirror, private registry); "" = the image's own.
+	GatewayRegistry     string
+	ModelServerRegistry string
 	AuthBypass  bool
 	LogDir      string
 	DocsIndex   string
@@ -54,6 +58,8 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	d.Gateway.AuthBypass = in.AuthBypass
 	d.Gateway.Port = in.Port
 	d.Gateway.Image.Tag = in.GatewayTag
+	d.Gateway.Image.Registry = in.GatewayRegistry
+	d.ModelServer.Registry = in.ModelServerRegistry
 	if d.Gateway.Image.Tag == "" {
 		if in.GatewayTags != nil {
 			if d.Gateway.Image.Tag, err = release.GatewayTag(v, in.GatewayTags); err != nil {

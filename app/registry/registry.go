@@ -91,7 +91,7 @@ func ResetTime(ctx context.Context, ref string, now time.Time) (reset time.Time,
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	rec := &headerRecorder{base: remote.DefaultTransport}
-	_, _ = remote.Head(r, append(Options(ctx), remote.WithTransport(rec))...)
+	_, _ = remote.Head(r, append(Options(ctx), remote.WithTransport(rec), remote.WithRetryBackoff(remote.Backoff{Steps: 1}))...)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.limited == nil {

@@ -73,7 +73,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				return err
 			}
 			if in.GatewayTag == "" {
-				if tags, err := release.ListTags(ctx, config.DefaultGatewayImage); err == nil {
+				if tags, err := release.ListTags(ctx, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
 					in.GatewayTags = tags
 				}
 			}
@@ -145,6 +145,8 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 	f.StringVar(&in.Mode, "mode", config.ModeGPU, "gpu, or cpu to try the flow without a GPU")
 	f.StringVar(&in.Name, "name", "", "deployment name used for containers, network and volume (default duobox)")
 	f.StringVar(&in.GatewayTag, "gateway-tag", "", "gateway image tag (default: chosen from the GitLab version)")
+	f.StringVar(&in.GatewayRegistry, "gateway-registry", "", "pull the gateway from this registry instead (company mirror or private registry, host[:port]; same path and tag rules)")
+	f.StringVar(&in.ModelServerRegistry, "model-server-registry", "", "pull the model server from this registry instead (host[:port]; same path and tag)")
 	f.IntVar(&in.MaxModelLen, "max-model-len", 0, "context length for vLLM (default: the recommendation's)")
 	f.IntVar(&in.Port, "port", config.DefaultGatewayPort, "host port for the gateway")
 	f.StringVar(&in.LogDir, "log-dir", "", "gateway log directory (default /srv/gitlab-agw when writable, else under DuoBox's data folder)")

@@ -151,7 +151,7 @@ func (s *guiState) saveConfig(ctx context.Context, in deploy.InitInput, hfToken 
 	if !m.Engine.Reachable || len(m.NVIDIA()) == 0 {
 		in.Mode = config.ModeCPU
 	}
-	if tags, err := release.ListTags(ctx, config.DefaultGatewayImage); err == nil {
+	if tags, err := release.ListTags(ctx, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
 		in.GatewayTags = tags
 	}
 	d, notes, err := deploy.NewDeployment(in)

@@ -133,3 +133,13 @@ func (e *Engine) RemoveImagesByRepository(ctx context.Context, prefix string, re
 	}
 	return errors.Join(errs...)
 }
+
+// Mirrors are the engine's Docker Hub registry mirrors ("registry-mirrors"
+// in daemon.json), as URLs; nil when it has none or does not say.
+func (e *Engine) Mirrors(ctx context.Context) []string {
+	info, err := e.API.Info(ctx, client.InfoOptions{})
+	if err != nil || info.Info.RegistryConfig == nil {
+		return nil
+	}
+	return info.Info.RegistryConfig.Mirrors
+}
