@@ -14,6 +14,12 @@
 //	DUOBOX_FAKE_STARTUP_DELAY=2s      wait before listening
 //	DUOBOX_FAKE_LOG_FAST=N            print N log lines per second
 //	DUOBOX_FAKE_EXIT_AFTER=5s:CODE    exit with CODE after the delay
+//	DUOBOX_FAKE_DEVICE=cuda           play vllm/vllm-openai (needs a GPU); default: vLLM's CPU image
+//
+// Like the real server it refuses argument combinations vLLM refuses (tool
+// choice without a parser, unknown parser, mistral load/config format without
+// the files, wrong device) and tool calls a server without auto tool choice
+// cannot take; see rules.go.
 //
 // "modelserver healthcheck [port]" is the image's health command: it exits 0
 // when /health answers 200.
@@ -56,6 +62,11 @@ func main() {
 	if maxLen == 0 {
 		maxLen = 4096
 	}
+	if msg := startRefusal(flags, model, os.Getenv); msg != "" {
+		fmt.Fprintln(os.Stderr, msg)
+		os.Exit(1)
+	}
+	tools := toolSupportOf(flags, model)
 	sw := fake.ReadSwitches()
 	logf := func(level, format string, args ...any) {
 		fmt.Printf("%s %s [api_server.py:1000] %s\n", level, time.Now().Format("01-02 15:04:05"), fmt.Sprintf(format, args...))
@@ -121,12 +132,18 @@ func main() {
 				Role    string `json:"role"`
 				Content any    `json:"content"`
 			} `json:"messages"`
+			Tools      []any `json:"tools"`
+			ToolChoice any   `json:"tool_choice"`
 		}
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			fake.WriteJSON(w, 400, map[string]any{"object": "error", "message": err.Error()})
 			return
 		}
 		if !checkModel(w, req.Model) {
+			return
+		}
+		if msg := toolChoiceRefusal(tools, req.Tools, req.ToolChoice); msg != "" {
+			fake.WriteJSON(w, http.StatusBadRequest, errorBody(msg, http.StatusBadRequest))
 			return
 		}
 		logf("INFO", "Received request chatcmpl-1: %d messages", len(req.Messages))
