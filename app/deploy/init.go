@@ -32,10 +32,10 @@ type InitInput struct {
 	// the same repository (company mirror, private registry); "" = the image's own.
 	GatewayRegistry     string
 	ModelServerRegistry string
-	AuthBypass  bool
-	LogDir      string
-	DocsIndex   string
-	Port        int
+	AuthBypass          bool
+	LogDir              string
+	DocsIndex           string
+	Port                int
 }
 
 // NewDeployment builds a validated deployment config from the input. Notes
