@@ -132,7 +132,7 @@ func TestStackLifecycleOnRealEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := stack.MintGatewayToken(key, "duobox-test", time.Minute)
+	token, err := deploy.MintCheckToken(key, deploy.Caller{}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,11 +88,41 @@ func ReadSecrets(c Container) (map[string]string, error) {
 	return out, nil
 }
 
+// GatewayServiceName is the gateway's Cloud Connector service name
+// (AIGW_CLOUD_CONNECTOR_SERVICE_NAME, "gitlab-ai-gateway" in the images): the
+// audience the gateway decodes tokens with and the issuer of self-signed tokens
+// (movax01h/ai-gateway docs/auth.md; gitlab_cloud_connector TokenAuthority.encode,
+// in-tree until f73a3b07d as ai_gateway/cloud_connector/token_authority.py).
+const GatewayServiceName = "gitlab-ai-gateway"
+
+// GatewaySigningKeyID is the key id the gateway publishes for the public half
+// of AIGW_SELF_SIGNED_JWT__SIGNING_KEY: "<service name>_signing_key"
+// (LocalAuthProvider.load_jwks, ai_gateway/cloud_connector/providers.py before
+// f73a3b07d; the library moved out of the tree with the same rule).
+const GatewaySigningKeyID = GatewayServiceName + "_signing_key"
+
+// GatewayClaims are the claims of a self-signed gateway token beyond iss, aud
+// and the times. The gateway compares each non-empty one with its header
+// (gitlab_cloud_connector auth._validate_headers): Subject with
+// X-Gitlab-Global-User-Id (the issuer is the gateway itself), Realm with
+// X-Gitlab-Realm, InstanceID with X-Gitlab-Instance-Id; and it allows a unit
+// primitive only when Scopes lists it (CloudConnectorUser.can).
+type GatewayClaims struct {
+	Subject    string
+	Realm      string // gitlab_realm; "" leaves the claim out
+	InstanceID string // gitlab_instance_id; "" leaves the claim out
+	Scopes     []string
+}
+
 // MintGatewayToken signs a short-lived RS256 JWT with the gateway's
 // self-signed key (PEM), for DuoBox's own test calls to the gateway without
-// turning auth bypass on. The claims the real gateway checks beyond the
-// signature are UNCONFIRMED (facts §8).
-func MintGatewayToken(keyPEM []byte, subject string, ttl time.Duration) (string, error) {
+// turning auth bypass on. It carries what the gateway's TokenAuthority puts in
+// its own self-signed tokens: iss = aud = gitlab-ai-gateway, sub, the realm and
+// instance id when given, scopes, iat/nbf/exp and a jti.
+func MintGatewayToken(keyPEM []byte, c GatewayClaims, ttl time.Duration) (string, error) {
+	if c.Subject == "" {
+		return "", errors.New("mint token: no subject (the gateway compares it with X-Gitlab-Global-User-Id)")
+	}
 	block, _ := pem.Decode(keyPEM)
 	if block == nil {
 		return "", errors.New("mint token: the key is not PEM")
@@ -108,9 +138,22 @@ func MintGatewayToken(keyPEM []byte, subject string, ttl time.Duration) (string,
 		return "", fmt.Errorf("mint token: %w", err)
 	}
 	now := time.Now()
-	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "gitlab_ai_gateway_signing_key"})
-	claims, _ := json.Marshal(map[string]any{"iss": "gitlab-ai-gateway", "aud": "gitlab-ai-gateway", "sub": subject,
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix()})
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": GatewaySigningKeyID})
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	m := map[string]any{"iss": GatewayServiceName, "aud": GatewayServiceName, "sub": c.Subject, "scopes": scopes,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(ttl).Unix(), "jti": fmt.Sprintf("%x", jti)}
+	if c.Realm != "" {
+		m["gitlab_realm"] = c.Realm
+	}
+	if c.InstanceID != "" {
+		m["gitlab_instance_id"] = c.InstanceID
+	}
+	claims, _ := json.Marshal(m)
 	enc := base64.RawURLEncoding
 	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(claims)
 	sum := sha256.Sum256([]byte(signing))

@@ -308,7 +308,7 @@ func TestDockerRunScriptIsValidShell(t *testing.T) {
 }
 
 func TestMintGatewayTokenRefusesNonPEM(t *testing.T) {
-	if _, err := MintGatewayToken([]byte("not a key"), "duobox", 60e9); err == nil {
+	if _, err := MintGatewayToken([]byte("not a key"), GatewayClaims{Subject: "duobox"}, 60e9); err == nil {
 		t.Fatal("want an error for a non-PEM key")
 	}
 }

@@ -472,7 +472,7 @@ func TestUpgradeModelServerKeepsGatewayReachingIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, _ := stack.MintGatewayToken(key, "duobox-test", time.Minute)
+	token, _ := deploy.MintCheckToken(key, deploy.Caller{}, time.Minute)
 	res, err := deploy.CheckModel(ctx, deploy.ModelCheck{GatewayURL: fmt.Sprintf("http://127.0.0.1:%d", f.cfg.Gateway.Port), Token: token,
 		Family: "mistral", Endpoint: stack.ModelEndpoint(f.cfg.Name, 0), Identifier: "custom_openai/mistral-7b"})
 	if err != nil || res.Status != 200 {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 )
@@ -35,11 +36,14 @@ func newSmokeTestCommand(g *globals) *cobra.Command {
   2. POST /v1/prompts/model_configuration%2Fcheck on the gateway: the same call as
      GitLab's "Test connection" button; the gateway then calls the model itself
      over DuoBox's network. DuoBox signs a 5-minute token with the gateway's
-     self-signed key pair (auth bypass stays off).
+     self-signed key pair (auth bypass stays off), with the claims the gateway
+     checks: scope complete_code, and sub, realm and instance id equal to the
+     X-Gitlab-Global-User-Id, X-Gitlab-Realm and X-Gitlab-Instance-Id headers.
 
 Each step prints its latency and the model's first tokens. 421 means the gateway
-reached the model and the model answered with an error; 401 means the gateway
-did not accept the token; "connection refused" means nothing listens there.
+reached the model and the model answered with an error; 403 names the scope
+the token lacks; 401 says whether the token could not be verified or which
+claim and header disagree; "connection refused" means nothing listens there.
 
 The exit status is 0 when both steps pass and 4 otherwise.
 ` + exitStatusHelp,
@@ -84,7 +88,7 @@ func runSmokeTest(ctx context.Context, g *globals, stdout io.Writer, asJSON bool
 		case err != nil:
 			return fmt.Errorf("read the gateway signing key: %w", err)
 		default:
-			if target.Token, err = stack.MintGatewayToken(key, health.SmokeSubject, 5*time.Minute); err != nil {
+			if target.Token, err = deploy.MintCheckToken(key, deploy.DefaultCaller, 5*time.Minute); err != nil {
 				return err
 			}
 		}

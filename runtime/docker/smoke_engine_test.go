@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/testbed"
@@ -88,7 +89,7 @@ func TestSmokeAndHealth_TestBedStack(t *testing.T) {
 	if err != nil || m.IPAddress == "" {
 		t.Fatalf("model container %+v %v", m, err)
 	}
-	token, err := stack.MintGatewayToken(keyPEM, health.SmokeSubject, time.Minute)
+	token, err := deploy.MintCheckToken(keyPEM, deploy.DefaultCaller, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,31 +103,74 @@ func testKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 }
 
 // TestGatewayToken_ClaimsTheGatewayChecks pins what the smoke test's token
-// (minted by app/stack with the gateway's self-signed key) must carry for
-// the gateway: RS256, audience gitlab-ai-gateway, the key id, a short life.
+// (minted by app/deploy with the gateway's self-signed key) carries for the
+// gateway: RS256, iss = aud = gitlab-ai-gateway, the key id the gateway
+// publishes, sub/realm/instance id equal to the headers sent with it, the
+// scope complete_code, a short life.
 func TestGatewayToken_ClaimsTheGatewayChecks(t *testing.T) {
 	key, pemKey := testKey(t)
 	now := time.Now()
-	tok, err := stack.MintGatewayToken(pemKey, SmokeSubject, time.Minute)
+	tok, err := deploy.MintCheckToken(pemKey, deploy.DefaultCaller, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	parsed, err := jwt.Parse(tok, func(tk *jwt.Token) (any, error) { return &key.PublicKey, nil },
-		jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(gatewayAudience), jwt.WithExpirationRequired())
+		jwt.WithValidMethods([]string{"RS256"}), jwt.WithAudience(gatewayAudience), jwt.WithIssuer(gatewayAudience), jwt.WithExpirationRequired())
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := parsed.Claims.(jwt.MapClaims)
 	exp, _ := c.GetExpirationTime()
-	if parsed.Header["kid"] != "gitlab_ai_gateway_signing_key" || c["sub"] != SmokeSubject || exp.Sub(now) > time.Minute+time.Second {
+	hdr := deploy.CheckHeaders(tok, deploy.DefaultCaller)
+	if parsed.Header["kid"] != "gitlab-ai-gateway_signing_key" || exp.Sub(now) > time.Minute+time.Second {
 		t.Errorf("header %v claims %v", parsed.Header, c)
+	}
+	if c["sub"] != hdr.Get("X-Gitlab-Global-User-Id") || c["gitlab_realm"] != hdr.Get("X-Gitlab-Realm") || c["gitlab_instance_id"] != hdr.Get("X-Gitlab-Instance-Id") || c["sub"] != SmokeSubject {
+		t.Errorf("claims %v disagree with headers %v", c, hdr)
+	}
+	if sc, _ := c["scopes"].([]any); len(sc) != 1 || sc[0] != "complete_code" {
+		t.Errorf("scopes = %v, want [complete_code]", c["scopes"])
+	}
+	if hdr.Get("X-Gitlab-Unit-Primitive") != "" || hdr.Get("X-Gitlab-Authentication-Type") != "oidc" {
+		t.Errorf("headers %v", hdr)
 	}
 	other, _ := testKey(t)
 	if _, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return &other.PublicKey, nil }); err == nil {
 		t.Error("a token verifies with another key")
 	}
-	if _, err := stack.MintGatewayToken([]byte("not a key"), SmokeSubject, time.Minute); err == nil {
+	if _, err := deploy.MintCheckToken([]byte("not a key"), deploy.DefaultCaller, time.Minute); err == nil {
 		t.Error("accepted a bad key")
+	}
+}
+
+// TestExplainGatewayRefusal_NamesScopeClaimAndHeader: each refusal the
+// gateway's authentication and the check route give is explained from what
+// the gateway said and the token sent, never guessed.
+func TestExplainGatewayRefusal_NamesScopeClaimAndHeader(t *testing.T) {
+	_, pemKey := testKey(t)
+	good, _ := deploy.MintCheckToken(pemKey, deploy.DefaultCaller, time.Minute)
+	noScope, _ := stack.MintGatewayToken(pemKey, stack.GatewayClaims{Subject: "duobox-smoke-test", Scopes: []string{"duo_chat"}}, time.Minute)
+	expired, _ := deploy.MintCheckToken(pemKey, deploy.DefaultCaller, -time.Minute)
+	cases := []struct {
+		status      int
+		detail, tok string
+		diag, fix   string
+	}{
+		{403, "Unauthorized to access 'model_configuration/check'", noScope, "lacks the scope complete_code that model_configuration/check needs (it has scopes duo_chat)", "complete_code"},
+		{403, "Unauthorized to access 'model_configuration/check'", good, "although the token's scopes list complete_code", "gateway tag"},
+		{401, "Header mismatch 'X-Gitlab-Global-User-Id'", good, `the token's sub claim ("duobox-smoke-test") and the header X-Gitlab-Global-User-Id disagree`, "same caller"},
+		{401, "Header mismatch 'X-Gitlab-Realm'", good, `gitlab_realm claim ("self-managed") and the header X-Gitlab-Realm disagree`, "same caller"},
+		{401, "Header mismatch 'X-Gitlab-Instance-Id'", good, `gitlab_instance_id claim ("duobox") and the header X-Gitlab-Instance-Id`, "same caller"},
+		{401, "Forbidden by auth provider", good, "audience and validity are right, so the signature failed", "key pair"},
+		{401, "Forbidden by auth provider", expired, "it expired at", "again"},
+		{401, "No authorization header presented", "", "DuoBox sent none", "duobox init"},
+		{401, "Invalid authentication token type - only OIDC is supported", good, "X-Gitlab-Authentication-Type must be 'oidc'", "bug"},
+	}
+	for _, c := range cases {
+		d, f := ExplainGatewayRefusal(c.status, c.detail, c.tok)
+		if !strings.Contains(d, c.diag) || !strings.Contains(f, c.fix) {
+			t.Errorf("%d %q:\n diagnosis %q\n fix %q", c.status, c.detail, d, f)
+		}
 	}
 }
 
@@ -143,7 +186,7 @@ func fakeGateway(t *testing.T, pub *rsa.PublicKey, modelURL string) *httptest.Se
 		auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if _, err := jwt.Parse(auth, func(*jwt.Token) (any, error) { return pub, nil }, jwt.WithAudience(gatewayAudience)); err != nil || r.Header.Get("X-Gitlab-Authentication-Type") != "oidc" {
 			w.WriteHeader(401)
-			io.WriteString(w, `{"error": "Signature verification failed"}`)
+			io.WriteString(w, `{"error": "Forbidden by auth provider"}`)
 			return
 		}
 		var body struct {
@@ -173,7 +216,7 @@ func TestSmoke_FakeModelServerAndFakeGateway(t *testing.T) {
 	key, pemKey := testKey(t)
 	model := fakeModelServer(t, "codestral", 200)
 	gw := fakeGateway(t, &key.PublicKey, model.URL)
-	tok, err := stack.MintGatewayToken(pemKey, SmokeSubject, time.Minute)
+	tok, err := deploy.MintCheckToken(pemKey, deploy.DefaultCaller, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +238,10 @@ func TestSmoke_FakeModelServerAndFakeGateway(t *testing.T) {
 	}
 
 	_, otherPEM := testKey(t)
-	badTok, _ := stack.MintGatewayToken(otherPEM, SmokeSubject, time.Minute)
+	badTok, _ := deploy.MintCheckToken(otherPEM, deploy.DefaultCaller, time.Minute)
 	badAuth := target
 	badAuth.Token = badTok
-	if s := Smoke(ctx, nil, badAuth).Steps[1]; s.Status != 401 || !strings.Contains(s.Diagnosis, "Signature verification failed") || !strings.Contains(s.Fix, "key pair") {
+	if s := Smoke(ctx, nil, badAuth).Steps[1]; s.Status != 401 || !strings.Contains(s.Diagnosis, "so the signature failed") || !strings.Contains(s.Fix, "key pair") {
 		t.Errorf("401: %+v", s)
 	}
 

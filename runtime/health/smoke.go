@@ -14,7 +14,7 @@ import (
 )
 
 // SmokeSubject is the token subject and user id of DuoBox's own test calls.
-const SmokeSubject = "duobox-smoke-test"
+var SmokeSubject = deploy.DefaultCaller.UserID
 
 // SmokeTarget says where the smoke test sends its two requests.
 type SmokeTarget struct {
@@ -28,10 +28,11 @@ type SmokeTarget struct {
 	// ModelEndpoint is the model as the gateway reaches it over the stack's
 	// network, e.g. http://duobox-model:8000/v1 (what GitLab's model config holds).
 	ModelEndpoint string
-	Family        string // GitLab's model family (model_metadata.name), e.g. mistral
-	ModelAPIKey   string // optional
-	Token         string // the gateway token (stack.MintGatewayToken with the gateway's signing key); "" sends none
-	Prompt        string // default: the start of a Python function
+	Family        string        // GitLab's model family (model_metadata.name), e.g. mistral
+	ModelAPIKey   string        // optional
+	Token         string        // the gateway token (deploy.MintCheckToken with the gateway's signing key); "" sends none
+	Caller        deploy.Caller // who the headers say calls (zero: deploy.DefaultCaller); the token must be minted for the same
+	Prompt        string        // default: the start of a Python function
 }
 
 // SmokeStep is one request of the smoke test.
@@ -138,7 +139,7 @@ func gatewayCheck(ctx context.Context, hc *http.Client, t SmokeTarget) SmokeStep
 		family = "general"
 	}
 	body := deploy.CheckBody(family, t.ModelEndpoint, "custom_openai/"+t.ServedName, t.ModelAPIKey)
-	status, respBody, latency, err := post(ctx, hc, step.URL, deploy.CheckHeaders(t.Token, SmokeSubject), body)
+	status, respBody, latency, err := post(ctx, hc, step.URL, deploy.CheckHeaders(t.Token, t.Caller), body)
 	step.Status, step.Latency = status, latency
 	if err != nil {
 		d, fix := explainTransport(err)
@@ -160,14 +161,9 @@ func gatewayCheck(ctx context.Context, hc *http.Client, t SmokeTarget) SmokeStep
 			step.Fix = "the identifier or endpoint is wrong: use endpoint " + t.ModelEndpoint + " and identifier custom_openai/" + t.ServedName + " exactly"
 		}
 	case status == http.StatusUnauthorized:
-		step.Diagnosis = "the gateway rejected DuoBox's token (401): " + detail
-		step.Fix = "the gateway must run with the key pair in DuoBox's secrets folder (AIGW_SELF_SIGNED_JWT__*): redeploy with 'duobox up'; for GitLab's own calls the GitLab URL must be reachable from the gateway container"
-		if strings.Contains(detail, "Signature verification failed") || strings.Contains(detail, "JWKS") {
-			step.Fix = "the gateway does not know the key that signed the token: redeploy so it gets DuoBox's key pair; GitLab's keys need AIGW_GITLAB_URL reachable from the container, then a gateway restart (it caches keys for 24 hours)"
-		}
+		step.Diagnosis, step.Fix = ExplainGatewayRefusal(status, detail, t.Token)
 	case status == http.StatusForbidden:
-		step.Diagnosis = "the gateway accepted DuoBox's token but refused the check route to it (403): " + detail
-		step.Fix = "this gateway version wants another scope than DuoBox grants; use GitLab's Test connection button (DuoBox does not turn auth bypass on for this)"
+		step.Diagnosis, step.Fix = ExplainGatewayRefusal(status, detail, t.Token)
 	case status == http.StatusNotFound:
 		step.Diagnosis = "this gateway has no model check route (404): it predates GitLab's Test connection"
 		step.Fix = "use a gateway image whose tag matches your GitLab version"

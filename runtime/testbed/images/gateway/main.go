@@ -8,8 +8,11 @@
 //
 // It listens on AIGW_FASTAPI__API_PORT (default 5000, as the real code) and on
 // PORT (default 50052). Routes other than /monitoring/* need either
-// AIGW_AUTH__BYPASS_EXTERNAL=true or "Authorization: Bearer <JWT>" signed
-// (RS256) with the key in AIGW_SELF_SIGNED_JWT__SIGNING_KEY or __VALIDATION_KEY.
+// AIGW_AUTH__BYPASS_EXTERNAL=true or what the real gateway's authentication
+// wants (rules.go: a Bearer JWT signed (RS256) with the key in
+// AIGW_SELF_SIGNED_JWT__SIGNING_KEY or __VALIDATION_KEY, audience
+// gitlab-ai-gateway, claims agreeing with the X-Gitlab-* headers, and the
+// prompt's unit primitive in its scopes).
 // The DUOBOX_FAKE_* switches of the model server apply here too.
 //
 // "gateway healthcheck [port]" is the image's health command.
@@ -17,14 +20,10 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -72,20 +71,48 @@ func main() {
 		}
 		fake.WriteJSON(w, 200, map[string]string{"status": "ok"})
 	})
+	// ai_gateway/config.py: cloud_connector_service_name = "gitlab-ai-gateway"
+	// (AIGW_CLOUD_CONNECTOR_SERVICE_NAME), the audience and self-signed issuer.
+	serviceName := env("AIGW_CLOUD_CONNECTOR_SERVICE_NAME", "gitlab-ai-gateway")
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// MiddlewareAuthentication runs before routing for every path but
+		// /monitoring/* (ai_gateway/api/middleware/authentication.py); with
+		// bypass the user is a debug user (auth.authenticate(bypass_auth=True)).
+		user := &userClaims{Debug: true}
 		if !bypass {
-			if err := authorize(r, keys); err != nil {
-				fake.WriteJSON(w, 401, map[string]string{"error": err.Error()})
+			c, refusal := authenticate(r.Header, keys, serviceName, time.Now())
+			if refusal != "" {
+				fake.WriteJSON(w, 401, map[string]string{"error": refusal})
 				return
 			}
+			user = c
 		}
-		path := r.URL.EscapedPath()
-		switch {
-		case r.Method == http.MethodPost && (path == "/v1/prompts/model_configuration%2Fcheck" || path == "/v1/prompts/model_configuration/check"):
-			checkModel(w, r)
-		default:
+		id, isPrompt := promptID(r)
+		if r.Method != http.MethodPost || !isPrompt {
 			fake.WriteJSON(w, 404, map[string]string{"detail": "Not Found"})
+			return
 		}
+		// FastAPI validates the body before the handler runs: 422 first.
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		req, ok := validatePrompt(body)
+		if !ok {
+			fake.WriteJSON(w, 422, map[string]string{"detail": "Validation error"})
+			return
+		}
+		// ai_gateway/api/v1/prompts/invoke.py: KeyError → 404 "Prompt '<id>' not found";
+		// WrongUnitPrimitives (prompts/base.py get_on_behalf: not user.can(unit_primitive))
+		// → 403 "Unauthorized to access '<id>'".
+		unitPrimitive, known := promptUnitPrimitives[id]
+		if !known {
+			fake.WriteJSON(w, 404, map[string]string{"detail": fmt.Sprintf("Prompt '%s' not found", id)})
+			return
+		}
+		if !user.can(unitPrimitive) {
+			logJSON("warning", "api.access", "Unauthorized to access '"+id+"'", map[string]any{"unit_primitive": unitPrimitive, "scopes": user.Scopes})
+			fake.WriteJSON(w, 403, map[string]string{"detail": fmt.Sprintf("Unauthorized to access '%s'", id)})
+			return
+		}
+		checkModel(w, r, req)
 	})
 	go listenAgentPlatform(env("PORT", "50052"))
 	sw.ExitLater()
@@ -102,20 +129,15 @@ func main() {
 }
 
 // checkModel does what GitLab's "Test connection" asks: one short chat call.
-func checkModel(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ModelMetadata struct {
-			Name       string `json:"name"`
-			Endpoint   string `json:"endpoint"`
-			APIKey     string `json:"api_key"`
-			Identifier string `json:"identifier"`
-		} `json:"model_metadata"`
+func checkModel(w http.ResponseWriter, r *http.Request, req *promptRequest) {
+	var md struct{ Endpoint, APIKey, Identifier string }
+	if m := req.ModelMetadata; m != nil {
+		for dst, src := range map[*string]*string{&md.Endpoint: m.Endpoint, &md.APIKey: m.APIKey, &md.Identifier: m.Identifier} {
+			if src != nil {
+				*dst = *src
+			}
+		}
 	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		fake.WriteJSON(w, 422, map[string]string{"detail": err.Error()})
-		return
-	}
-	md := req.ModelMetadata
 	model := strings.TrimPrefix(md.Identifier, "custom_openai/")
 	body, _ := json.Marshal(map[string]any{"model": model, "max_tokens": 16,
 		"messages": []map[string]string{{"role": "user", "content": "Respond with 'hello'"}}})
@@ -202,45 +224,4 @@ func loadKeys(names ...string) []*rsa.PublicKey {
 		}
 	}
 	return out
-}
-
-// authorize checks an RS256 bearer token against keys and its exp claim.
-func authorize(r *http.Request, keys []*rsa.PublicKey) error {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return errors.New("No authorization header presented")
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return errors.New("Not enough segments")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return errors.New("bad signature encoding")
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	verified := false
-	for _, k := range keys {
-		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return errors.New("Signature verification failed")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return errors.New("bad payload encoding")
-	}
-	var claims struct {
-		Exp int64 `json:"exp"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return errors.New("bad claims")
-	}
-	if claims.Exp != 0 && time.Now().Unix() > claims.Exp {
-		return errors.New("Signature has expired")
-	}
-	return nil
 }
