@@ -1,14 +1,15 @@
 package docker
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
@@ -86,7 +87,7 @@ func pump(rc io.ReadCloser, tty bool, out logs.Output) error {
 		if tty {
 			err = copyRaw(rc, b)
 		} else {
-			_, err = stdcopy.StdCopy(frameWriter{b, logs.Stdout}, frameWriter{b, logs.Stderr}, rc)
+			err = demux(rc, b)
 		}
 		b.flush()
 		readErr <- err
@@ -125,12 +126,23 @@ type batcher struct {
 }
 
 func (b *batcher) add(stream logs.Stream, p []byte) {
-	if cap(b.buf)-len(b.buf) < len(p) {
+	copy(b.reserve(len(p)), p)
+	b.commit(stream, len(p))
+}
+
+// reserve returns n bytes of free buffer for the next chunk; commit(n) then
+// makes them a chunk. Reserving again without a commit discards them.
+func (b *batcher) reserve(n int) []byte {
+	if cap(b.buf)-len(b.buf) < n {
 		b.flush()
-		b.buf = make([]byte, 0, max(batchBytes, len(p)))
+		b.buf = make([]byte, 0, max(batchBytes, n))
 	}
+	return b.buf[len(b.buf) : len(b.buf)+n]
+}
+
+func (b *batcher) commit(stream logs.Stream, n int) {
 	start := len(b.buf)
-	b.buf = append(b.buf, p...)
+	b.buf = b.buf[:start+n]
 	b.batch = append(b.batch, chunk{stream, b.buf[start:len(b.buf):len(b.buf)]})
 	if len(b.batch) >= batchFrames {
 		b.flush()
@@ -168,16 +180,55 @@ func (s LogSource) WaitRunning(ctx context.Context, container string) error {
 	}
 }
 
-// frameWriter hands each stdcopy frame (one engine message: stdcopy calls
-// Write once per frame) to the batcher.
-type frameWriter struct {
-	b      *batcher
-	stream logs.Stream
-}
+// Engine multiplexed-stream framing (the format moby's stdcopy reads): an
+// 8-byte header — stream id, three zero bytes, big-endian payload length —
+// then the payload.
+const (
+	frameHeaderLen    = 8
+	streamStdin       = 0
+	streamStdout      = 1
+	streamStderr      = 2
+	streamSystemError = 3
+)
 
-func (w frameWriter) Write(p []byte) (int, error) {
-	w.b.add(w.stream, p)
-	return len(p), nil
+// demux splits the engine's multiplexed log stream into frames, reading each
+// payload straight into the batcher's buffer. It replaces stdcopy.StdCopy,
+// which copies every frame through its own buffer and shifts that buffer
+// after each one (a third of the CPU time when profiled on a 1M-line log).
+// Like StdCopy, a stream that ends (even mid-frame) ends without error, stdin is
+// treated as stdout, and a system-error frame ends the read with its text.
+func demux(r io.Reader, b *batcher) error {
+	br := bufio.NewReaderSize(r, 256<<10)
+	var header [frameHeaderLen]byte
+	for {
+		if _, err := io.ReadFull(br, header[:]); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil
+			}
+			return err
+		}
+		size := int(binary.BigEndian.Uint32(header[4:]))
+		var stream logs.Stream
+		switch header[0] {
+		case streamStdin, streamStdout:
+			stream = logs.Stdout
+		case streamStderr:
+			stream = logs.Stderr
+		case streamSystemError:
+			msg := make([]byte, size)
+			n, _ := io.ReadFull(br, msg)
+			return fmt.Errorf("error from daemon in stream: %s", msg[:n])
+		default:
+			return fmt.Errorf("unrecognized stream id %d in the engine's log stream", header[0])
+		}
+		if _, err := io.ReadFull(br, b.reserve(size)); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		b.commit(stream, size)
+	}
 }
 
 func copyRaw(r io.Reader, b *batcher) error {
