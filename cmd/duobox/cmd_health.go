@@ -17,6 +17,7 @@ import (
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
+	"github.com/duobox/duobox/app/version"
 	"github.com/duobox/duobox/runtime/docker"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
@@ -32,7 +33,9 @@ func newHealthCommand(g *globals) *cobra.Command {
 		Short: "Say whether the model server and the gateway work, and if not why",
 		Long: `Health inspects DuoBox's two containers (state, restarts, OOM kill, exit code,
 Docker health), probes the gateway's /monitoring/healthz and the model server's
-/health and /v1/models (the served name must be listed), samples the GPUs
+/health and /v1/models (the served name must be listed) and, when the gateway
+runs the Agent Platform (GitLab 18.0 on), its gRPC health (grpc.health.v1) on
+the agent port — the reason then says which half is down and why, samples the GPUs
 (NVML, else nvidia-smi), reads the newest log lines for known failures, and
 prints an overall status with its reason and fix. Each check is kept in the
 state database for plots.
@@ -95,6 +98,16 @@ func (e *healthEnv) gatewayURL() string {
 	return "http://" + net.JoinHostPort(strings.Trim(config.HostForURL(e.cfg.Host), "[]"), strconv.Itoa(e.cfg.Gateway.Port))
 }
 
+// agentAddr is the Agent Platform's gRPC address as GitLab reaches it, or ""
+// when this GitLab version's gateway does not run it.
+func (e *healthEnv) agentAddr() string {
+	v, err := version.Parse(e.cfg.GitLab.Version)
+	if err != nil || !stack.HasAgentPlatform(v) {
+		return ""
+	}
+	return net.JoinHostPort(strings.Trim(config.HostForURL(e.cfg.Host), "[]"), strconv.Itoa(e.cfg.Gateway.AgentPort))
+}
+
 func (e *healthEnv) servedName() string {
 	if len(e.cfg.Models) == 0 {
 		return ""
@@ -111,7 +124,8 @@ func (e *healthEnv) checker(ctx context.Context) *health.Checker {
 	return &health.Checker{
 		Engine: e.engine,
 		GPUs:   health.GPUSampler{},
-		Target: health.Target{Stack: e.cfg.Name, ServedName: e.servedName(), GatewayURL: e.gatewayURL(), ModelPort: stack.ModelPort},
+		Target: health.Target{Stack: e.cfg.Name, ServedName: e.servedName(), GatewayURL: e.gatewayURL(), ModelPort: stack.ModelPort,
+			AgentAddr: e.agentAddr()},
 		Events: func(role string) []logs.Event {
 			c, err := e.engine.ManagedContainer(ctx, e.cfg.Name, role)
 			if err != nil || !c.Exists {

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/health"
 )
 
 func init() { register(newStatusCommand) }
@@ -19,7 +24,8 @@ func newStatusCommand(g *globals) *cobra.Command {
 		Short: "Show the containers' state and health, and whether they match the config",
 		Long: `Status compares the engine with the deployment config: each container's state,
 health, exit code and whether its config drifted, plus DuoBox objects the config no
-longer has. It changes nothing. Exit status 4 when the stack is not fully healthy.
+longer has; when the gateway runs the Agent Platform, its gRPC health on the agent
+port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,8 +38,13 @@ longer has. It changes nothing. Exit status 4 when the stack is not fully health
 			if err != nil {
 				return err
 			}
+			agent := agentPlatformProbe(cmd.Context(), env.prepared.Spec, st)
 			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
+				out := struct {
+					deploy.Status
+					AgentPlatform *health.Probe `json:"agent_platform,omitempty"`
+				}{st, agent}
+				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
 					return err
 				}
 			} else {
@@ -59,6 +70,13 @@ longer has. It changes nothing. Exit status 4 when the stack is not fully health
 				for _, o := range st.Orphans {
 					fmt.Fprintf(w, "leftover %s %s (removed by the next 'duobox up')\n", o.Kind, o.Name)
 				}
+				if agent != nil && agent.OK {
+					fmt.Fprintf(w, "agent platform %s: %s\n", agent.URL, agent.Detail)
+				}
+			}
+			if agent != nil && !agent.OK {
+				return &app.Problem{Kind: app.KindNotReady, What: "the gateway runs but its Agent Platform half is down (" + agent.URL + "): " + agent.Detail,
+					Fix: "run 'duobox health' for the reason from the gateway's log"}
 			}
 			if !st.Healthy {
 				return &app.Problem{Kind: app.KindNotReady, What: "the stack is not fully up and healthy", Fix: "run 'duobox up'"}
@@ -68,6 +86,32 @@ longer has. It changes nothing. Exit status 4 when the stack is not fully health
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// agentPlatformProbe probes the Agent Platform's gRPC health when the
+// gateway publishes its port and runs; nil otherwise.
+func agentPlatformProbe(ctx context.Context, spec stack.Spec, st deploy.Status) *health.Probe {
+	for _, c := range spec.Containers {
+		if c.Role != stack.RoleGateway || !stack.HasAgentPlatformPort(c) {
+			continue
+		}
+		for _, sc := range st.Containers {
+			if sc.Role == stack.RoleGateway && sc.State != "running" {
+				return nil
+			}
+		}
+		for _, p := range c.Ports {
+			if p.ContainerPort == stack.AgentPort {
+				host := p.HostIP
+				if host == "" || host == "0.0.0.0" || host == "::" {
+					host = "127.0.0.1"
+				}
+				pr := health.Prober{}.AgentPlatform(ctx, net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(p.HostPort)))
+				return &pr
+			}
+		}
+	}
+	return nil
 }
 
 func dash(s string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/duobox/duobox/app/stack"
@@ -29,6 +30,9 @@ type Target struct {
 	ServedName string // the model name GitLab uses (custom_openai/<name>)
 	GatewayURL string // the gateway as GitLab reaches it, e.g. http://192.168.1.10:5052
 	ModelPort  int    // the model server's port inside its network (default 8000)
+	// AgentAddr is the Agent Platform's gRPC address as GitLab reaches it
+	// (host:port, 50052 by default) when the stack runs it; "" skips its probe.
+	AgentAddr string
 }
 
 // Report is one health check.
@@ -95,6 +99,9 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 	}
 	if g := states[stack.RoleGateway]; g.Running && c.Target.GatewayURL != "" {
 		r.Probes = append(r.Probes, c.Prober.Gateway(ctx, c.Target.GatewayURL))
+	}
+	if g := states[stack.RoleGateway]; g.Running && c.Target.AgentAddr != "" {
+		r.Probes = append(r.Probes, c.Prober.AgentPlatform(ctx, c.Target.AgentAddr))
 	}
 	if c.GPUs != nil {
 		if s, err := c.GPUs.Sample(ctx); err != nil {
@@ -176,9 +183,19 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 			return StatusDegraded, why, fmt.Sprintf("read its log: 'duobox logs %s --level warning'", role)
 		}
 	}
+	if failing != nil && failing.Name == AgentProbeName {
+		return assessAgentPlatform(*failing, states[stack.RoleGateway], events[stack.RoleGateway], now)
+	}
 	if failing != nil {
 		role := probeRole(failing.Name)
 		s := states[role]
+		if failing.Name == "gateway_healthz" {
+			for _, p := range probes {
+				if p.Name == AgentProbeName && p.OK {
+					failing.Detail += " (the Agent Platform's gRPC side answers)"
+				}
+			}
+		}
 		if e := lastProblem(events[role]); e != nil {
 			return StatusDegraded, fmt.Sprintf("%s: %s", failing.Name, e.Summary), e.Fix
 		}
@@ -203,9 +220,30 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 	return StatusOK, "both containers run and answer their health checks", ""
 }
 
+// assessAgentPlatform: the gateway's HTTP side answers but the Agent
+// Platform's gRPC health does not. The gateway container's log says why
+// (agent_platform_* events, e.g. "Could not prefetch keys").
+func assessAgentPlatform(p Probe, gw ContainerState, evs []logs.Event, now time.Time) (Status, string, string) {
+	where := strings.TrimPrefix(strings.TrimSuffix(p.URL, "/grpc.health.v1.Health/Check"), "grpc://")
+	why := fmt.Sprintf("the Agent Platform (Duo Workflow Service, gRPC health on %s) is down while the gateway's HTTP side answers: %s", where, p.Detail)
+	for i := len(evs) - 1; i >= 0; i-- {
+		if strings.HasPrefix(evs[i].Kind, "agent_platform_") {
+			return StatusDegraded, why + "; its log says: " + evs[i].Summary, evs[i].Fix
+		}
+	}
+	if !p.Connected && (gw.Health == "starting" || now.Sub(gw.StartedAt) < agentStartGrace) {
+		return StatusStarting, fmt.Sprintf("the Agent Platform is starting (%s: %s)", p.Name, p.Detail), "wait"
+	}
+	return StatusDegraded, why, p.Fix
+}
+
+// agentStartGrace is how long after the gateway container started a silent
+// Agent Platform port counts as starting.
+const agentStartGrace = 2 * time.Minute
+
 // probeRole is the role a probe checks.
 func probeRole(name string) string {
-	if name == "gateway_healthz" {
+	if name == "gateway_healthz" || name == AgentProbeName {
 		return stack.RoleGateway
 	}
 	return stack.RoleModel

@@ -36,7 +36,7 @@ func TestParse_LevelsAndFields(t *testing.T) {
 		{"vllm v1 prefix", "(APIServer pid=1) WARNING 11-27 03:14:49 [config.py:1] Casting torch.bfloat16 to torch.float16.", LevelWarning, false, ""},
 		{"vllm error", "(EngineCore_0 pid=211) ERROR 11-27 03:14:49 [core.py:708] EngineCore failed to start.", LevelError, false, ""},
 		{"uvicorn", "INFO:     Started server process [1]", LevelInfo, false, ""},
-		{"structlog console", "2026-11-27T03:14:49.1Z [warning  ] Could not prefetch keys", LevelWarning, false, ""},
+		{"structlog console", "2026-11-27T03:14:49.1Z [warning  ] Retrying the JWKS request", LevelWarning, false, ""},
 		{"logfmt", "time=x level=error msg=boom", LevelError, false, ""},
 		{"traceback", "Traceback (most recent call last):", LevelError, false, ""},
 		{"exception", "torch.OutOfMemoryError: CUDA out of memory.", LevelError, false, ""},

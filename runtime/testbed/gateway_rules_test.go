@@ -20,12 +20,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
+	"github.com/duobox/duobox/runtime/logs"
 )
 
 // standInGateway builds and starts the gateway stand-in as a process (the
@@ -33,18 +35,47 @@ import (
 // signing/validation; extra env is appended. It returns the gateway's URL.
 func standInGateway(t *testing.T, signing, validation []byte, extra ...string) string {
 	t.Helper()
+	return startStandInGateway(t, signing, validation, extra...).url
+}
+
+// lockedBuffer is the process's output, read while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type gatewayProcess struct {
+	url       string        // the HTTP side
+	agentAddr string        // the Agent Platform's gRPC port, host:port
+	logs      *lockedBuffer // stdout and stderr
+}
+
+func startStandInGateway(t *testing.T, signing, validation []byte, extra ...string) gatewayProcess {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gateway")
 	build := exec.Command("go", "build", "-o", bin, "./images/gateway")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	port := freePort(t)
+	port, agentPort := freePort(t), freePort(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append([]string{"AIGW_FASTAPI__API_PORT=" + strconv.Itoa(port), "PORT=" + strconv.Itoa(freePort(t)),
+	cmd.Env = append([]string{"AIGW_FASTAPI__API_PORT=" + strconv.Itoa(port), "PORT=" + strconv.Itoa(agentPort),
 		"AIGW_SELF_SIGNED_JWT__SIGNING_KEY=" + string(signing), "AIGW_SELF_SIGNED_JWT__VALIDATION_KEY=" + string(validation)}, extra...)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +86,7 @@ func standInGateway(t *testing.T, signing, validation []byte, extra ...string) s
 		resp, err := http.Get(url + "/monitoring/healthz")
 		if err == nil {
 			resp.Body.Close()
-			return url
+			return gatewayProcess{url: url, agentAddr: "127.0.0.1:" + strconv.Itoa(agentPort), logs: logs}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the gateway stand-in did not start: %v\n%s", err, logs.String())
@@ -265,5 +296,65 @@ func TestGatewayStandIn_DuoBoxTestPassesAndExplainsRefusals(t *testing.T) {
 	s = health.Smoke(ctx, nil, stranger).Steps[1]
 	if s.OK || s.Status != 401 || !strings.Contains(s.Diagnosis, "so the signature failed") || !strings.Contains(s.Fix, "duobox up") {
 		t.Errorf("unknown key: %+v", s)
+	}
+}
+
+// TestAgentPlatformProbe_StandInGateway_SaysWhichHalfIsDown probes the
+// Agent Platform's gRPC health (grpc.health.v1) on the stand-in: SERVING
+// when it runs; when its start fails on the JWKS ("Could not prefetch
+// keys"), the probe finds nothing listening, the log line is recognised, and
+// the assessment says the Agent Platform half is down while the HTTP half
+// answers, and why.
+func TestAgentPlatformProbe_StandInGateway_SaysWhichHalfIsDown(t *testing.T) {
+	_, signPEM := rsaPEM(t)
+	ctx := context.Background()
+	var p health.Prober
+
+	up := startStandInGateway(t, signPEM, signPEM)
+	if pr := p.AgentPlatform(ctx, up.agentAddr); !pr.OK || pr.Detail != "SERVING" || !pr.Connected {
+		t.Fatalf("serving stand-in: %+v\n%s", pr, up.logs.String())
+	}
+
+	down := startStandInGateway(t, signPEM, signPEM, "DUOBOX_FAKE_AGENT_KEYS_UNREACHABLE=1")
+	httpHalf := p.Gateway(ctx, down.url)
+	agentHalf := p.AgentPlatform(ctx, down.agentAddr)
+	if !httpHalf.OK || agentHalf.OK || agentHalf.Connected || !strings.Contains(agentHalf.Detail, "nothing listens on the Agent Platform port") {
+		t.Fatalf("http %+v agent %+v", httpHalf, agentHalf)
+	}
+	var events []logs.Event
+	for _, line := range strings.Split(down.logs.String(), "\n") {
+		if e := logs.Builtin().Recognise(line); e != nil {
+			events = append(events, *e)
+		}
+	}
+	now := time.Now()
+	states := map[string]health.ContainerState{}
+	for _, role := range []string{stack.RoleModel, stack.RoleGateway} {
+		states[role] = health.ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Minute)}
+	}
+	status, reason, fix := health.Assess(states, []health.Probe{httpHalf, agentHalf}, map[string][]logs.Event{stack.RoleGateway: events}, now, 15*time.Minute)
+	if status != health.StatusDegraded ||
+		!strings.Contains(reason, "the Agent Platform (Duo Workflow Service, gRPC health on "+down.agentAddr+") is down while the gateway's HTTP side answers") ||
+		!strings.Contains(reason, "could not fetch the keys that check GitLab's tokens (Could not prefetch keys)") || !strings.Contains(fix, "duobox restart gateway") {
+		t.Errorf("assessment: %s %q %q (events %+v)", status, reason, fix, events)
+	}
+
+	// Without the log line, a silent port shortly after the start is "starting", later "degraded".
+	if st, _, _ := health.Assess(states, []health.Probe{httpHalf, agentHalf}, nil, now, 15*time.Minute); st != health.StatusStarting {
+		t.Errorf("fresh container without a log line: %s", st)
+	}
+	old := states
+	g := old[stack.RoleGateway]
+	g.StartedAt = now.Add(-time.Hour)
+	old[stack.RoleGateway] = g
+	if st, why, _ := health.Assess(old, []health.Probe{httpHalf, agentHalf}, nil, now, 15*time.Minute); st != health.StatusDegraded || !strings.Contains(why, "is down while the gateway's HTTP side answers: nothing listens") {
+		t.Errorf("old container without a log line: %s %q", st, why)
+	}
+
+	// Something that is not gRPC on the port is said so.
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }))
+	defer plain.Close()
+	if pr := p.AgentPlatform(ctx, strings.TrimPrefix(plain.URL, "http://")); pr.OK || !pr.Connected {
+		t.Errorf("plain HTTP/1 server on the port: %+v", pr)
 	}
 }

@@ -91,7 +91,7 @@ func TestGatewayNeedsTokenUnlessBypassed(t *testing.T) {
 	}
 	bypassed := runFake(t, "gateway", nil, "AIGW_AUTH__BYPASS_EXTERNAL=true")
 	resp, _ = http.Post(bypassed+"/v1/prompts/model_configuration%2Fcheck", "application/json",
-		strings.NewReader(`{"model_metadata":{"endpoint":"http://127.0.0.1:1/v1","identifier":"custom_openai/x"}}`))
+		strings.NewReader(`{"inputs":{},"model_metadata":{"name":"mistral","provider":"openai","endpoint":"http://127.0.0.1:1/v1","identifier":"custom_openai/x"}}`))
 	if resp == nil || resp.StatusCode != 500 {
 		t.Fatalf("bypassed, model unreachable: %v, want the gateway's 500", resp)
 	}

@@ -3,7 +3,7 @@
 // GET /monitoring/healthz (no auth), POST /v1/prompts/model_configuration%2Fcheck
 // (really calls the model server named in the body, over the container
 // network, and maps its errors to 421 as the real gateway does) — structlog-like
-// JSON log lines, and a plain TCP listener on the Agent Platform port. It exists
+// JSON log lines, and the Agent Platform's gRPC health on its port (agent.go). It exists
 // for tests only and never ships.
 //
 // It listens on AIGW_FASTAPI__API_PORT (default 5000, as the real code) and on
@@ -26,7 +26,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -114,7 +113,7 @@ func main() {
 		}
 		checkModel(w, r, req)
 	})
-	go listenAgentPlatform(env("PORT", "50052"))
+	go serveAgentPlatform(env("PORT", "50052"))
 	sw.ExitLater()
 	logJSON("info", "uvicorn.error", "Uvicorn running on http://0.0.0.0:"+port, nil)
 	srv := &http.Server{Addr: ":" + port, Handler: fake.AccessLog(mux, func(r *http.Request, status int, d time.Duration) {
@@ -170,23 +169,6 @@ func checkModel(w http.ResponseWriter, r *http.Request, req *promptRequest) {
 		return
 	}
 	fake.WriteJSON(w, 200, out.Choices[0].Message.Content)
-}
-
-// listenAgentPlatform accepts connections on the Agent Platform (gRPC) port and closes them.
-func listenAgentPlatform(port string) {
-	l, err := net.Listen("tcp", ":"+port)
-	if err != nil {
-		fmt.Println("duo-workflow-service: cannot listen:", err)
-		return
-	}
-	fmt.Println("2026-01-01 00:00:00 [info     ] Duo Workflow Service listening on port", port)
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		c.Close()
-	}
 }
 
 func env(name, def string) string {
