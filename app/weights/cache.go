@@ -43,6 +43,9 @@ func (c repoCache) locks() string { return filepath.Join(c.hubCache, ".locks", F
 // commitFor reads refs/<revision>; a revision that is itself a commit with a
 // snapshot folder is returned as is.
 func (c repoCache) commitFor(revision string) (string, bool) {
+	if CheckRevision(revision) != nil {
+		return "", false
+	}
 	if reCommit.MatchString(revision) {
 		if _, err := os.Stat(c.snapshot(revision)); err == nil {
 			return revision, true
@@ -53,13 +56,49 @@ func (c repoCache) commitFor(revision string) (string, bool) {
 		return "", false
 	}
 	commit := strings.TrimSpace(string(data))
-	return commit, commit != ""
+	return commit, reCommit.MatchString(commit)
+}
+
+// checkPaths checks, before anything is opened, that every name a pull will
+// turn into a path has its real shape and that the paths stay in the cache:
+// refs/<revision>, snapshots/<commit>/<file>, blobs/<blob>.
+func (c repoCache) checkPaths(revision, commit string, files []RemoteFile) error {
+	if err := CheckRevision(revision); err != nil {
+		return err
+	}
+	if !reCommit.MatchString(commit) {
+		return fmt.Errorf("commit %q is not 40 hex digits", commit)
+	}
+	if err := inside(filepath.Join(c.dir(), "refs"), c.ref(revision)); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := checkRemote(f); err != nil {
+			return err
+		}
+		if f.BlobName() == "" {
+			return fmt.Errorf("%s: no blob id", f.Path)
+		}
+		if err := inside(c.snapshot(commit), filepath.Join(c.snapshot(commit), filepath.FromSlash(f.Path))); err != nil {
+			return err
+		}
+		if err := inside(filepath.Join(c.dir(), "blobs"), c.blob(f.BlobName())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeRef points refs/<revision> at commit (not needed when revision is the commit).
 func (c repoCache) writeRef(revision, commit string) error {
 	if revision == commit {
 		return nil
+	}
+	if err := CheckRevision(revision); err != nil {
+		return err
+	}
+	if err := inside(filepath.Join(c.dir(), "refs"), c.ref(revision)); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(c.ref(revision)), 0o755); err != nil {
 		return fmt.Errorf("write ref %s: %w", revision, err)
@@ -74,6 +113,18 @@ func (c repoCache) writeRef(revision, commit string) error {
 // replacing what was there atomically.
 func (c repoCache) link(commit, path, blob string) error {
 	dst := filepath.Join(c.snapshot(commit), filepath.FromSlash(path))
+	if err := checkFileName(path); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if !reCommit.MatchString(commit) && !reSHA256.MatchString(commit) {
+		return fmt.Errorf("link %s: commit %q is not a commit id", path, commit)
+	}
+	if err := inside(c.snapshot(commit), dst); err != nil {
+		return err
+	}
+	if err := inside(filepath.Join(c.dir(), "blobs"), c.blob(blob)); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("link %s: %w", path, err)
 	}

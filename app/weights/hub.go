@@ -57,7 +57,9 @@ const userAgent = "duobox (huggingface_hub-compatible)"
 
 // CheckRepoID reports whether repo is an "org/name" Hugging Face repo id.
 func CheckRepoID(repo string) error {
-	if !reRepoID.MatchString(repo) || strings.Contains(repo, "--") || strings.Contains(repo, "..") || len(repo) > 96 {
+	org, name, _ := strings.Cut(repo, "/")
+	if !reRepoID.MatchString(repo) || strings.Contains(repo, "--") || strings.Contains(repo, "..") || len(repo) > 96 ||
+		strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.HasSuffix(org, ".") {
 		return app.BadInput("give a Hugging Face repo id such as mistralai/Mistral-7B-Instruct-v0.3, or a catalog id such as mistral-7b-instruct-v0.3",
 			"%q is not a Hugging Face repo id (org/name)", repo)
 	}
@@ -123,7 +125,7 @@ func (h *hub) Info(ctx context.Context, repo, revision string) (RepoInfo, error)
 		return RepoInfo{}, fmt.Errorf("read the file list of %s from %s: %w", repo, h.env.Endpoint, err)
 	}
 	if !reCommit.MatchString(body.SHA) {
-		return RepoInfo{}, fmt.Errorf("list %s: the hub answered without a commit id", repo)
+		return RepoInfo{}, hostileName(h.env.Endpoint, repo, fmt.Errorf("commit %q is not 40 hex digits", body.SHA))
 	}
 	info := RepoInfo{Repo: repo, Commit: body.SHA}
 	for _, s := range body.Siblings {
@@ -133,6 +135,9 @@ func (h *hub) Info(ctx context.Context, repo, revision string) (RepoInfo, error)
 		}
 		if s.LFS != nil {
 			f.SHA256, f.Size = strings.ToLower(s.LFS.SHA256), s.LFS.Size
+		}
+		if err := checkRemote(f); err != nil {
+			return RepoInfo{}, hostileName(h.env.Endpoint, repo, err)
 		}
 		info.Files = append(info.Files, f)
 	}
@@ -159,6 +164,9 @@ func (h *hub) Head(ctx context.Context, repo, commit string, f RemoteFile) (Remo
 		return f, h.statusError(resp, repo, commit, f.Path)
 	}
 	etag := normalizeETag(firstHeader(resp.Header, "X-Linked-Etag", "ETag"))
+	if etag != "" && !reBlobID.MatchString(etag) {
+		return f, hostileName(h.env.Endpoint, repo, fmt.Errorf("%s: ETag %q is not 40 or 64 hex digits", f.Path, etag))
+	}
 	size, _ := strconv.ParseInt(firstHeader(resp.Header, "X-Linked-Size", "Content-Length"), 10, 64)
 	switch {
 	case reSHA256.MatchString(etag):

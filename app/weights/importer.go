@@ -57,6 +57,9 @@ func Import(ctx context.Context, opts ImportOptions, source string, progress Pro
 	if err := CheckRepoID(t.Repo); err != nil {
 		return Result{}, err
 	}
+	if err := CheckRevision(t.revision()); err != nil {
+		return Result{}, err
+	}
 	if opts.Commit != "" && !reCommit.MatchString(opts.Commit) {
 		return Result{}, app.BadInput("give the 40-hex-digit commit id", "%q is not a commit id", opts.Commit)
 	}

@@ -121,6 +121,9 @@ func Pull(ctx context.Context, opts Options, progress ProgressFunc) (Result, err
 	if err := CheckRepoID(t.Repo); err != nil {
 		return Result{}, err
 	}
+	if err := CheckRevision(t.revision()); err != nil {
+		return Result{}, err
+	}
 	if o.Env.Offline {
 		return Result{}, app.Environment(nil, "unset HF_HUB_OFFLINE to download, or bring the files with `duobox weights import`",
 			"%s is not complete in %s and HF_HUB_OFFLINE forbids downloading it", t.Repo, o.Env.HubCache)
@@ -147,6 +150,9 @@ func Pull(ctx context.Context, opts Options, progress ProgressFunc) (Result, err
 		}
 	}
 	rc := repoCache{hubCache: o.Env.HubCache, repo: t.Repo}
+	if err := rc.checkPaths(t.revision(), info.Commit, sel.Files); err != nil {
+		return Result{}, hostileName(o.Env.Endpoint, t.Repo, err)
+	}
 	res := Result{Repo: t.Repo, Revision: t.revision(), Commit: info.Commit, Format: sel.Format,
 		Snapshot: rc.snapshot(info.Commit), Skipped: sel.Skipped, Bytes: sel.Bytes()}
 	modelLock, err := lock(ctx, rc.modelLockPath(), func() { res.Waited = true; m.setPhase(PhaseWaiting) })
@@ -335,6 +341,9 @@ func (p *puller) fetch(ctx context.Context, f pending) error {
 // and renames it into place. A wrong checksum removes the partial file.
 func (p *puller) download(ctx context.Context, f RemoteFile) error {
 	incomplete := p.cache.blob(f.BlobName()) + ".incomplete"
+	if err := inside(filepath.Join(p.cache.dir(), "blobs"), incomplete); err != nil {
+		return err
+	}
 	v := newVerifier(f)
 	backoff := p.opts.Backoff
 	for attempt := 0; ; attempt++ {

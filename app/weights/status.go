@@ -43,6 +43,9 @@ type CachedSnapshot struct {
 // (every shard of the index present, every safetensors file as long as its
 // header says), and which has a config.
 func Cached(hubCache string, t Target) (Result, bool) {
+	if CheckRepoID(t.Repo) != nil || CheckRevision(t.revision()) != nil {
+		return Result{}, false
+	}
 	rc := repoCache{hubCache: hubCache, repo: t.Repo}
 	commit, ok := rc.commitFor(t.revision())
 	if !ok {

@@ -26,6 +26,11 @@ func (t Target) revision() string {
 // own for its repo, a quantized variant's own for that variant (never the
 // original's); any other repo gets the HF shards.
 func ResolveTarget(c catalog.Catalog, model, revision string) (Target, error) {
+	if revision != "" {
+		if err := CheckRevision(revision); err != nil {
+			return Target{}, err
+		}
+	}
 	if m, ok := c.Find(model); ok {
 		t := Target{Repo: m.HFRepo, Revision: revision}
 		for _, q := range m.Quantized {
@@ -34,6 +39,10 @@ func ResolveTarget(c catalog.Catalog, model, revision string) (Target, error) {
 			}
 		}
 		t.LoadFormat = LoadFormatFromArgs(m.ArgsFor(t.Repo))
+		// a catalog overlay is user input too: its repo becomes a cache path
+		if err := CheckRepoID(t.Repo); err != nil {
+			return Target{}, err
+		}
 		return t, nil
 	}
 	if err := CheckRepoID(model); err != nil {

@@ -33,6 +33,9 @@ type File struct {
 	LFS      bool // listed with lfs.sha256 and served through the CDN redirect
 	// AnnouncedSHA256, when set, is listed instead of the real sha256 (a corrupt mirror).
 	AnnouncedSHA256 string
+	// AnnouncedBlobID, when set, is listed as the blobId and sent as the ETag
+	// instead of the real git blob id (a hostile mirror: "../../../tmp/x").
+	AnnouncedBlobID string
 	// CutAfter, when > 0, makes the first full GET of the file send that many
 	// bytes and then drop the connection.
 	CutAfter int64
@@ -58,6 +61,9 @@ type Repo struct {
 	// NoBlobs lists only file names, as a mirror ignoring ?blobs=true does;
 	// clients must read sizes and hashes from HEAD requests.
 	NoBlobs bool
+	// AnyRevision answers every revision with the repo's commit, as a mirror
+	// that does not check them would (a revision of "../.." included).
+	AnyRevision bool
 }
 
 // Request is one request the fake received.
@@ -201,7 +207,7 @@ func (s *Server) repo(id, revision string) (*Repo, string) {
 	switch {
 	case r == nil:
 		return nil, "RepoNotFound"
-	case revision != "main" && revision != r.Commit:
+	case revision != "main" && revision != r.Commit && !r.AnyRevision:
 		return nil, "RevisionNotFound"
 	}
 	return r, ""
@@ -251,7 +257,7 @@ func (s *Server) serveInfo(w http.ResponseWriter, rest string) {
 			body.Siblings = append(body.Siblings, sibling{RFilename: f.Path})
 			continue
 		}
-		sb := sibling{RFilename: f.Path, Size: f.size, BlobID: f.gitID}
+		sb := sibling{RFilename: f.Path, Size: f.size, BlobID: f.blobID()}
 		if f.LFS {
 			sb.LFS = &lfs{SHA256: f.announced(), Size: f.size}
 		}
@@ -259,6 +265,13 @@ func (s *Server) serveInfo(w http.ResponseWriter, rest string) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(body)
+}
+
+func (f *File) blobID() string {
+	if f.AnnouncedBlobID != "" {
+		return f.AnnouncedBlobID
+	}
+	return f.gitID
 }
 
 func (f *File) announced() string {
@@ -311,7 +324,7 @@ func (s *Server) serveResolve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusFound)
 		return
 	}
-	w.Header().Set("ETag", `"`+f.gitID+`"`)
+	w.Header().Set("ETag", `"`+f.blobID()+`"`)
 	s.content(w, req, r, f)
 }
 
