@@ -15,6 +15,9 @@ import (
 //go:embed catalog.yaml
 var catalogYAML []byte
 
+// CatalogYAML is the bundled catalog file as embedded (offline bundles carry it).
+func CatalogYAML() []byte { return append([]byte(nil), catalogYAML...) }
+
 // Catalog returns the bundled catalog.
 func Catalog() (catalog.Catalog, error) {
 	return catalog.Parse(catalogYAML, "bundled")

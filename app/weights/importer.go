@@ -33,12 +33,18 @@ type ImportOptions struct {
 	Commit           string
 	Headroom         int64 // as in Options
 	ProgressInterval time.Duration
+	// Staged says source is a folder the caller unpacked on the hub cache's
+	// file system (an offline bundle's weights): its files, and the blobs its
+	// snapshot links point at, are moved into blobs/ instead of copied, and
+	// the folder is left for the caller to remove.
+	Staged bool
 }
 
 // localFile is a file of the import source.
 type localFile struct {
 	RemoteFile        // SHA256 / BlobID hold what a manifest says, when one does
 	full       string // path on disk
+	staged     bool   // from a staged folder (ImportOptions.Staged): links may be moved through
 }
 
 // Import places a local copy of a model into the cache for an air-gapped
@@ -82,6 +88,9 @@ func Import(ctx context.Context, opts ImportOptions, source string, progress Pro
 	files, metaCommit, err := listLocal(root)
 	if err != nil {
 		return Result{}, err
+	}
+	for i := range files {
+		files[i].staged = opts.Staged
 	}
 	commit = cmp.Or(opts.Commit, commit, metaCommit)
 	remote := make([]RemoteFile, len(files))
@@ -156,7 +165,7 @@ func openSource(ctx context.Context, opts ImportOptions, source string, m *meter
 		return "", false, nil, app.BadInput("give a folder with the model's files, or a .tar / .tar.gz of one", "cannot read the import source %s: %v", source, err)
 	}
 	if st.IsDir() {
-		return source, false, func() {}, nil
+		return source, opts.Staged, func() {}, nil
 	}
 	if err := os.MkdirAll(opts.Env.HubCache, 0o755); err != nil {
 		return "", false, nil, fmt.Errorf("create the hub cache: %w", err)
@@ -354,12 +363,26 @@ func placeBlob(rc repoCache, f localFile, move bool, m *meter) (string, error) {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	var n int64
-	if st, err := os.Lstat(f.full); err != nil || !st.Mode().IsRegular() {
+	src := f.full
+	if st, err := os.Lstat(src); err != nil || !st.Mode().IsRegular() {
 		move = false // a link (into a copied cache's blobs/) is copied, not moved
+		if err == nil && st.Mode()&os.ModeSymlink != 0 && f.staged {
+			// A staged cache folder: move the blob the link points at, unless
+			// another path of the snapshot moved the same blob already.
+			if target, err := filepath.EvalSymlinks(src); err == nil {
+				src, move = target, true
+			} else if link, err := os.Readlink(src); err == nil {
+				name := filepath.Base(link)
+				if st, err := os.Stat(rc.blob(name)); err == nil && st.Size() == f.Size {
+					m.bytes.Add(f.Size)
+					return name, nil
+				}
+			}
+		}
 	}
 	if move {
 		tmp.Close()
-		if err := os.Rename(f.full, tmp.Name()); err != nil {
+		if err := os.Rename(src, tmp.Name()); err != nil {
 			return "", fmt.Errorf("import %s: %w", f.Path, err)
 		}
 		in, err := os.Open(tmp.Name())

@@ -13,7 +13,6 @@ import (
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/recommend"
-	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/version"
 )
@@ -73,7 +72,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				return err
 			}
 			if in.GatewayTag == "" {
-				if tags, err := release.ListTags(ctx, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
+				if tags, err := listGatewayTags(ctx, g, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
 					in.GatewayTags = tags
 				}
 			}

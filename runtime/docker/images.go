@@ -143,3 +143,12 @@ func (e *Engine) Mirrors(ctx context.Context) []string {
 	}
 	return info.Info.RegistryConfig.Mirrors
 }
+
+// RemoveImage untags ref; the image goes with its last tag unless a
+// container uses it. A ref the engine does not have is not an error.
+func (e *Engine) RemoveImage(ctx context.Context, ref string) error {
+	if _, err := e.API.ImageRemove(ctx, ref, client.ImageRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	return nil
+}
