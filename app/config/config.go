@@ -240,6 +240,9 @@ func (d Deployment) Validate() error {
 			add("%s: %d is not a TCP port (1–65535)", field, p)
 		}
 	}
+	if d.Gateway.AgentPort == d.Gateway.Port {
+		add("gateway.agent_port: %d is gateway.port as well; the Agent Platform needs its own port", d.Gateway.AgentPort)
+	}
 	if d.LogDir != "" && !filepath.IsAbs(d.LogDir) {
 		add("log_dir: %q must be an absolute path", d.LogDir)
 	}

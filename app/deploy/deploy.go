@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -572,10 +573,11 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 	for _, c := range pending {
 		d.step(c.Name, "waiting for %s to become healthy", c.Name)
 	}
+	outside := map[string]bool{} // containers probed from outside, said once
 	for len(pending) > 0 {
 		var still []stack.Container
 		for _, c := range pending {
-			ok, err := d.healthy(ctx, c, ids[c.Name])
+			ok, err := d.healthy(ctx, c, ids[c.Name], outside)
 			if err != nil {
 				return err
 			}
@@ -604,8 +606,11 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 	return nil
 }
 
-// healthy checks one container once.
-func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string) (bool, error) {
+// healthy checks one container once. When the image lacks the health
+// command (no python3 in a user's image) or the check is NONE, it reads the
+// health URL from outside, at the container's address on the stack's
+// network; outside records (and says once) which containers that is.
+func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string, outside map[string]bool) (bool, error) {
 	st, err := d.Engine.Inspect(ctx, id)
 	if err != nil {
 		return false, err
@@ -618,13 +623,85 @@ func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string) (b
 	if st.Health == "healthy" {
 		return true, nil
 	}
-	if len(c.Health.Test) == 0 || c.Health.Test[0] == "NONE" {
+	none := len(c.Health.Test) == 0 || c.Health.Test[0] == "NONE"
+	if none && c.Health.URL == "" {
 		return st.Running, nil
 	}
-	ectx, cancel := context.WithTimeout(ctx, max(c.Health.Timeout, time.Second))
+	if !none && !outside[c.Name] {
+		ectx, cancel := context.WithTimeout(ctx, max(c.Health.Timeout, time.Second))
+		code, err := d.Engine.Exec(ectx, id, c.Health.Test)
+		cancel()
+		if !CommandMissing(code, err) || c.Health.URL == "" {
+			return err == nil && code == 0, nil
+		}
+	}
+	if !outside[c.Name] {
+		outside[c.Name] = true
+		why := "its health check is off (NONE)"
+		if !none {
+			why = fmt.Sprintf("the image has no %q for its health check", healthCommandName(c.Health.Test))
+		}
+		d.step(c.Name, "%s: %s, so DuoBox probes %s from outside", c.Name, why, OutsideURL(c.Health.URL, st.IPAddress))
+	}
+	return st.Running && probeOutside(ctx, OutsideURL(c.Health.URL, st.IPAddress)), nil
+}
+
+// CommandMissing reports whether a health command failed because the image
+// does not have it: the runtime's "executable file not found" or the shell's
+// 126/127 exit codes.
+func CommandMissing(code int, err error) bool {
+	if err != nil {
+		msg := err.Error()
+		return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")
+	}
+	return code == 126 || code == 127
+}
+
+func healthCommandName(test []string) string {
+	if len(test) > 0 && (test[0] == "CMD" || test[0] == "CMD-SHELL") {
+		test = test[1:]
+	}
+	if len(test) == 0 {
+		return ""
+	}
+	if f := strings.Fields(test[0]); len(f) > 0 {
+		return f[0]
+	}
+	return test[0]
+}
+
+// OutsideURL is the in-container health URL (http://127.0.0.1:PORT/path) at
+// the container's address instead; "" when the container has none.
+func OutsideURL(inside, ip string) string {
+	if ip == "" || inside == "" {
+		return ""
+	}
+	rest := strings.TrimPrefix(inside, "http://")
+	hostPort, path, _ := strings.Cut(rest, "/")
+	_, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return ""
+	}
+	return "http://" + net.JoinHostPort(ip, port) + "/" + path
+}
+
+// probeOutside is one GET of url; 200 is healthy.
+func probeOutside(ctx context.Context, url string) bool {
+	if url == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*time.Second)
 	defer cancel()
-	code, err := d.Engine.Exec(ectx, id, c.Health.Test)
-	return err == nil && code == 0, nil
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // stoppedState catches a crash-looping container between two runs (the

@@ -79,6 +79,7 @@ type ContainerState struct {
 	StartedAt  time.Time `json:"started_at"`
 	Image      string    `json:"image"` // the image ID it runs
 	Restarts   int       `json:"restarts"`
+	IPAddress  string    `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
 }
 
 // ImageInfo is a local image.

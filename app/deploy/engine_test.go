@@ -433,3 +433,49 @@ func TestUpPlatformMismatch_FakeArmHostReport_RunsAmd64ImageWithPlatformAndSaysS
 		}
 	}
 }
+
+// TestUpImageWithoutPython3ProbesHealthFromOutside: the stand-in images are
+// scratch images with no python3, as a user's CPU build or patched image may
+// be. With DuoBox's default health command (python3) the check cannot run in
+// them, so up probes the health URL from outside, at the container's
+// address, and says so; "none" does the same without trying.
+func TestUpImageWithoutPython3ProbesHealthFromOutside(t *testing.T) {
+	f := newFixture(t, "18.5")
+	f.cfg.ModelServer.HealthCmd = nil
+	f.cfg.Gateway.Image.HealthCmd = []string{"NONE"}
+	var steps []string
+	f.dep.OnEvent = func(e deploy.Event) {
+		if e.Kind == deploy.EventStep {
+			steps = append(steps, e.Message)
+		}
+	}
+	if _, err := f.up(); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	all := strings.Join(steps, "\n")
+	if !strings.Contains(all, `the image has no "python3" for its health check, so DuoBox probes http://`) ||
+		!strings.Contains(all, ":8000/health from outside") || !strings.Contains(all, "its health check is off (NONE), so DuoBox probes http://") ||
+		!strings.Contains(all, ":5052/monitoring/healthz from outside") {
+		t.Errorf("steps:\n%s", all)
+	}
+}
+
+func TestCommandMissingAndOutsideURL(t *testing.T) {
+	for _, c := range []struct {
+		code int
+		err  error
+		want bool
+	}{{127, nil, true}, {126, nil, true}, {1, nil, false}, {0, nil, false},
+		{-1, errors.New(`OCI runtime exec failed: exec failed: unable to start container process: exec: "python3": executable file not found in $PATH: unknown`), true},
+		{-1, errors.New("context deadline exceeded"), false}} {
+		if got := deploy.CommandMissing(c.code, c.err); got != c.want {
+			t.Errorf("CommandMissing(%d, %v) = %v", c.code, c.err, got)
+		}
+	}
+	if got := deploy.OutsideURL("http://127.0.0.1:5052/monitoring/healthz", "172.18.0.3"); got != "http://172.18.0.3:5052/monitoring/healthz" {
+		t.Errorf("OutsideURL = %q", got)
+	}
+	if got := deploy.OutsideURL("http://127.0.0.1:5052/monitoring/healthz", ""); got != "" {
+		t.Errorf("no address: %q", got)
+	}
+}

@@ -36,6 +36,44 @@ type InitInput struct {
 	LogDir              string
 	DocsIndex           string
 	Port                int
+	// Images a user points elsewhere (a mirror, a patched image, a CPU build):
+	// GatewayRepository replaces the gateway's repository (the tag rules
+	// stay); ModelServerImage is "repository[:tag]"; the health commands are
+	// parsed by ParseHealthCmd ("" keeps DuoBox's probe).
+	GatewayRepository    string
+	ModelServerImage     string
+	GatewayHealthCmd     string
+	ModelServerHealthCmd string
+	AgentPort            int // host port of the Agent Platform (0: 50052)
+}
+
+// ParseHealthCmd reads a health command as a person types it: "none"
+// disables the image's Docker health check (DuoBox then probes the container
+// from outside), "CMD-SHELL <line>" runs the line through the image's
+// /bin/sh, anything else is split on spaces and run directly (no shell
+// needed), e.g. "curl -fsS http://127.0.0.1:8000/health".
+func ParseHealthCmd(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return nil, nil
+	case strings.EqualFold(s, "none"):
+		return []string{"NONE"}, nil
+	case strings.HasPrefix(s, "CMD-SHELL"):
+		line := strings.TrimSpace(strings.TrimPrefix(s, "CMD-SHELL"))
+		if line == "" {
+			return nil, fmt.Errorf("CMD-SHELL needs a command line after it")
+		}
+		return []string{"CMD-SHELL", line}, nil
+	}
+	f := strings.Fields(s)
+	if f[0] == "CMD" {
+		f = f[1:]
+	}
+	if len(f) == 0 {
+		return nil, fmt.Errorf("CMD needs a command after it")
+	}
+	return append([]string{"CMD"}, f...), nil
 }
 
 // NewDeployment builds a validated deployment config from the input. Notes
@@ -60,6 +98,33 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	d.Gateway.Image.Tag = in.GatewayTag
 	d.Gateway.Image.Registry = in.GatewayRegistry
 	d.ModelServer.Registry = in.ModelServerRegistry
+	d.Gateway.Image.Repository = strings.TrimSpace(in.GatewayRepository)
+	d.Gateway.AgentPort = in.AgentPort
+	if in.AgentPort != 0 && in.AgentPort == in.Port {
+		return d, nil, app.BadInput("choose another --agent-port (or --port): two stacks on one engine need different ports too",
+			"--agent-port %d is the gateway's --port as well", in.AgentPort)
+	}
+	if img := strings.TrimSpace(in.ModelServerImage); img != "" {
+		repo, tag := img, ""
+		if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
+			repo, tag = img[:i], img[i+1:]
+		}
+		if strings.Contains(img, "@") || repo == "" {
+			return d, nil, app.BadInput("pass --model-server-image like vllm/vllm-openai:v0.18.1 or mirror.example.com/vllm-cpu:v0.18.1",
+				"--model-server-image %q is not repository[:tag]", img)
+		}
+		d.ModelServer.Repository, d.ModelServer.Tag = repo, tag
+	}
+	for _, h := range []struct {
+		flag, val string
+		dst       *[]string
+	}{{"--gateway-health-cmd", in.GatewayHealthCmd, &d.Gateway.Image.HealthCmd}, {"--model-server-health-cmd", in.ModelServerHealthCmd, &d.ModelServer.HealthCmd}} {
+		cmd, err := ParseHealthCmd(h.val)
+		if err != nil {
+			return d, nil, app.BadInput("pass a command such as \"curl -fsS http://127.0.0.1:8000/health\", \"CMD-SHELL <line>\" or \"none\"", "%s: %v", h.flag, err)
+		}
+		*h.dst = cmd
+	}
 	if d.Gateway.Image.Tag == "" {
 		if in.GatewayTags != nil {
 			if d.Gateway.Image.Tag, err = release.GatewayTag(v, in.GatewayTags); err != nil {

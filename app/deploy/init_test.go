@@ -83,3 +83,51 @@ func TestNewDeploymentNamedModelUsesItsFit(t *testing.T) {
 		t.Fatalf("%+v", d)
 	}
 }
+
+// TestNewDeploymentImagesAUserPointsElsewhere: init takes the gateway
+// repository, the model server image, both health commands and the Agent
+// Platform port; bad values are refused with what to pass.
+func TestNewDeploymentImagesAUserPointsElsewhere(t *testing.T) {
+	in := initInput(t, "18.5", rtx4090)
+	in.GatewayTags = []string{"self-hosted-v18.5.0-ee"}
+	in.Port = 15052
+	in.AgentPort = 15053
+	in.GatewayRepository = "mirror.example.com/gitlab/model-gateway"
+	in.ModelServerImage = "mirror.example.com:5000/vllm/vllm-openai-patched:v0.18.1-p1"
+	in.ModelServerHealthCmd = "curl -fsS http://127.0.0.1:8000/health"
+	in.GatewayHealthCmd = "none"
+	d, _, err := NewDeployment(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Gateway.AgentPort != 15053 || d.Gateway.Image.Repository != "mirror.example.com/gitlab/model-gateway" || d.Gateway.Image.Tag != "self-hosted-v18.5.0-ee" ||
+		d.ModelServer.Repository != "mirror.example.com:5000/vllm/vllm-openai-patched" || d.ModelServer.Tag != "v0.18.1-p1" {
+		t.Errorf("images/ports: %+v %+v", d.Gateway, d.ModelServer)
+	}
+	if strings.Join(d.ModelServer.HealthCmd, " ") != "CMD curl -fsS http://127.0.0.1:8000/health" || strings.Join(d.Gateway.Image.HealthCmd, " ") != "NONE" {
+		t.Errorf("health commands %q %q", d.ModelServer.HealthCmd, d.Gateway.Image.HealthCmd)
+	}
+	in.ModelServerImage = "vllm/vllm-openai"
+	in.ModelServerHealthCmd = "CMD-SHELL wget -qO- http://127.0.0.1:8000/health || exit 1"
+	if d, _, err = NewDeployment(in); err != nil || d.ModelServer.Tag != config.DefaultModelServerTag ||
+		strings.Join(d.ModelServer.HealthCmd, "|") != "CMD-SHELL|wget -qO- http://127.0.0.1:8000/health || exit 1" {
+		t.Errorf("repository without tag / CMD-SHELL: %+v %v", d.ModelServer, err)
+	}
+
+	for name, bad := range map[string]func(*InitInput){
+		"agent port = gateway port": func(i *InitInput) { i.AgentPort = i.Port },
+		"agent port out of range":   func(i *InitInput) { i.AgentPort = 70000 },
+		"image with a digest":       func(i *InitInput) { i.ModelServerImage = "vllm/vllm-openai@sha256:abc" },
+		"empty CMD-SHELL":           func(i *InitInput) { i.ModelServerHealthCmd = "CMD-SHELL" },
+		"bad repository":            func(i *InitInput) { i.GatewayRepository = "Not A Repo" },
+	} {
+		in := initInput(t, "18.5", rtx4090)
+		in.GatewayTags = []string{"self-hosted-v18.5.0-ee"}
+		in.Port, in.AgentPort = 15052, 15053
+		bad(&in)
+		var p *app.Problem
+		if _, _, err := NewDeployment(in); !errors.As(err, &p) || p.Kind != app.KindBadInput || p.Fix == "" {
+			t.Errorf("%s: want bad input with a fix, got %v", name, err)
+		}
+	}
+}

@@ -99,7 +99,12 @@ type GPURequest struct {
 
 // Health is a Docker health check (CMD form).
 type Health struct {
-	Test        []string      `json:"test"`
+	Test []string `json:"test"`
+	// URL is what DuoBox's own probe reads inside the container (127.0.0.1);
+	// when the image lacks the health command (no python3) or the check is
+	// NONE, DuoBox reads it from outside at the container's address. Not part
+	// of the config hash.
+	URL         string        `json:"-"`
 	Interval    time.Duration `json:"interval"`
 	Timeout     time.Duration `json:"timeout"`
 	StartPeriod time.Duration `json:"start_period"`
@@ -245,7 +250,7 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 		Labels:  labels(d.Name, RoleModel),
 		Mounts:  []Mount{{Type: "volume", Source: cacheVolume, Target: hfCacheTarget}},
 		Restart: RestartPolicy,
-		Health: Health{Test: healthTest(d.ModelServer.HealthCmd, modelHealthURL), Interval: 10 * time.Second,
+		Health: Health{Test: healthTest(d.ModelServer.HealthCmd, modelHealthURL), URL: modelHealthURL, Interval: 10 * time.Second,
 			Timeout: 5 * time.Second, StartPeriod: 30 * time.Minute, Retries: 3},
 	}
 	if d.Mode == config.ModeGPU {
@@ -368,7 +373,7 @@ func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabUR
 		Labels:    labels(d.Name, RoleGateway),
 		Ports:     ports,
 		Restart:   RestartPolicy,
-		Health: Health{Test: healthTest(d.Gateway.Image.HealthCmd, gatewayHealthURL), Interval: 10 * time.Second,
+		Health: Health{Test: healthTest(d.Gateway.Image.HealthCmd, gatewayHealthURL), URL: gatewayHealthURL, Interval: 10 * time.Second,
 			Timeout: 5 * time.Second, StartPeriod: 2 * time.Minute, Retries: 3},
 	}
 	if o.LogDir != "" {

@@ -100,3 +100,48 @@ func TestUpEngineUnreachableExitsThree(t *testing.T) {
 		t.Fatalf("up without an engine: exit %d, %q", code, errOut)
 	}
 }
+
+// TestInitTakesImagesHealthCommandsAndAgentPort: a user points the images
+// elsewhere and gives the health commands and the Agent Platform port on the
+// command line; a bad value is refused (exit 2) and writes nothing.
+func TestInitTakesImagesHealthCommandsAndAgentPort(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("DUOBOX_HOME", home)
+	base := []string{"init", "--json", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5",
+		"--host", "gpu-box.example.com", "--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee"}
+	if code, _, errOut := runCLI(t, append(base, "--agent-port", "5052")...); code != 2 || !strings.Contains(errOut, "--agent-port 5052 is the gateway's --port") {
+		t.Fatalf("same ports: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(home, "config", "deployment.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("a refused init wrote the config: %v", err)
+	}
+	code, out, errOut := runCLI(t, append(base, "--agent-port", "50152", "--model-server-image", "mirror.example.com/vllm-cpu:v0.18.1",
+		"--model-server-health-cmd", "curl -fsS http://127.0.0.1:8000/health", "--gateway-repository", "mirror.example.com/model-gateway", "--gateway-health-cmd", "none")...)
+	if code != 0 {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Config struct {
+			ModelServer struct {
+				Repository, Tag string
+				HealthCmd       []string
+			}
+			Gateway struct {
+				AgentPort int
+				Image     struct {
+					Repository, Tag string
+					HealthCmd       []string
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c := res.Config
+	if c.Gateway.AgentPort != 50152 || c.ModelServer.Repository != "mirror.example.com/vllm-cpu" || c.ModelServer.Tag != "v0.18.1" ||
+		strings.Join(c.ModelServer.HealthCmd, " ") != "CMD curl -fsS http://127.0.0.1:8000/health" ||
+		c.Gateway.Image.Repository != "mirror.example.com/model-gateway" || c.Gateway.Image.Tag != "self-hosted-v18.5.2-ee" || strings.Join(c.Gateway.Image.HealthCmd, " ") != "NONE" {
+		t.Errorf("config %+v", c)
+	}
+}

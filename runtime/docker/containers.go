@@ -143,7 +143,7 @@ func (e *Engine) Inspect(ctx context.Context, id string) (deploy.ContainerState,
 		return deploy.ContainerState{}, e.explain(err, "inspect container "+id)
 	}
 	c := r.Container
-	s := deploy.ContainerState{ID: c.ID, Image: c.Image, Restarts: c.RestartCount}
+	s := deploy.ContainerState{ID: c.ID, Image: c.Image, Restarts: c.RestartCount, IPAddress: containerIP(c)}
 	if st := c.State; st != nil {
 		s.Status, s.Running, s.Restarting, s.ExitCode, s.OOMKilled, s.Error = string(st.Status), st.Running, st.Restarting, st.ExitCode, st.OOMKilled, st.Error
 		s.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)

@@ -73,19 +73,25 @@ func healthState(c container.InspectResponse) health.ContainerState {
 			}
 		}
 	}
-	if c.NetworkSettings != nil && c.Config != nil {
-		if n, ok := c.NetworkSettings.Networks[c.Config.Labels[stack.LabelStack]]; ok && n != nil && n.IPAddress.IsValid() {
-			s.IPAddress = n.IPAddress.String()
-		} else {
-			for _, n := range c.NetworkSettings.Networks {
-				if n != nil && n.IPAddress.IsValid() {
-					s.IPAddress = n.IPAddress.String()
-					break
-				}
-			}
+	s.IPAddress = containerIP(c)
+	return s
+}
+
+// containerIP is the container's address on its stack's network, else on
+// any network it has; "" when none.
+func containerIP(c container.InspectResponse) string {
+	if c.NetworkSettings == nil || c.Config == nil {
+		return ""
+	}
+	if n, ok := c.NetworkSettings.Networks[c.Config.Labels[stack.LabelStack]]; ok && n != nil && n.IPAddress.IsValid() {
+		return n.IPAddress.String()
+	}
+	for _, n := range c.NetworkSettings.Networks {
+		if n != nil && n.IPAddress.IsValid() {
+			return n.IPAddress.String()
 		}
 	}
-	return s
+	return ""
 }
 
 // engineTime parses the engine's timestamps; its "zero" (0001-01-01…) becomes time.Time{}.

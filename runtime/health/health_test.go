@@ -294,6 +294,14 @@ func TestAssess_WorstFindingWinsWithReason(t *testing.T) {
 			stack.RoleGateway: {Name: "duobox-gateway", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now}},
 			[]Probe{{Name: "model_health", OK: true}}, nil, StatusStarting, "gateway container's health check has not passed", "wait"},
 		{"gateway missing", map[string]ContainerState{stack.RoleModel: running("model")}, nil, nil, StatusDown, "gateway container does not exist", "duobox up"},
+		{"docker unhealthy for its own reason", map[string]ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "unhealthy", HealthLog: "urlopen error timed out", StartedAt: now},
+			stack.RoleGateway: running("gateway")}, ok, nil, StatusDegraded, "Docker reports the model container unhealthy: urlopen error timed out", "duobox logs model"},
+		// An image without python3: Docker's check cannot run; DuoBox's probes from outside are the check.
+		{"image without the health command, probes pass", map[string]ContainerState{
+			stack.RoleModel: {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "unhealthy",
+				HealthLog: `OCI runtime exec failed: exec failed: unable to start container process: exec: "python3": executable file not found in $PATH: unknown`, StartedAt: now},
+			stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -175,7 +175,10 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 		}
 	}
 	for _, role := range roles {
-		if s := states[role]; s.Health == "unhealthy" && failing == nil {
+		// An image without the health command (no python3 in a user's
+		// image) leaves Docker's check unhealthy for good; DuoBox's own
+		// probes, from outside, passed, and they are the check then.
+		if s := states[role]; s.Health == "unhealthy" && failing == nil && !strings.Contains(s.HealthLog, "executable file not found") {
 			why := fmt.Sprintf("Docker reports the %s container unhealthy", role)
 			if s.HealthLog != "" {
 				why += ": " + s.HealthLog
