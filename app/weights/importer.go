@@ -34,9 +34,10 @@ type ImportOptions struct {
 	Headroom         int64 // as in Options
 	ProgressInterval time.Duration
 	// Staged says source is a folder the caller unpacked on the hub cache's
-	// file system (an offline bundle's weights): its files, and the blobs its
-	// snapshot links point at, are moved into blobs/ instead of copied, and
-	// the folder is left for the caller to remove.
+	// file system (an offline bundle's weights) in the cache layout, after
+	// verifying every file's sha256: its files, and the blobs its snapshot
+	// links point at, are moved into blobs/ instead of copied; a blob named
+	// by its sha256 is not hashed again. The caller removes the folder.
 	Staged bool
 }
 
@@ -384,6 +385,23 @@ func placeBlob(rc repoCache, f localFile, move bool, m *meter) (string, error) {
 		tmp.Close()
 		if err := os.Rename(src, tmp.Name()); err != nil {
 			return "", fmt.Errorf("import %s: %w", f.Path, err)
+		}
+		if f.staged && f.SHA256 != "" && useSHA256 {
+			// Staged from an offline bundle whose sha256 checksums the
+			// caller verified while unpacking: the blob is named by it.
+			st, err := os.Stat(tmp.Name())
+			if err != nil {
+				return "", fmt.Errorf("import %s: %w", f.Path, err)
+			}
+			if st.Size() != f.Size {
+				return "", app.BadInput("copy the file again, then import", "%s changed while importing: %d bytes, expected %d", f.Path, st.Size(), f.Size)
+			}
+			m.bytes.Add(f.Size)
+			m.fetched.Add(f.Size)
+			if err := os.Rename(tmp.Name(), rc.blob(f.SHA256)); err != nil {
+				return "", fmt.Errorf("import %s: %w", f.Path, err)
+			}
+			return f.SHA256, nil
 		}
 		in, err := os.Open(tmp.Name())
 		if err != nil {
