@@ -98,6 +98,28 @@ type Architecture struct {
 	// SlidingWindowShare is the fraction of layers with a small sliding window
 	// (their KV does not grow with context); 0 for plain full attention.
 	SlidingWindowShare float64 `yaml:"sliding_window_share,omitempty" json:"sliding_window_share,omitempty"`
+	// SlidingWindow is those layers' window in tokens (config.json sliding_window).
+	SlidingWindow int `yaml:"sliding_window,omitempty" json:"sliding_window,omitempty"`
+	// Hidden is config.json hidden_size (0: attention_heads × head_dim).
+	Hidden int `yaml:"hidden,omitempty" json:"hidden,omitempty"`
+	// Experts and ExpertIntermediate describe an MoE whose expert weights are
+	// stored in MXFP4 (gpt-oss): vLLM pads them when it loads them, so the
+	// loaded size is not the file size.
+	Experts            int `yaml:"experts,omitempty" json:"experts,omitempty"`
+	ExpertIntermediate int `yaml:"expert_intermediate,omitempty" json:"expert_intermediate,omitempty"`
+}
+
+// HiddenSize is Hidden, or attention heads × head dim when the catalog gives none.
+func (a Architecture) HiddenSize() int {
+	if a.Hidden > 0 {
+		return a.Hidden
+	}
+	return a.AttentionHeads * a.HeadDim
+}
+
+// SlidingLayers is how many layers use the sliding window.
+func (a Architecture) SlidingLayers() int {
+	return int(float64(a.Layers)*a.SlidingWindowShare + 0.5)
 }
 
 // KVBytesPerToken is 2 × layers × KV heads per GPU × head dim × dtype bytes,
@@ -246,6 +268,12 @@ func (c *Catalog) prepare() error {
 		}
 		if a.SlidingWindowShare < 0 || a.SlidingWindowShare >= 1 {
 			bad("sliding_window_share %.2f must be in [0,1)", a.SlidingWindowShare)
+		}
+		if (a.SlidingWindowShare > 0) != (a.SlidingWindow > 0) {
+			bad("sliding_window_share and sliding_window go together")
+		}
+		if a.Hidden < 0 || a.Experts < 0 || a.ExpertIntermediate < 0 || (a.Experts > 0) != (a.ExpertIntermediate > 0) {
+			bad("hidden, experts and expert_intermediate must be positive, experts with expert_intermediate")
 		}
 		if m.WeightBytes == 0 {
 			bad("weight_bytes is 0")

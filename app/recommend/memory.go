@@ -7,60 +7,41 @@ import (
 // GiB is 2^30 bytes; vLLM logs GiB, nvidia-smi reports MiB.
 const GiB = 1 << 30
 
-// Memory model constants, per GPU (facts/models.md §3.3 and §8). They are
-// estimates; after the first start DuoBox reads vLLM's own figures.
-const (
-	nonTorchSingleGPU = GiB / 2       // CUDA context + non-torch memory, TP = 1
-	nonTorchParallel  = 21 * GiB / 10 // per GPU at TP ≥ 2 (NCCL buffers)
-	activationBase    = 3 * GiB / 2   // profiled peak activations at 8k batched tokens
-	activationVocab   = 3 * GiB / 2   // extra for vocabularies ≥ 150k (logits)
-	activationVocabM  = GiB / 2       // extra for vocabularies ≥ 100k
-	activationMoE     = GiB           // extra for MoE routing buffers
-	cudaGraphs        = GiB           // outside the utilisation budget: needs headroom
-	kvDTypeBytes      = 2             // KV cache in the model's 16-bit dtype
-	blockSize         = 16            // vLLM's KV block size (tokens)
-)
+// tightShare is the margin under which a fit is called tight: vLLM's own
+// figures move by a few percent between runs (fixture logs, testdata/vllm-logs).
+const tightShare = 0.03
 
 // Breakdown is one model's memory on one GPU, in bytes.
 type Breakdown struct {
-	Weights  uint64 `json:"weights_bytes"`
-	KVCache  uint64 `json:"kv_cache_bytes"`    // at the chosen context, one full-length sequence
-	Overhead uint64 `json:"overhead_bytes"`    // non-torch memory + activations, inside the budget
-	Graphs   uint64 `json:"cuda_graphs_bytes"` // outside the budget; needs headroom
-	Total    uint64 `json:"total_bytes"`       // weights + KV + overhead
-	Budget   uint64 `json:"budget_bytes"`      // what vLLM may use on this GPU: free × utilisation, less graph headroom
+	Weights        uint64 `json:"weights_bytes"`
+	KVCache        uint64 `json:"kv_cache_bytes"`    // what one request of the chosen context needs (vLLM's start-up check)
+	Overhead       uint64 `json:"overhead_bytes"`    // non-torch memory + activations (+ CUDA graphs from vLLM 0.21), inside the budget
+	Graphs         uint64 `json:"cuda_graphs_bytes"` // CUDA graphs; outside the budget up to vLLM 0.20 (needs headroom)
+	Total          uint64 `json:"total_bytes"`       // weights + KV + overhead
+	Budget         uint64 `json:"budget_bytes"`      // what vLLM may use on this GPU: free × utilisation, less graph headroom
+	NonTorch       uint64 `json:"non_torch_bytes"`
+	Activation     uint64 `json:"activation_bytes"`
+	GraphsInBudget bool   `json:"graphs_in_budget"`
+	KVPool         int64  `json:"kv_pool_bytes"` // what vLLM gives the KV cache out of the budget ("Available KV cache memory")
+	KVTokens       int    `json:"kv_tokens"`     // "GPU KV cache size: N tokens"
+	Engine         string `json:"vllm_version"`  // the vLLM version this is predicted for
+	est            Estimate
 }
 
-// overheadPerGPU is the non-KV, non-weight memory inside vLLM's budget.
-func overheadPerGPU(a catalog.Architecture, tp int) uint64 {
-	o := uint64(nonTorchSingleGPU)
-	if tp > 1 {
-		o = nonTorchParallel
-	}
-	o += activationBase
-	switch {
-	case a.Vocab >= 150_000:
-		o += activationVocab
-	case a.Vocab >= 100_000:
-		o += activationVocabM
-	}
-	if a.MoE {
-		o += activationMoE
-	}
-	return o
-}
+// gpuMem is the card a layout is sized for.
+type gpuMem struct{ free, total uint64 }
 
 // budget is what vLLM may use on a GPU with this much free memory at util,
-// keeping headroom for CUDA graphs, which sit outside the budget.
-func budget(free uint64, util float64) uint64 {
-	b := uint64(float64(free) * util)
-	if free > cudaGraphs && free-cudaGraphs < b {
-		b = free - cudaGraphs
+// keeping headroom for CUDA graphs when they sit outside the budget.
+func budget(g gpuMem, util float64, est Estimate) uint64 {
+	b := uint64(float64(g.free) * util)
+	if est.GraphsInBudget {
+		return b
 	}
-	if free <= cudaGraphs {
+	if g.free <= est.Graphs {
 		return 0
 	}
-	return b
+	return min(b, g.free-est.Graphs)
 }
 
 // layout is one way to place a model: its weights (bf16 or a variant) over tp GPUs.
@@ -70,39 +51,62 @@ type layout struct {
 	variant *catalog.Variant
 }
 
-// need returns the breakdown for a layout at a context, against a budget.
-func need(m catalog.Model, l layout, context int, budgetBytes uint64) Breakdown {
-	kv := m.Architecture.KVBytesPerToken(l.tp, kvDTypeBytes) * uint64(roundUp(context, blockSize))
-	b := Breakdown{
-		Weights:  l.weights / uint64(l.tp),
-		KVCache:  kv,
-		Overhead: overheadPerGPU(m.Architecture, l.tp),
-		Graphs:   cudaGraphs,
-		Budget:   budgetBytes,
+// settingsFor are the vLLM settings a layout runs with at a context.
+func (o Options) settingsFor(l layout, context int) Settings {
+	return Settings{Engine: o.Engine, TensorParallel: l.tp, MaxModelLen: context, KVCacheDType: o.KVCacheDType,
+		MaxBatchedTokens: o.MaxBatchedTokens, EnforceEager: o.EnforceEager}
+}
+
+// need returns the breakdown for a layout at a context on a GPU.
+func need(m catalog.Model, l layout, context int, g gpuMem, opts Options) Breakdown {
+	est := estimate(m.Architecture, l.weights, l.variant, opts.settingsFor(l, context), g.total)
+	b := Breakdown{Weights: est.Weights, KVCache: est.KVNeed, Overhead: est.Overhead(), Graphs: est.Graphs,
+		NonTorch: est.NonTorch, Activation: est.Activation, GraphsInBudget: est.GraphsInBudget, Engine: est.Engine, est: est}
+	if g.free > 0 {
+		b.Budget = budget(g, opts.util(), est)
+		b.KVPool = est.KVPool(b.Budget)
+		b.KVTokens = est.KVTokens(b.KVPool)
 	}
 	b.Total = b.Weights + b.KVCache + b.Overhead
 	return b
 }
 
+// fits says whether the breakdown fits its budget, and whether only tightly.
+func (b Breakdown) fits() (ok, tight bool) {
+	if b.Budget == 0 || b.Total > b.Budget {
+		return false, false
+	}
+	return true, float64(b.Budget-b.Total) < tightShare*float64(b.Budget)
+}
+
 // maxContext is the largest context (a multiple of the block size, at most the
 // model's own) whose KV cache fits next to weights and overhead; 0 if none.
-func maxContext(m catalog.Model, l layout, budgetBytes uint64) int {
-	fixed := l.weights/uint64(l.tp) + overheadPerGPU(m.Architecture, l.tp)
-	if budgetBytes <= fixed {
+func maxContext(m catalog.Model, b Breakdown) int {
+	e := b.est
+	fixed := b.Weights + b.Overhead + e.SlidingFixed
+	if b.Budget <= fixed || e.KVPerToken == 0 {
 		return 0
 	}
-	perToken := m.Architecture.KVBytesPerToken(l.tp, kvDTypeBytes)
-	tokens := int((budgetBytes - fixed) / perToken)
-	tokens -= tokens % blockSize
-	return min(tokens, m.Architecture.MaxContext)
+	a := m.Architecture
+	full := uint64(a.Layers - a.SlidingLayers())
+	if full == 0 {
+		return a.MaxContext
+	}
+	perToken := e.KVPerToken / uint64(a.Layers) * full
+	tokens := int((b.Budget - fixed) / perToken)
+	tokens -= tokens % max(e.BlockSize, 1)
+	return min(tokens, a.MaxContext)
 }
 
 // minGPUMemory is the smallest single card (total memory, idle) that serves m
 // in its own dtype at context with utilisation util.
-func minGPUMemory(m catalog.Model, context int, util float64) uint64 {
-	total := need(m, layout{weights: m.WeightBytes, tp: 1}, context, 0).Total
-	byUtil := uint64(float64(total) / util)
-	return max(byUtil, total+cudaGraphs)
+func minGPUMemory(m catalog.Model, context int, opts Options) uint64 {
+	b := need(m, layout{weights: m.WeightBytes, tp: 1}, context, gpuMem{}, opts)
+	byUtil := uint64(float64(b.Total) / opts.util())
+	if b.GraphsInBudget {
+		return byUtil
+	}
+	return max(byUtil, b.Total+b.Graphs)
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }

@@ -42,6 +42,18 @@ type Options struct {
 	GitLab      version.GitLab // which GitLab listings apply
 	Context     int            // requested context (0: DefaultContext, capped at each model's maximum)
 	Utilization float64        // fraction of free VRAM vLLM may use (0: DefaultUtilization)
+	// vLLM settings the prediction follows (zero values: vLLM's defaults).
+	Engine           string // vLLM version ("": DefaultEngine)
+	KVCacheDType     string // --kv-cache-dtype: "" / auto, or fp8
+	MaxBatchedTokens int    // --max-num-batched-tokens
+	EnforceEager     bool   // --enforce-eager
+}
+
+func (o Options) util() float64 {
+	if o.Utilization == 0 {
+		return DefaultUtilization
+	}
+	return o.Utilization
 }
 
 // ModelFit is one model's verdict.
@@ -59,11 +71,15 @@ type ModelFit struct {
 	Context        int                               `json:"context"`
 	MaxContext     int                               `json:"max_context"` // the largest context it could serve here (0 when it does not fit)
 	Memory         Breakdown                         `json:"memory"`
+	Tight          bool                              `json:"tight,omitempty"`      // fits with under 3 % of the budget to spare
+	Advice         string                            `json:"advice,omitempty"`     // what to change to get margin (or to fit)
 	MinGPUMemory   uint64                            `json:"min_gpu_memory_bytes"` // smallest single idle card for its own dtype at Context
 	Why            string                            `json:"why"`
 	GPUIndex       int                               `json:"gpu_index"`
 	model          catalog.Model
 	layout         layout
+	gpu            gpuMem
+	opts           Options
 }
 
 // Pick is one model of the recommendation, with the vLLM settings to use.
@@ -90,6 +106,7 @@ type Result struct {
 	Reason         string            `json:"reason"`
 	Uncovered      []catalog.Feature `json:"uncovered"`
 	Notes          []string          `json:"notes,omitempty"`
+	Engine         string            `json:"vllm_version"` // the vLLM version the memory figures are predicted for
 }
 
 // CheckContext validates a --context value.
@@ -117,11 +134,21 @@ func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, err
 	if err := CheckContext(opts.Context); err != nil {
 		return Result{}, err
 	}
+	eng, err := ParseEngine(opts.Engine)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := CheckKVCacheDType(opts.KVCacheDType); err != nil {
+		return Result{}, err
+	}
+	if opts.MaxBatchedTokens < 0 {
+		return Result{}, app.BadInput("give a positive number of tokens, for example 8192, or leave it unset for vLLM's default", "max batched tokens %d is negative", opts.MaxBatchedTokens)
+	}
 	if err := CheckGitLabVersion(opts.GitLab, c); err != nil {
 		return Result{}, err
 	}
 	res := Result{GitLab: opts.GitLab.String(), Context: opts.Context, Utilization: opts.Utilization,
-		Recommendation: []Pick{}, Uncovered: []catalog.Feature{}}
+		Recommendation: []Pick{}, Uncovered: []catalog.Feature{}, Engine: eng.String()}
 	gpus := m.NVIDIA()
 	if len(gpus) == 0 {
 		res.Notes = append(res.Notes, "No NVIDIA GPU was found; each model shows the smallest single GPU that would run it.")
@@ -181,10 +208,10 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 	}
 	ctx = min(ctx, model.Architecture.MaxContext)
 	f := ModelFit{ID: model.ID, Name: model.Name, HFRepo: model.HFRepo, Status: listing.Status, Features: model.FeaturesAt(opts.GitLab),
-		Levels: listing.Features, Context: ctx, MinGPUMemory: minGPUMemory(model, ctx, opts.Utilization), model: model}
+		Levels: listing.Features, Context: ctx, MinGPUMemory: minGPUMemory(model, ctx, opts), model: model, opts: opts}
 	if len(gpus) == 0 {
 		f.Verdict = NeedsGPU
-		f.Memory = need(model, layout{weights: model.WeightBytes, tp: 1}, ctx, 0)
+		f.Memory = need(model, layout{weights: model.WeightBytes, tp: 1}, ctx, gpuMem{}, opts)
 		f.Why = fmt.Sprintf("needs an NVIDIA GPU with at least %s", gib(f.MinGPUMemory))
 		return f
 	}
@@ -195,58 +222,75 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		}
 	}
 	f.GPUIndex = best.Index
-	b := budget(best.MemoryFree, opts.Utilization)
+	f.gpu = gpuMem{free: best.MemoryFree, total: best.MemoryTotal}
 	own := layout{weights: model.WeightBytes, tp: 1}
+	accept := func(verdict string, l layout, bd Breakdown, why string) ModelFit {
+		f.Verdict, f.layout, f.TensorParallel, f.Memory, f.Variant = verdict, l, l.tp, bd, l.variant
+		f.MaxContext = maxContext(model, bd)
+		f.Why = why
+		if _, tight := bd.fits(); tight {
+			f.Tight = true
+			f.Advice = tightAdvice(f)
+			f.Why += fmt.Sprintf("; tight: only %s to spare", gib(bd.Budget-bd.Total))
+		}
+		return f
+	}
 
 	// 1. Its own dtype on the best GPU.
-	f.Memory = need(model, own, ctx, b)
-	if f.Memory.Total <= b {
-		f.Verdict, f.layout, f.TensorParallel = Fits, own, 1
-		f.MaxContext = maxContext(model, own, b)
-		f.Why = fmt.Sprintf("%s of weights, %s of KV cache at %s tokens and %s overhead fit the %s budget on GPU %d (%s)",
-			gib(f.Memory.Weights), gib(f.Memory.KVCache), tokens(ctx), gib(f.Memory.Overhead), gib(b), best.Index, best.Name)
-		return f
+	f.Memory = need(model, own, ctx, f.gpu, opts)
+	if ok, _ := f.Memory.fits(); ok {
+		return accept(Fits, own, f.Memory, fmt.Sprintf("%s of weights, %s of KV cache at %s tokens and %s overhead fit the %s budget on GPU %d (%s)",
+			gib(f.Memory.Weights), gib(f.Memory.KVCache), tokens(ctx), gib(f.Memory.Overhead), gib(f.Memory.Budget), best.Index, best.Name))
 	}
+	ownNeed := f.Memory
 	// 2. Tensor parallel over the identical GPUs present.
-	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, gpus, best, ctx, opts.Utilization); ok {
-		f.Verdict, f.layout, f.TensorParallel, f.Memory = Fits, l, tp, bd
-		f.MaxContext = maxContext(model, l, bd.Budget)
-		f.Why = fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, gib(bd.Total), gib(bd.Budget))
-		return f
+	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, nil, gpus, best, ctx, opts); ok {
+		return accept(Fits, l, bd, fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, gib(bd.Total), gib(bd.Budget)))
 	}
-	// 3. A quantized variant on the best GPU, smallest loss of precision first.
+	// 3. A quantized variant on the best GPU, then split over the GPUs
+	// present, smallest loss of precision first.
 	variants := slices.Clone(model.Quantized)
 	sort.SliceStable(variants, func(i, j int) bool { return variants[i].Bits > variants[j].Bits })
-	var skipped []string
+	var skipped, usable []string
+	var usableVariants []*catalog.Variant
 	for i := range variants {
-		v := variants[i]
+		v := &variants[i]
 		if cc, err := strconv.ParseFloat(best.ComputeCapability, 64); err == nil && v.MinCompute > 0 && cc < v.MinCompute {
 			skipped = append(skipped, fmt.Sprintf("%s needs compute capability %.1f (this GPU has %s)", strings.ToUpper(v.Method), v.MinCompute, best.ComputeCapability))
 			continue
 		}
-		l := layout{weights: v.WeightBytes, tp: 1, variant: &v}
-		bd := need(model, l, ctx, b)
-		if bd.Total <= b {
-			f.Verdict, f.layout, f.Variant, f.TensorParallel, f.Memory = FitsQuantized, l, &v, 1, bd
-			f.MaxContext = maxContext(model, l, b)
-			f.Why = fmt.Sprintf("only as %s (%d-bit %s, %s): %s total against the %s budget", v.Repo, v.Bits, strings.ToUpper(v.Method), gib(v.WeightBytes), gib(bd.Total), gib(b))
-			return f
+		usable = append(usable, v.Repo)
+		usableVariants = append(usableVariants, v)
+	}
+	for _, v := range usableVariants {
+		l := layout{weights: v.WeightBytes, tp: 1, variant: v}
+		bd := need(model, l, ctx, f.gpu, opts)
+		if ok, _ := bd.fits(); ok {
+			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s, %s): %s total against the %s budget", v.Repo, v.Bits, strings.ToUpper(v.Method), gib(v.WeightBytes), gib(bd.Total), gib(bd.Budget)))
 		}
 	}
+	for _, v := range usableVariants {
+		if tp, l, bd, ok := fitParallel(model, v.WeightBytes, v, gpus, best, ctx, opts); ok {
+			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s) split over %d GPUs (tensor parallel): %s per GPU against %s",
+				v.Repo, v.Bits, strings.ToUpper(v.Method), tp, gib(bd.Total), gib(bd.Budget)))
+		}
+	}
+	_ = usable
 	// 4. How many cards like the best one it would take.
-	f.layout = own
+	f.layout, f.Memory = own, ownNeed
 	for tp := 2; tp <= maxTensorParallel; tp *= 2 {
 		if model.Architecture.AttentionHeads%tp != 0 {
 			continue
 		}
 		l := layout{weights: model.WeightBytes, tp: tp}
-		bd := need(model, l, ctx, b)
-		if bd.Total <= b {
+		bd := need(model, l, ctx, f.gpu, opts)
+		if ok, _ := bd.fits(); ok {
 			f.Verdict, f.GPUsNeeded = NeedsMoreGPUs, tp
 			f.Why = fmt.Sprintf("needs %s; on %d cards like GPU %d (%s) it would need %s each", gib(f.Memory.Total), tp, best.Index, best.Name, gib(bd.Total))
 			if len(skipped) > 0 {
 				f.Why += "; " + strings.Join(skipped, "; ")
 			}
+			f.Advice = shortAdvice(f)
 			return f
 		}
 	}
@@ -258,9 +302,42 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 	return f
 }
 
+// tightAdvice says what to change for margin on a tight fit.
+func tightAdvice(f ModelFit) string {
+	var out []string
+	if f.Context > minUsefulContext {
+		out = append(out, fmt.Sprintf("a context of %s instead of %s", tokens(roundUp(f.Context*3/4, 1024)), tokens(f.Context)))
+	}
+	if f.opts.util() < 0.95 {
+		out = append(out, fmt.Sprintf("utilisation %.2f if nothing else uses the GPU", min(0.95, f.opts.util()+0.03)))
+	}
+	if f.Variant == nil && len(f.model.Quantized) > 0 {
+		out = append(out, "the "+strings.ToUpper(f.model.Quantized[0].Method)+" variant")
+	}
+	if len(out) == 0 {
+		return "vLLM may refuse it if its own figures come out a few percent higher; free GPU memory first"
+	}
+	return "for margin, choose " + strings.Join(out, ", or ")
+}
+
+// shortAdvice says what would make a model that does not fit here fit.
+func shortAdvice(f ModelFit) string {
+	over := f.Memory.Total - min(f.Memory.Total, f.Memory.Budget)
+	s := fmt.Sprintf("%s short on GPU %d", gib(over), f.GPUIndex)
+	if kv := f.Memory.KVCache; kv > over && f.Context > minUsefulContext {
+		per := kv / uint64(f.Context)
+		if per > 0 {
+			if c := f.Context - int((over+per-1)/per); c >= minUsefulContext {
+				s += fmt.Sprintf("; a context of %s or less would fit", tokens(c-c%1024))
+			}
+		}
+	}
+	return s
+}
+
 // fitParallel tries tensor parallelism over the GPUs with at least the best
 // GPU's total memory class (vLLM splits evenly, so the smallest free one limits).
-func fitParallel(model catalog.Model, weights uint64, gpus []hardware.GPU, best hardware.GPU, ctx int, util float64) (int, layout, Breakdown, bool) {
+func fitParallel(model catalog.Model, weights uint64, variant *catalog.Variant, gpus []hardware.GPU, best hardware.GPU, ctx int, opts Options) (int, layout, Breakdown, bool) {
 	var similar []hardware.GPU
 	for _, g := range gpus {
 		if g.MemoryTotal+g.MemoryTotal/20 >= best.MemoryTotal && g.MemoryTotal <= best.MemoryTotal+best.MemoryTotal/20 {
@@ -272,10 +349,10 @@ func fitParallel(model catalog.Model, weights uint64, gpus []hardware.GPU, best 
 			continue
 		}
 		sort.Slice(similar, func(i, j int) bool { return similar[i].MemoryFree > similar[j].MemoryFree })
-		b := budget(similar[tp-1].MemoryFree, util)
-		l := layout{weights: weights, tp: tp}
-		bd := need(model, l, ctx, b)
-		if bd.Total <= b {
+		g := similar[tp-1]
+		l := layout{weights: weights, tp: tp, variant: variant}
+		bd := need(model, l, ctx, gpuMem{free: g.MemoryFree, total: g.MemoryTotal}, opts)
+		if ok, _ := bd.fits(); ok {
 			return tp, l, bd, true
 		}
 	}
@@ -335,7 +412,9 @@ func recommendPicks(res *Result, gpus []hardware.GPU, opts Options) {
 			gpu = gpuByIndex(gpus, bestGPUs[i])
 			p.GPUIndex = gpu.Index
 			p.GPUMemoryUtilization = bestShares[i]
-			p.MaxModelLen = min(f.Context, maxContext(f.model, f.layout, uint64(bestShares[i]*float64(gpu.MemoryTotal))))
+			bd := f.Memory
+			bd.Budget = uint64(bestShares[i] * float64(gpu.MemoryTotal))
+			p.MaxModelLen = min(f.Context, maxContext(f.model, bd))
 		} else {
 			p.GPUMemoryUtilization = flagUtilization(f.Memory.Budget, gpu.MemoryTotal)
 			p.MaxModelLen = f.Context
@@ -368,14 +447,20 @@ func placePair(pair []ModelFit, gpus []hardware.GPU, opts Options) ([]float64, [
 	if len(sorted) >= 2 {
 		// One model per card when each fits its card.
 		a, b := pair[0], pair[1]
-		ba, bb := budget(sorted[0].MemoryFree, opts.Utilization), budget(sorted[1].MemoryFree, opts.Utilization)
+		ba := budget(gpuMem{sorted[0].MemoryFree, sorted[0].MemoryTotal}, opts.util(), a.Memory.est)
+		bb := budget(gpuMem{sorted[1].MemoryFree, sorted[1].MemoryTotal}, opts.util(), b.Memory.est)
 		if a.Memory.Total <= ba && needAt(b, minUsefulContext) <= bb {
 			return []float64{flagUtilization(ba, sorted[0].MemoryTotal), flagUtilization(bb, sorted[1].MemoryTotal)}, []int{sorted[0].Index, sorted[1].Index}, true
 		}
 	}
 	g := sorted[0]
-	total := budget(g.MemoryFree, opts.Utilization)
-	na, nb := needAt(pair[0], minUsefulContext), needAt(pair[1], minUsefulContext)
+	// Both processes' CUDA graphs need headroom next to the shared budget.
+	graphs := pair[0].Memory.est
+	graphs.Graphs += pair[1].Memory.est.Graphs
+	total := budget(gpuMem{g.MemoryFree, g.MemoryTotal}, opts.util(), graphs)
+	// The flag has two decimals: each share loses up to 1 % of the card to rounding.
+	step := g.MemoryTotal / 100
+	na, nb := needAt(pair[0], minUsefulContext)+step, needAt(pair[1], minUsefulContext)+step
 	if na+nb > total {
 		return nil, nil, false
 	}
@@ -389,7 +474,7 @@ func placePair(pair []ModelFit, gpus []hardware.GPU, opts Options) ([]float64, [
 
 // needAt is a fit's per-GPU need at another context.
 func needAt(f ModelFit, ctx int) uint64 {
-	return need(f.model, f.layout, min(ctx, f.model.Architecture.MaxContext), 0).Total
+	return need(f.model, f.layout, min(ctx, f.model.Architecture.MaxContext), gpuMem{total: f.gpu.total}, f.opts).Total
 }
 
 // flagUtilization converts a byte budget to vLLM's --gpu-memory-utilization

@@ -142,7 +142,7 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 			fmt.Fprintf(w, "GPU %d: %s, %s free of %s\n", gpu.Index, gpu.Name, gibString(gpu.MemoryFree), gibString(gpu.MemoryTotal))
 		}
 	}
-	fmt.Fprintf(w, "GitLab %s, context %s, utilisation %.2f\n\n", r.GitLab, contextLabel(r.Context), r.Utilization)
+	fmt.Fprintf(w, "GitLab %s, context %s, utilisation %.2f, memory predicted for vLLM %s\n\n", r.GitLab, contextLabel(r.Context), r.Utilization, r.Engine)
 	fmt.Fprintf(w, "%-32s %-16s %-40s %10s %10s  %s\n", "MODEL", "VERDICT", "FEATURES", "NEEDS", "MAX CTX", "WHY")
 	for _, f := range r.Models {
 		var feats []string
@@ -152,6 +152,9 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 		verdict := f.Verdict
 		if f.Verdict == recommend.NeedsMoreGPUs {
 			verdict = fmt.Sprintf("needs %d GPUs", f.GPUsNeeded)
+		}
+		if f.Tight {
+			verdict += " (tight)"
 		}
 		maxCtx := "-"
 		if f.MaxContext > 0 {
@@ -176,6 +179,11 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "  Why: %s\n", r.Reason)
+	}
+	for _, f := range r.Models {
+		if f.Tight {
+			fmt.Fprintf(w, "Tight: %s fits with under 3 %% to spare; %s\n", f.Name, f.Advice)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
