@@ -1,5 +1,5 @@
 // Package bundles embeds DuoBox's declarative data: the approved-model
-// catalog. It holds no logic beyond loading and validating the files into
+// catalog and the GitLab version table. It holds no logic beyond loading and validating the files into
 // app types; tests validate every file.
 package bundles
 
@@ -47,3 +47,10 @@ func CatalogWithOverlay(path string) (c catalog.Catalog, overlayErr error, err e
 	}
 	return c.Overlay(o), nil, nil
 }
+
+//go:embed gitlab-versions.yaml
+var gitlabVersionsYAML []byte
+
+// GitLabVersionsFile is the bundled GitLab version table (gitlab-versions.yaml),
+// which app/gitlabversions parses; a copy, so callers cannot change it.
+func GitLabVersionsFile() []byte { return append([]byte(nil), gitlabVersionsYAML...) }

@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
 )
 
 func TestGitLab_snippetInEachFormWithCopyButtons(t *testing.T) {
@@ -56,5 +59,31 @@ func TestGitLab_withoutConfigSaysHowToGetOne(t *testing.T) {
 	selectTab(u, TabGitLab)
 	if !strings.Contains(u.GitLab.Notes.Text, "Fix: write the deployment config first") {
 		t.Errorf("notes %q", u.GitLab.Notes.Text)
+	}
+}
+
+// Issue 12 item 2: the GitLab screen names the environment variable for
+// 18.4–18.9 and the Admin UI checkbox (no variable) from 18.10.
+func TestGitLab_agentPlatformTLSPerVersion(t *testing.T) {
+	for _, tc := range []struct{ version, want, not string }{
+		{"18.9", "DUO_AGENT_PLATFORM_SERVICE_SECURE", "Use TLS for the GitLab Duo Agent Platform service"},
+		{"18.10", "Use TLS for the GitLab Duo Agent Platform service", "DUO_AGENT_PLATFORM_SERVICE_SECURE"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			b := newBed(t)
+			if _, _, err := b.saveConfig(t.Context(), deploy.InitInput{GitLabURL: "https://gitlab.example.com", GitLabVersion: tc.version,
+				Host: "192.0.2.10", Mode: config.ModeCPU}, ""); err != nil {
+				t.Fatal(err)
+			}
+			u := b.open()
+			selectTab(u, TabGitLab)
+			values := allText(u.GitLab.Values)
+			if !strings.Contains(values, tc.want) || strings.Contains(values, tc.not) {
+				t.Errorf("GitLab %s values:\n%s", tc.version, values)
+			}
+			if !strings.Contains(u.GitLab.Notes.Text, "TLS") {
+				t.Errorf("notes %q", u.GitLab.Notes.Text)
+			}
+		})
 	}
 }

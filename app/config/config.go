@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/version"
 )
 
@@ -198,6 +199,8 @@ func (d Deployment) Validate() error {
 		add("gitlab.version: %v", err)
 	} else if !v.HasMinor() {
 		add("gitlab.version: %q needs a minor release, for example %d.9", d.GitLab.Version, v.Major)
+	} else if err := gitlabversions.Check(v); err != nil {
+		add("gitlab.version: %v", err)
 	}
 	if !nameRE.MatchString(d.Name) {
 		add("name: %q must be lower-case letters, digits and '-', starting with a letter (at most 40 characters)", d.Name)

@@ -8,6 +8,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/version"
@@ -91,6 +92,11 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	if err != nil {
 		return config.Deployment{}, nil, app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "--gitlab-version: %v", err)
 	}
+	rel, err := gitlabversions.For(v)
+	if err != nil {
+		return config.Deployment{}, nil, err
+	}
+	notes = append(notes, rel.Unconfirmed()...)
 	d := config.Deployment{Name: in.Name, GitLab: config.GitLab{URL: url, Version: in.GitLabVersion}, Host: strings.TrimSpace(in.Host),
 		Mode: in.Mode, LogDir: in.LogDir, DocsIndex: in.DocsIndex}
 	d.Gateway.AuthBypass = in.AuthBypass
@@ -134,8 +140,8 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 			if d.Gateway.Image.Tag, err = release.OfflineTag(v); err != nil {
 				return d, nil, err
 			}
-			if v.AtLeast(release.FirstSelfHosted.Major, release.FirstSelfHosted.Minor) {
-				notes = append(notes, fmt.Sprintf("the gateway registry could not be listed, so the tag is %s; a newer %d.%d patch may exist (rerun init when online, or pass --gateway-tag)", d.Gateway.Image.Tag, v.Major, v.Minor))
+			if release.SelfHostedTags(v) {
+				notes = append(notes, fmt.Sprintf("the gateway registry could not be listed, so the tag is %s; a newer %s patch may exist (rerun init when online, or pass --gateway-tag)", d.Gateway.Image.Tag, v.MinorString()))
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/gitlabversions"
 )
 
 // Change is one mutation a plan would send, described for a person.
@@ -44,9 +45,13 @@ func PlanApply(ctx context.Context, c *Client, in Input) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !inst.Parsed.AtLeast(17, 9) {
+	rules, err := RulesFor(inst.Parsed)
+	if err != nil {
+		return nil, err
+	}
+	if !rules.AdminUI {
 		return nil, app.BadInput("set it by hand: 'duobox env --format env' (or gitlab-rb, docker, helm) prints what to set",
-			"GitLab %s cannot be configured through its API: the duoSettingsUpdate mutation arrived in 17.9", inst.Version)
+			"GitLab %s cannot be configured through its API: the duoSettingsUpdate mutation arrived in %s", inst.Version, gitlabversions.FirstWhere(func(r gitlabversions.Release) bool { return r.SetInAdminUI() }))
 	}
 	in.Version = inst.Parsed
 	s, err := Build(in, FormatGraphQL)
@@ -73,13 +78,21 @@ func PlanApply(ctx context.Context, c *Client, in Input) (*Plan, error) {
 		return nil, fmt.Errorf("read GitLab Duo settings: %w", err)
 	}
 	cur := settings.DuoSettings
-	settingsChanged := cur.AIGatewayURL != s.GatewayURL || (s.AgentPlatformURL != "" && cur.DuoAgentPlatformServiceURL != s.AgentPlatformURL)
+	// 18.10+: the TLS switch is a setting. DuoSettingsType has no field to read
+	// it back (EE ee/app/graphql/types/ai/duo_settings/duo_settings_type.rb), so
+	// it is sent every time: the mutation is idempotent.
+	tlsSetting := rules.TLSBySetting() && s.AgentPlatformURL != ""
+	settingsChanged := cur.AIGatewayURL != s.GatewayURL || (s.AgentPlatformURL != "" && cur.DuoAgentPlatformServiceURL != s.AgentPlatformURL) || tlsSetting
 	if settingsChanged {
 		if cur.AIGatewayURL != s.GatewayURL {
 			p.Changes = append(p.Changes, Change{What: "Local AI Gateway URL", From: cur.AIGatewayURL, To: s.GatewayURL})
 		}
 		if s.AgentPlatformURL != "" && cur.DuoAgentPlatformServiceURL != s.AgentPlatformURL {
 			p.Changes = append(p.Changes, Change{What: "Local URL for the GitLab Duo Agent Platform service", From: cur.DuoAgentPlatformServiceURL, To: s.AgentPlatformURL})
+		}
+		if tlsSetting {
+			p.Changes = append(p.Changes, Change{What: rules.AgentPlatformTLS.AdminUI + " (" + rules.AgentPlatformTLS.GraphQL + ")",
+				From: "not readable through the API", To: "off"})
 		}
 		// One mutation sets both; it rides on the last settings change.
 		last := &p.Changes[len(p.Changes)-1]
@@ -90,9 +103,11 @@ func PlanApply(ctx context.Context, c *Client, in Input) (*Plan, error) {
 			p.Unchanged = append(p.Unchanged, "Agent Platform service URL = "+s.AgentPlatformURL)
 		}
 	}
-	if s.AgentPlatformURL != "" {
-		p.Manual = append(p.Manual, "set DUO_AGENT_PLATFORM_SERVICE_SECURE=false in GitLab's environment (gitlab_rails['env'], then sudo gitlab-ctl reconfigure): the Agent Platform service has no TLS")
+	if s.AgentPlatformURL != "" && rules.TLSByEnv() {
+		p.Manual = append(p.Manual, fmt.Sprintf("set %s=%s in GitLab's environment (gitlab_rails['env'], then sudo gitlab-ctl reconfigure): the Agent Platform service has no TLS, and before GitLab %s the API cannot set this",
+			rules.AgentPlatformTLS.Env, rules.AgentPlatformTLS.Value, gitlabversions.FirstTLSSetting()))
 	}
+	p.Manual = append(p.Manual, rules.Unconfirmed...)
 	if len(s.Models) == 0 {
 		p.Manual = append(p.Manual, "no deployment config: no self-hosted model to create yet (run 'duobox init', then apply again)")
 		return p, nil

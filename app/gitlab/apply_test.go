@@ -302,3 +302,68 @@ func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing
 		t.Errorf("read_api token: %+v %v", r, err)
 	}
 }
+
+// Item 2 of issue 12: on 18.10+ Agent Platform TLS is the ai_settings column
+// set through duoSettingsUpdate(selfHostedDuoAgentPlatformServiceSecure:);
+// on 18.4–18.9 it is the environment variable, which apply cannot set.
+func TestApply_FakeGitLabAPI_AgentPlatformTLSPerVersion(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		version  string
+		bySet    bool
+		wantHand bool
+	}{
+		{"18.9.2-ee", false, true},
+		{"18.10.0-ee", true, false},
+		{"19.2.1-ee", true, false},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			f := newFakeGitLab(t, tc.version)
+			c := &Client{URL: f.url(), Token: f.token}
+			p, err := PlanApply(ctx, c, inputFor(t, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			p.Write(&out)
+			hasHand := strings.Contains(out.String(), "by hand: set DUO_AGENT_PLATFORM_SERVICE_SECURE=false")
+			hasCheckbox := strings.Contains(out.String(), "Use TLS for the GitLab Duo Agent Platform service (selfHostedDuoAgentPlatformServiceSecure): not readable through the API → off")
+			if hasHand != tc.wantHand || hasCheckbox != tc.bySet {
+				t.Fatalf("env var by hand %v (want %v), TLS setting change %v (want %v):\n%s", hasHand, tc.wantHand, hasCheckbox, tc.bySet, out.String())
+			}
+			if _, err := p.Apply(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if f.agentSecure == tc.bySet {
+				t.Errorf("GitLab's self_hosted_duo_agent_platform_service_secure = %v after apply", f.agentSecure)
+			}
+		})
+	}
+}
+
+// The stand-in refuses what GitLab's schema of that version does not define,
+// with graphql-ruby's message, so a DuoBox that sent the 18.10 argument to an
+// older GitLab fails here.
+func TestFakeGitLab_RefusesArgumentsItsVersionLacks(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeGitLab(t, "18.9.0-ee")
+	c := &Client{URL: f.url(), Token: f.token}
+	err := c.GraphQL(ctx, mutationDuoSettingsAgent, map[string]any{"input": map[string]any{
+		"aiGatewayUrl": "http://h:5052", "duoAgentPlatformServiceUrl": "h:50052", "selfHostedDuoAgentPlatformServiceSecure": false}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "selfHostedDuoAgentPlatformServiceSecure (Field is not defined on DuoSettingsUpdateInput)") {
+		t.Fatalf("18.9 accepted the 18.10 argument: %v", err)
+	}
+	f.version = "18.3.1-ee"
+	err = c.GraphQL(ctx, queryDuoSettingsAgent, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "Field 'duoAgentPlatformServiceUrl' doesn't exist on type 'DuoSettings'") {
+		t.Fatalf("18.3 answered the Agent Platform URL: %v", err)
+	}
+	f.version = "17.8.0-ee"
+	err = c.GraphQL(ctx, mutationDuoSettings, map[string]any{"input": map[string]any{"aiGatewayUrl": "http://h:5052"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "Field 'duoSettingsUpdate' doesn't exist on type 'Mutation'") {
+		t.Fatalf("17.8 has duoSettingsUpdate: %v", err)
+	}
+	if len(f.mutations) != 2 || f.gatewayURL != "" {
+		t.Errorf("refused mutations changed the fake: %v %q", f.mutations, f.gatewayURL)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/duobox/duobox/app/version"
 )
 
 // fakeGitLab is a local HTTP server that answers like GitLab's documented API
@@ -26,6 +28,7 @@ type fakeGitLab struct {
 	mu          sync.Mutex
 	gatewayURL  string
 	agentURL    string
+	agentSecure bool                // ai_settings.self_hosted_duo_agent_platform_service_secure (default true, 18.10+)
 	models      []map[string]string // id, name, model, endpoint, identifier
 	features    map[string]string   // feature → model id
 	mutations   []string
@@ -33,7 +36,7 @@ type fakeGitLab struct {
 }
 
 func newFakeGitLab(t *testing.T, version string) *fakeGitLab {
-	f := &fakeGitLab{t: t, version: version, token: "glpat-test-admin", scopes: []string{"api"}, admin: true, features: map[string]string{}}
+	f := &fakeGitLab{t: t, version: version, token: "glpat-test-admin", scopes: []string{"api"}, admin: true, features: map[string]string{}, agentSecure: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v4/version", f.auth(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONBody(w, 200, map[string]any{"version": f.version, "revision": "abc123", "enterprise": true})
@@ -116,12 +119,24 @@ func (f *fakeGitLab) graphql(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	if msg := f.schemaRefuses(req.Query, in); msg != "" {
+		writeJSONBody(w, 200, map[string]any{"errors": []map[string]any{{"message": msg}}})
+		return
+	}
 	var data map[string]any
 	switch {
 	case strings.Contains(req.Query, "duoSettingsUpdate("):
 		f.gatewayURL = strings.TrimSuffix(str("aiGatewayUrl"), "/")
 		if v, ok := in["duoAgentPlatformServiceUrl"]; ok {
 			f.agentURL = v.(string)
+		}
+		if v, ok := in["selfHostedDuoAgentPlatformServiceSecure"]; ok {
+			b, isBool := v.(bool)
+			if !isBool {
+				writeJSONBody(w, 200, map[string]any{"errors": []map[string]any{{"message": fmt.Sprintf("Variable $input of type DuoSettingsUpdateInput! was provided invalid value for selfHostedDuoAgentPlatformServiceSecure (Could not coerce value %v to Boolean)", v)}}})
+				return
+			}
+			f.agentSecure = b
 		}
 		data = map[string]any{"duoSettingsUpdate": map[string]any{"duoSettings": map[string]any{"aiGatewayUrl": f.gatewayURL}, "errors": []string{}}}
 	case strings.Contains(req.Query, "aiSelfHostedModelCreate("):
@@ -181,4 +196,48 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// schemaRefuses answers as GitLab's GraphQL schema of f.version does for what
+// it does not define (graphql-ruby's messages), independently of DuoBox's
+// version table:
+//   - duoSettingsUpdate / duoSettings: 17.9 (EE Mutations::Ai::DuoSettings::Update; docs "from 17.9")
+//   - duoAgentPlatformServiceUrl: 18.4 (db/migrate/20250818083453_add_duo_agent_platform_service_url_to_ai_settings.rb)
+//   - aiGatewayTimeoutSeconds: 18.7 (docs: "AI Gateway request timeout", 18.7)
+//   - selfHostedDuoAgentPlatformServiceSecure: 18.10 (db/migrate AddSelfHostedDuoAgentPlatformServiceSecureToAiSettings,
+//     milestone '18.10'; update.rb argument self_hosted_duo_agent_platform_service_secure). The EE snapshot of
+//     2026-02-13 (18.9) has no such argument and reads ENV['DUO_AGENT_PLATFORM_SERVICE_SECURE'] in 1_settings.rb.
+func (f *fakeGitLab) schemaRefuses(query string, in map[string]any) string {
+	v, err := version.Parse(f.version)
+	if err != nil {
+		f.t.Fatalf("fake GitLab version %q: %v", f.version, err)
+	}
+	since := func(s string) bool { return v.Compare(version.MustParse(s)) >= 0 }
+	if !since("17.9") {
+		for _, root := range []string{"duoSettingsUpdate", "duoSettings"} {
+			if strings.Contains(query, root+"(") || strings.Contains(query, root+" {") {
+				kind := "Query"
+				if strings.HasPrefix(strings.TrimSpace(query), "mutation") {
+					kind = "Mutation"
+				}
+				return fmt.Sprintf("Field '%s' doesn't exist on type '%s'", root, kind)
+			}
+		}
+	}
+	if !strings.Contains(query, "duoSettingsUpdate(") && !strings.Contains(query, "duoSettings {") {
+		return ""
+	}
+	args := map[string]string{"aiGatewayUrl": "17.9", "duoAgentPlatformServiceUrl": "18.4", "aiGatewayTimeoutSeconds": "18.7",
+		"selfHostedDuoAgentPlatformServiceSecure": "18.10"}
+	if strings.Contains(query, "duoSettingsUpdate(") {
+		for k := range in {
+			if from, ok := args[k]; !ok || !since(from) {
+				return fmt.Sprintf("Variable $input of type DuoSettingsUpdateInput! was provided invalid value for %s (Field is not defined on DuoSettingsUpdateInput)", k)
+			}
+		}
+	}
+	if strings.Contains(query, "duoAgentPlatformServiceUrl") && !since("18.4") {
+		return "Field 'duoAgentPlatformServiceUrl' doesn't exist on type 'DuoSettings'"
+	}
+	return ""
 }

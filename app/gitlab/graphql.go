@@ -30,6 +30,11 @@ func (s *Snippet) duoSettingsInput() map[string]any {
 	if s.AgentPlatformURL != "" {
 		in["duoAgentPlatformServiceUrl"] = s.AgentPlatformURL
 	}
+	if s.rules.TLSBySetting() {
+		// 18.10+: the Agent Platform service has no TLS (EE Mutations::Ai::DuoSettings::Update,
+		// argument self_hosted_duo_agent_platform_service_secure).
+		in[s.rules.AgentPlatformTLS.GraphQL] = false
+	}
 	return in
 }
 

@@ -131,9 +131,9 @@ func (s *Snippet) renderAdminUI(b *bytes.Buffer) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
-	if s.AgentPlatformURL != "" {
+	if s.rules.TLSByEnv() {
 		b.WriteString("Environment of every GitLab Rails node (gitlab_rails['env'] in /etc/gitlab/gitlab.rb, then sudo gitlab-ctl reconfigure):\n")
-		b.WriteString("  DUO_AGENT_PLATFORM_SERVICE_SECURE=false\n\n")
+		fmt.Fprintf(b, "  %s=%s\n\n", s.rules.AgentPlatformTLS.Env, s.rules.AgentPlatformTLS.Value)
 	}
 	s.comment(b, "")
 }
@@ -210,6 +210,9 @@ func (s *Snippet) renderGraphQL(b *bytes.Buffer) {
 	if s.AgentPlatformURL != "" {
 		b.WriteString(" and Agent Platform service URL (no scheme)")
 	}
+	if s.rules.TLSBySetting() {
+		b.WriteString(", Agent Platform without TLS")
+	}
 	b.WriteString("\n")
 	writeHeredoc(b, "gql", "", s.duoSettingsMutation(), map[string]any{"input": s.duoSettingsInput()}, nil)
 
@@ -239,8 +242,8 @@ func (s *Snippet) renderGraphQL(b *bytes.Buffer) {
 		id := fmt.Sprintf("${MODEL_%d_ID}", i+1)
 		writeHeredoc(b, "gql", "", mutationFeatureSetting, map[string]any{"input": featureInput(feats, "@ID@")}, map[string]string{"@ID@": id})
 	}
-	if s.AgentPlatformURL != "" {
-		b.WriteString("\n# Also set DUO_AGENT_PLATFORM_SERVICE_SECURE=false in GitLab's environment (the service has no TLS).\n")
+	if s.rules.TLSByEnv() {
+		fmt.Fprintf(b, "\n# Also set %s=%s in GitLab's environment (the service has no TLS).\n", s.rules.AgentPlatformTLS.Env, s.rules.AgentPlatformTLS.Value)
 	}
 	b.WriteString("#\n")
 	s.commentNotesOnly(b)

@@ -14,10 +14,12 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/version"
 )
 
-// Rules is what one GitLab minor release expects (facts/gitlab-ai-gateway.md §10).
+// Rules is what one GitLab minor release expects, read from DuoBox's GitLab
+// version table (bundles/gitlab-versions.yaml, app/gitlabversions).
 type Rules struct {
 	Version version.GitLab
 	// AdminUI: the gateway URL lives in Admin → GitLab Duo ("Local AI Gateway URL")
@@ -32,34 +34,48 @@ type Rules struct {
 	// DuoFeatureFlagsRake: 17.3–17.4 docs add 'gitlab-rake gitlab:duo:enable_feature_flags'.
 	DuoFeatureFlagsRake bool
 	// AgentPlatform: the "Local URL for the GitLab Duo Agent Platform service"
-	// (host:50052, no scheme) and DUO_AGENT_PLATFORM_SERVICE_SECURE (18.4+).
+	// (host:50052, no scheme), 18.4+.
 	AgentPlatform bool
+	// AgentPlatformTLS is how GitLab is told the Agent Platform service has no
+	// TLS: the environment variable DUO_AGENT_PLATFORM_SERVICE_SECURE (18.4–18.9),
+	// or the setting self_hosted_duo_agent_platform_service_secure, set through
+	// duoSettingsUpdate or the Admin UI checkbox (18.10+). Zero when AgentPlatform is false.
+	AgentPlatformTLS gitlabversions.Setting
 	// GeneralFamily: the "general" model family for any OpenAI-compatible model (18.3+).
 	GeneralFamily bool
 	// Timeout: the "AI Gateway request timeout" field (18.7+).
 	Timeout bool
+	// Unconfirmed: facts of this version DuoBox relies on without a primary source.
+	Unconfirmed []string
 }
 
-// RulesFor returns the rules for v, which must name a minor release.
+// RulesFor returns the rules for v, which must name a minor release that the
+// version table knows.
 func RulesFor(v version.GitLab) (Rules, error) {
-	if !v.HasMinor() {
-		return Rules{}, needMinor(v)
+	rel, err := gitlabversions.For(v)
+	if err != nil {
+		return Rules{}, err
 	}
-	if !v.AtLeast(17, 1) {
-		return Rules{}, app.BadInput("upgrade GitLab to 17.1 or later (17.9 or later recommended)",
-			"GitLab %s has no self-hosted model support: it arrived in GitLab 17.1", v)
-	}
+	tls, _ := rel.Setting(gitlabversions.SettingAgentPlatformTLS)
 	return Rules{
 		Version:             v,
-		AdminUI:             v.AtLeast(17, 9),
-		SelfSignTokens:      !v.AtLeast(17, 9),
-		FeatureFlag:         !v.AtLeast(17, 6),
-		DuoFeatureFlagsRake: v.AtLeast(17, 3) && !v.AtLeast(17, 5),
-		AgentPlatform:       v.AtLeast(18, 4),
-		GeneralFamily:       v.AtLeast(18, 3),
-		Timeout:             v.AtLeast(18, 7),
+		AdminUI:             rel.SetInAdminUI(),
+		SelfSignTokens:      rel.Has(gitlabversions.SettingSelfSignTokens),
+		FeatureFlag:         rel.Has(gitlabversions.SettingFeatureFlag),
+		DuoFeatureFlagsRake: rel.Has(gitlabversions.SettingDuoFeatureFlagsRake),
+		AgentPlatform:       rel.Has(gitlabversions.SettingAgentPlatformURL),
+		AgentPlatformTLS:    tls,
+		GeneralFamily:       rel.GitLab.GeneralFamily.Value,
+		Timeout:             rel.Has(gitlabversions.SettingGatewayTimeout),
+		Unconfirmed:         rel.Unconfirmed(),
 	}, nil
 }
+
+// TLSByEnv reports whether the Agent Platform TLS switch is GitLab's environment variable (18.4–18.9).
+func (r Rules) TLSByEnv() bool { return r.AgentPlatformTLS.Env != "" }
+
+// TLSBySetting reports whether it is the instance setting, set through the API or the Admin UI (18.10+).
+func (r Rules) TLSBySetting() bool { return r.AgentPlatformTLS.GraphQL != "" }
 
 // DefaultFormat is the format the version needs: env before 17.9, admin-ui from 17.9.
 func (r Rules) DefaultFormat() Format {
@@ -79,6 +95,9 @@ func ParseVersion(s string) (version.GitLab, error) {
 	}
 	if !v.HasMinor() {
 		return version.GitLab{}, needMinor(v)
+	}
+	if err := gitlabversions.Check(v); err != nil {
+		return version.GitLab{}, err
 	}
 	return v, nil
 }

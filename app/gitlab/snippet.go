@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/version"
 )
 
@@ -130,13 +132,19 @@ func Build(in Input, format Format) (*Snippet, error) {
 	}
 	if r.AgentPlatform {
 		s.AgentPlatformURL = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(in.AgentPort))
-		s.GitLabEnv = append(s.GitLabEnv, EnvVar{"DUO_AGENT_PLATFORM_SERVICE_SECURE", "false"})
+		if r.TLSByEnv() {
+			s.GitLabEnv = append(s.GitLabEnv, EnvVar{r.AgentPlatformTLS.Env, r.AgentPlatformTLS.Value})
+		}
 	}
 	if r.AdminUI {
 		s.AdminSettings = append(s.AdminSettings, Setting{Field: "Local AI Gateway URL", Value: s.GatewayURL})
 		if r.AgentPlatform {
 			s.AdminSettings = append(s.AdminSettings, Setting{Field: "Local URL for the GitLab Duo Agent Platform service", Value: s.AgentPlatformURL,
 				Note: "host:port without http:// or https://"})
+		}
+		if r.TLSBySetting() && r.AgentPlatformTLS.AdminUI != "" {
+			s.AdminSettings = append(s.AdminSettings, Setting{Field: r.AgentPlatformTLS.AdminUI, Value: "cleared (off)",
+				Note: "checkbox; DuoBox serves the Agent Platform without TLS"})
 		}
 		if r.Timeout {
 			s.AdminSettings = append(s.AdminSettings, Setting{Field: "AI Gateway request timeout", Value: "60",
@@ -181,12 +189,20 @@ func stepsAndNotes(r Rules, f Format) (steps, notes []string) {
 	if r.AdminUI && envFormat {
 		notes = append(notes, "From 17.9 the environment variable AI_GATEWAY_URL is legacy: GitLab still reads it, but recommends the Admin UI setting (duobox env --format admin-ui) or the duoSettingsUpdate mutation (--format graphql).")
 	}
-	if r.AgentPlatform {
-		notes = append(notes, "DUO_AGENT_PLATFORM_SERVICE_SECURE=false because DuoBox serves the Agent Platform (port 50052) without TLS; it is an environment variable on GitLab (gitlab_rails['env'], or /etc/default/gitlab for source installs).")
+	switch {
+	case r.TLSByEnv():
+		notes = append(notes, r.AgentPlatformTLS.Env+"=false because DuoBox serves the Agent Platform (port 50052) without TLS; it is an environment variable on GitLab (gitlab_rails['env'], or /etc/default/gitlab for source installs) before GitLab "+gitlabversions.FirstTLSSetting()+".")
 		if envFormat {
 			notes = append(notes, "The Agent Platform service URL has no environment variable: enter it in the Admin UI (duobox env --format admin-ui) or apply it with --format graphql.")
 		}
+	case r.TLSBySetting():
+		notes = append(notes, fmt.Sprintf("From GitLab %s, TLS for the Agent Platform is a GitLab setting, not an environment variable: clear the Admin UI checkbox %q (Admin → GitLab Duo → Change configuration) or send duoSettingsUpdate(%s: false) ('duobox gitlab apply' or --format graphql do it). DUO_AGENT_PLATFORM_SERVICE_SECURE is read only once, by the upgrade to that release, and ignored afterwards.",
+			gitlabversions.FirstTLSSetting(), r.AgentPlatformTLS.AdminUI, r.AgentPlatformTLS.GraphQL))
+		if envFormat {
+			notes = append(notes, "The Agent Platform service URL and its TLS checkbox have no environment variable: set them in the Admin UI (duobox env --format admin-ui) or apply them with --format graphql.")
+		}
 	}
+	notes = append(notes, r.Unconfirmed...)
 	notes = append(notes, "GitLab may block requests to private addresses: if it does, add the gateway's host to Admin → Settings → Network → Outbound requests → allowlist.")
 	return steps, notes
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/version"
 )
@@ -176,14 +177,7 @@ func CheckGitLabVersion(v version.GitLab, c catalog.Catalog) error {
 	if !v.HasMinor() {
 		return app.BadInput(fmt.Sprintf("write it as %d.Y, for example %d.9", v.Major, v.Major), "GitLab version %q needs a minor release: the approved models change from one minor release to the next", v.String())
 	}
-	from, _, _ := c.KnownVersions()
-	if v.Compare(from) < 0 {
-		return app.BadInput("upgrade GitLab to 17.1 or later", "GitLab %s has no self-hosted models: they arrived in GitLab %s", v, from.MinorString())
-	}
-	if v.Major > 19 {
-		return app.BadInput("use a DuoBox release that knows this GitLab version, or pass --gitlab-version with the newest version this one knows (19.x)", "GitLab %s is newer than this catalog knows", v)
-	}
-	return nil
+	return gitlabversions.Check(v)
 }
 
 // DefaultGitLab is the version assumed when none is given: the newest listing start in the catalog.

@@ -272,7 +272,7 @@ func TestBadInput(t *testing.T) {
 		{Options{GitLab: version.MustParse("18.5"), Context: -1}, "negative"},
 		{Options{GitLab: version.MustParse("16.11")}, "no self-hosted models"},
 		{Options{GitLab: version.MustParse("18")}, "minor release"},
-		{Options{GitLab: version.MustParse("25.1")}, "newer than this catalog"},
+		{Options{GitLab: version.MustParse("25.1")}, "not in DuoBox's GitLab version table: it knows GitLab 17.1–19.11"},
 		{Options{GitLab: version.MustParse("18.5"), Utilization: 1.5}, "out of range"},
 	} {
 		if _, err := Recommend(m, cat(t), tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {

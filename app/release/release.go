@@ -1,25 +1,22 @@
-// Package release picks the AI Gateway image tag for a GitLab version
-// (facts/gitlab-ai-gateway.md §1.2): GitLab 17.1–17.3 use gitlab-vX.Y.0;
-// 17.4 and later use the newest self-hosted-vX.Y.Z-ee for the same X.Y, by
-// numeric patch order. latest, nightly builds, semantic-release vX.Y.Z tags
+// Package release picks the AI Gateway image tag for a GitLab version by the
+// tag rule of DuoBox's GitLab version table (app/gitlabversions): gitlab-vX.Y.0
+// (17.1–17.3), or the newest self-hosted-vX.Y.Z-ee for the same X.Y, by
+// numeric patch order (17.4 on). latest, nightly builds, semantic-release vX.Y.Z tags
 // and FIPS images are never chosen. The functions are pure: the caller lists
 // the registry's tags.
 package release
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/version"
 )
 
 // selfHostedRE matches self-hosted-vX.Y.Z-ee (and the v-less spelling some 17.x docs use).
 var selfHostedRE = regexp.MustCompile(`^self-hosted-(v?)(\d+)\.(\d+)\.(\d+)-ee$`)
-
-// FirstSelfHosted is the first GitLab minor release with self-hosted-* gateway tags.
-var FirstSelfHosted = version.GitLab{Major: 17, Minor: 4, Patch: -1}
 
 // Candidate is a gateway tag matching a GitLab minor release.
 type Candidate struct {
@@ -29,7 +26,7 @@ type Candidate struct {
 
 // Candidates lists the tags in tags that fit GitLab v (same X.Y), newest patch first.
 func Candidates(v version.GitLab, tags []string) []Candidate {
-	if !v.AtLeast(FirstSelfHosted.Major, FirstSelfHosted.Minor) {
+	if !selfHosted(v) {
 		want := LegacyTag(v)
 		for _, t := range tags {
 			if t == want {
@@ -48,7 +45,7 @@ func Candidates(v version.GitLab, tags []string) []Candidate {
 		major, _ := strconv.Atoi(m[2])
 		minor, _ := strconv.Atoi(m[3])
 		patch, _ := strconv.Atoi(m[4])
-		if major != v.Major || minor != v.Minor {
+		if !v.SameMinor(version.GitLab{Major: major, Minor: minor, Patch: -1}) {
 			continue
 		}
 		// Both spellings of one patch: prefer the "v" one the release tooling uses.
@@ -89,28 +86,32 @@ func OfflineTag(v version.GitLab) (string, error) {
 	if err := checkVersion(v); err != nil {
 		return "", err
 	}
-	if !v.AtLeast(FirstSelfHosted.Major, FirstSelfHosted.Minor) {
+	if !selfHosted(v) {
 		return LegacyTag(v), nil
 	}
-	return fmt.Sprintf("self-hosted-v%d.%d.0-ee", v.Major, v.Minor), nil
+	return "self-hosted-v" + v.MinorString() + ".0-ee", nil
 }
 
 // LegacyTag is the 17.1–17.3 tag gitlab-vX.Y.0.
-func LegacyTag(v version.GitLab) string { return fmt.Sprintf("gitlab-v%d.%d.0", v.Major, v.Minor) }
+func LegacyTag(v version.GitLab) string { return "gitlab-v" + v.MinorString() + ".0" }
 
 func pattern(v version.GitLab) string {
-	if !v.AtLeast(FirstSelfHosted.Major, FirstSelfHosted.Minor) {
+	if !selfHosted(v) {
 		return LegacyTag(v)
 	}
-	return fmt.Sprintf("self-hosted-v%d.%d.*-ee", v.Major, v.Minor)
+	return "self-hosted-v" + v.MinorString() + ".*-ee"
 }
 
 func checkVersion(v version.GitLab) error {
-	if !v.HasMinor() {
-		return app.BadInput("give the minor release too, for example 17.9", "GitLab version %q has no minor release", v.String())
-	}
-	if !v.AtLeast(17, 1) {
-		return app.BadInput("upgrade GitLab to 17.1 or later", "GitLab %s has no self-hosted AI Gateway (Duo Self-Hosted starts with 17.1)", v.MinorString())
-	}
-	return nil
+	_, err := gitlabversions.For(v)
+	return err
+}
+
+// SelfHostedTags reports whether GitLab v's gateway images are tagged
+// self-hosted-vX.Y.Z-ee (false for a version outside the table).
+func SelfHostedTags(v version.GitLab) bool { return selfHosted(v) }
+
+func selfHosted(v version.GitLab) bool {
+	r, err := gitlabversions.For(v)
+	return err == nil && r.SelfHostedTags()
 }

@@ -133,7 +133,7 @@ func fipsCandidates(v version.GitLab, tags []string) []string {
 	var out []TagInfo
 	for _, t := range tags {
 		info := Classify(t)
-		if info.Kind == KindFIPS && info.Version.Major == v.Major && info.Version.Minor == v.Minor {
+		if info.Kind == KindFIPS && info.Version.SameMinor(v) {
 			out = append(out, info)
 		}
 	}
@@ -149,7 +149,7 @@ func fipsCandidates(v version.GitLab, tags []string) []string {
 }
 
 func newerMinor(tag, gitlab version.GitLab) bool {
-	return tag.Major > gitlab.Major || tag.Major == gitlab.Major && tag.Minor > gitlab.Minor
+	return !tag.SameMinor(gitlab) && tag.Compare(gitlab) > 0
 }
 
 func currentMismatch(v version.GitLab, current string) string {
@@ -160,7 +160,7 @@ func currentMismatch(v version.GitLab, current string) string {
 	case newerMinor(info.Version, v):
 		return fmt.Sprintf("the running gateway %s is for GitLab %s, newer than your GitLab %s: expect 403s until GitLab is upgraded, or move to a %s tag",
 			current, info.Version.MinorString(), v.MinorString(), v.MinorString())
-	case info.Version.Major != v.Major || info.Version.Minor != v.Minor:
+	case !info.Version.SameMinor(v):
 		return fmt.Sprintf("the running gateway %s is for GitLab %s, not %s: upgrade it to the recommended tag", current, info.Version.MinorString(), v.MinorString())
 	}
 	return ""
@@ -181,7 +181,7 @@ func CheckGatewayTarget(v version.GitLab, tag string, tags []string, force bool)
 	info := Classify(tag)
 	var why, fix string
 	switch {
-	case info.forGitLab() && (info.Version.Major != v.Major || info.Version.Minor != v.Minor):
+	case info.forGitLab() && !info.Version.SameMinor(v):
 		rel := "older"
 		if newerMinor(info.Version, v) {
 			rel = "newer"

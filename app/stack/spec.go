@@ -16,6 +16,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/version"
 )
 
@@ -146,8 +147,6 @@ const (
 	modelHealthURL           = "http://127.0.0.1:8000/health"
 	gatewayHealthURL         = "http://127.0.0.1:5052/monitoring/healthz"
 	pythonHealthProbeFormat  = "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(%q, timeout=4).status == 200 else 1)"
-	firstDocsUnderHomeMinor  = 7 // 17.7+: WORKDIR /home/aigateway/app (facts §1.4, §9; UNCONFIRMED boundary)
-	firstJWTKeysMinorIn17    = 4
 	defaultGPUMemoryFraction = 0.90
 )
 
@@ -158,6 +157,9 @@ func Build(d config.Deployment, o Options) (Spec, error) {
 	v, err := version.Parse(d.GitLab.Version)
 	if err != nil {
 		return Spec{}, fmt.Errorf("build stack: %w", err)
+	}
+	if err := gitlabversions.Check(v); err != nil {
+		return Spec{}, err
 	}
 	gitlabURL, err := config.NormalizeGitLabURL(d.GitLab.URL)
 	if err != nil {
@@ -386,20 +388,31 @@ func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabUR
 }
 
 // NeedsGatewayKeys reports whether DuoBox gives the gateway a self-signed
-// JWT key pair (AIGW_SELF_SIGNED_JWT__*): the self-hosted images, 17.4 on.
-func NeedsGatewayKeys(v version.GitLab) bool { return v.AtLeast(17, firstJWTKeysMinorIn17) }
+// JWT key pair (AIGW_SELF_SIGNED_JWT__*): the self-hosted images, 17.4 on
+// (gateway.jwt_keys in the GitLab version table).
+func NeedsGatewayKeys(v version.GitLab) bool {
+	r, err := gitlabversions.For(v)
+	return err == nil && r.Gateway.JWTKeys.Value
+}
 
-// HasAgentPlatform reports whether the gateway runs the Duo Workflow
-// Service on 50052 with its own key pair (18.0 on).
-func HasAgentPlatform(v version.GitLab) bool { return v.AtLeast(18, 0) }
+// HasAgentPlatform reports whether the gateway image runs the Duo Workflow
+// Service (Agent Platform) on 50052 with its own key pair: 18.4 on, when the
+// self-hosted Dockerfile set ENABLE_DUO_WORKFLOW_SERVICE=true (the table's
+// gateway.ports.agent_platform).
+func HasAgentPlatform(v version.GitLab) bool {
+	r, err := gitlabversions.For(v)
+	return err == nil && r.HasAgentPlatform()
+}
 
-// DocsIndexTarget is where the gateway reads docs.db: /app/tmp before the
-// image moved its WORKDIR to /home/aigateway/app.
+// DocsIndexTarget is where the gateway of GitLab v opens docs.db: tmp/docs.db
+// relative to the image's working directory (/app before the image moved its
+// WORKDIR to /home/aigateway/app in November 2024, that is before 17.6).
 func DocsIndexTarget(v version.GitLab) string {
-	if v.AtLeast(17, firstDocsUnderHomeMinor) {
-		return "/home/aigateway/app/tmp/docs.db"
+	r, err := gitlabversions.For(v)
+	if err != nil {
+		return ""
 	}
-	return "/app/tmp/docs.db"
+	return r.DocsIndexPath()
 }
 
 // Clone copies s deeply enough that changing a container (platform, labels)

@@ -75,6 +75,11 @@ func (v GitLab) Compare(o GitLab) int {
 	return 0
 }
 
+// SameMinor reports whether v and o name the same X.Y release.
+func (v GitLab) SameMinor(o GitLab) bool {
+	return v.Major == o.Major && max(v.Minor, 0) == max(o.Minor, 0)
+}
+
 // AtLeast reports v >= X.Y (patch ignored).
 func (v GitLab) AtLeast(major, minor int) bool {
 	return v.Major > major || (v.Major == major && max(v.Minor, 0) >= minor)

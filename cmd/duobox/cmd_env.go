@@ -31,8 +31,12 @@ AI Gateway, in the form the GitLab version needs:
 
   before 17.9   AI_GATEWAY_URL (and CLOUD_CONNECTOR_SELF_SIGN_TOKENS=1) in GitLab's environment
   17.9+         "Local AI Gateway URL" in Admin → GitLab Duo (AI_GATEWAY_URL is legacy)
-  18.4+         also the Agent Platform service URL host:50052 (no scheme) and
-                DUO_AGENT_PLATFORM_SERVICE_SECURE=false (DuoBox serves it without TLS)
+  18.4+         also the Agent Platform service URL host:50052 (no scheme), without TLS:
+  18.4–18.9     DUO_AGENT_PLATFORM_SERVICE_SECURE=false in GitLab's environment
+  18.10+        the Admin UI checkbox "Use TLS for the GitLab Duo Agent Platform service"
+                cleared, or duoSettingsUpdate(selfHostedDuoAgentPlatformServiceSecure: false)
+The versions DuoBox knows, and the source of each rule, are in its GitLab version
+table (bundles/gitlab-versions.yaml); other versions are refused.
 
 With a deployment config it also lists the self-hosted models to add (deployment name,
 model family, endpoint ending /v1, identifier custom_openai/<served name>) and which

@@ -139,7 +139,10 @@ read_api is enough for connect and check.
 			if r.ConfigNote != "" {
 				fmt.Fprintf(w, "  %s\n", r.ConfigNote)
 			}
-			if !r.Instance.Parsed.AtLeast(17, 9) {
+			switch rules, err := gitlab.RulesFor(r.Instance.Parsed); {
+			case err != nil:
+				fmt.Fprintf(w, "  %v\n", err)
+			case !rules.AdminUI:
 				fmt.Fprintf(w, "  GitLab %s takes its settings from the environment: run 'duobox env'\n", r.Instance.Parsed.MinorString())
 			}
 			return nil
