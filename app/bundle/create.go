@@ -27,6 +27,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/docsindex"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/registry"
@@ -70,9 +71,11 @@ type CreateResult struct {
 }
 
 // NeedsDocsIndex reports whether GitLab v needs a separately built docs
-// index: 17.2–17.3 (from self-hosted-v17.4.0-ee the gateway image has it built in).
+// index: 17.2–17.3 (from self-hosted-v17.4.0-ee the gateway image has it
+// built in), as the GitLab version table says.
 func NeedsDocsIndex(v version.GitLab) bool {
-	return v.AtLeast(17, 2) && !v.AtLeast(17, 4)
+	r, err := gitlabversions.For(v)
+	return err == nil && r.NeedsSeparateDocsIndex()
 }
 
 // DefaultPlatform is the platform bundles are made for unless told.

@@ -28,6 +28,13 @@ const (
 	TagSelfHosted = "self-hosted-vX.Y.Z-ee" // newest patch Z of the minor release (17.4+)
 )
 
+// How a release's gateway gets its docs index.
+const (
+	DocsBuiltIn  = "built-in" // the image carries it (self-hosted-v17.4.0-ee on)
+	DocsSeparate = "separate" // built with GitLab's create_index.py and mounted (17.2–17.3)
+	DocsNone     = "none"     // no docs index is documented
+)
+
 // GitLab-side setting IDs.
 const (
 	SettingGatewayURL          = "gateway_url"
@@ -71,9 +78,9 @@ type Gateway struct {
 		Source string `yaml:"source"`
 	} `yaml:"workdir"`
 	DocsIndex struct {
-		Path    string `yaml:"path"` // relative to Workdir
-		BuiltIn bool   `yaml:"built_in"`
-		Source  string `yaml:"source"`
+		Path     string `yaml:"path"`     // relative to Workdir
+		Provided string `yaml:"provided"` // DocsBuiltIn, DocsSeparate or DocsNone
+		Source   string `yaml:"source"`
 	} `yaml:"docs_index"`
 	JWTKeys struct {
 		Value  bool   `yaml:"value"`
@@ -169,6 +176,9 @@ func Parse(data []byte, name string) (*Table, error) {
 		}
 		if g.DocsIndex.Path == "" || path.IsAbs(g.DocsIndex.Path) {
 			bad("%s: gateway.docs_index.path %q must be relative to the working directory", where, g.DocsIndex.Path)
+		}
+		if !slices.Contains([]string{DocsBuiltIn, DocsSeparate, DocsNone}, g.DocsIndex.Provided) {
+			bad("%s: gateway.docs_index.provided %q must be %s, %s or %s", where, g.DocsIndex.Provided, DocsBuiltIn, DocsSeparate, DocsNone)
 		}
 		if g.Ports.HTTP <= 0 || g.Ports.AgentPlatform < 0 {
 			bad("%s: gateway.ports need http > 0 and agent_platform >= 0", where)
@@ -333,6 +343,10 @@ func (r Release) HasAgentPlatform() bool { return r.Gateway.Ports.AgentPlatform 
 func (r Release) DocsIndexPath() string {
 	return path.Join(r.Gateway.Workdir.Path, r.Gateway.DocsIndex.Path)
 }
+
+// NeedsSeparateDocsIndex reports whether the gateway needs a docs index built
+// apart from the image and mounted (17.2–17.3).
+func (r Release) NeedsSeparateDocsIndex() bool { return r.Gateway.DocsIndex.Provided == DocsSeparate }
 
 // SelfHostedTags reports whether the release's gateway images are tagged self-hosted-vX.Y.Z-ee.
 func (r Release) SelfHostedTags() bool { return r.Gateway.Tag.Rule == TagSelfHosted }

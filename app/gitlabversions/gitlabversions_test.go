@@ -116,3 +116,12 @@ func TestParseRefusesBrokenTables(t *testing.T) {
 		}
 	}
 }
+
+func TestSeparateDocsIndexOnlyFor17_2To17_3(t *testing.T) {
+	for v, want := range map[string]bool{"17.1": false, "17.2": true, "17.3": true, "17.4": false, "18.10": false} {
+		r, err := For(version.MustParse(v))
+		if err != nil || r.NeedsSeparateDocsIndex() != want {
+			t.Errorf("%s: NeedsSeparateDocsIndex = %v, %v; want %v", v, r.NeedsSeparateDocsIndex(), err, want)
+		}
+	}
+}
