@@ -197,10 +197,12 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 		return rep, err
 	}
 	startErrs := make([]error, len(spec.Containers))
+	started := map[string]time.Time{}
 	for i, c := range spec.Containers {
 		if outcomes[i].act.Did == "kept" {
 			continue
 		}
+		started[c.Name] = time.Now()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -212,7 +214,7 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 	if err = firstProblem(startErrs); err != nil {
 		return rep, err
 	}
-	err = d.waitHealthy(ctx, spec.Containers, ids)
+	err = d.waitHealthy(ctx, spec.Containers, ids, started)
 	return rep, err
 }
 
@@ -561,7 +563,9 @@ func hostOrAll(ip string) string {
 // status, or DuoBox running the same health command itself (so a healthy
 // container is seen at once instead of after Docker's interval). A container
 // that exits or restarts fails the wait with its exit code and last log lines.
-func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container, ids map[string]string) error {
+// started maps the containers this run started to when (their start-to-healthy
+// time is recorded, for the downtime an upgrade announces).
+func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container, ids map[string]string, started map[string]time.Time) error {
 	timeout := d.HealthTimeout
 	if timeout == 0 {
 		timeout = 20 * time.Minute
@@ -583,6 +587,9 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 			}
 			if ok {
 				d.step(c.Name, "%s is healthy", c.Name)
+				if at, ok := started[c.Name]; ok {
+					SaveStartTime(ctx, d.Store, c.Name, c.Image, time.Since(at))
+				}
 				continue
 			}
 			still = append(still, c)
@@ -799,7 +806,7 @@ func (d *Deployer) Restart(ctx context.Context, spec stack.Spec, role string) (r
 		targets = append(targets, c)
 		rep.Actions = append(rep.Actions, Action{Kind: KindContainer, Name: c.Name, Did: "restarted"})
 	}
-	return rep, d.waitHealthy(ctx, targets, ids)
+	return rep, d.waitHealthy(ctx, targets, ids, nil)
 }
 
 // LogDirWritable checks that dir exists (creating it if needed) and that

@@ -490,6 +490,8 @@ type childSpec struct {
 	PauseAt              upgrade.Step
 	Marker               string
 	HealthTimeout        time.Duration
+	Role                 string // "" = the gateway
+	Beside               bool   // the model server fits twice (BesideFit's decision, given)
 }
 
 const childEnv = "DUOBOX_UPGRADE_TEST_CHILD"
@@ -522,6 +524,13 @@ func runChild(specJSON string) int {
 	}
 	u := newUpgrader(eng, st, s.Dir, s.CfgPath, s.LogDir)
 	u.HealthTimeout = s.HealthTimeout
+	if s.Beside {
+		u.Beside = fitsTwice
+	}
+	role := stack.RoleGateway
+	if s.Role != "" {
+		role = s.Role
+	}
 	u.BeforeStep = func(step upgrade.Step) {
 		if step == s.PauseAt {
 			os.WriteFile(s.Marker, []byte(step), 0o644)
@@ -534,9 +543,9 @@ func runChild(specJSON string) int {
 		return 2
 	}
 	if s.Action == upgrade.ActionRollback {
-		_, err = u.Rollback(ctx, cfg, stack.RoleGateway)
+		_, err = u.Rollback(ctx, cfg, role)
 	} else {
-		_, err = u.Upgrade(ctx, upgrade.Request{Config: cfg, Role: stack.RoleGateway, To: s.To})
+		_, err = u.Upgrade(ctx, upgrade.Request{Config: cfg, Role: role, To: s.To})
 	}
 	fmt.Fprintf(os.Stderr, "child finished without pausing: %v\n", err)
 	return 3
@@ -546,10 +555,17 @@ func runChild(specJSON string) int {
 // step, and kills it with SIGKILL.
 func (f *fixture) killAt(action string, to config.Image, step upgrade.Step, healthTimeout time.Duration, whileFrozen func()) {
 	f.t.Helper()
+	f.killAtAs(childSpec{Action: action, To: to, PauseAt: step, HealthTimeout: healthTimeout}, whileFrozen)
+}
+
+// killAtAs is killAt for any child run (role, beside).
+func (f *fixture) killAtAs(s childSpec, whileFrozen func()) {
+	f.t.Helper()
+	action, to, step, healthTimeout := s.Action, s.To, s.PauseAt, s.HealthTimeout
 	marker := filepath.Join(f.dir, "paused-"+strings.ReplaceAll(string(step), "/", "_"))
 	os.Remove(marker)
 	spec, _ := json.Marshal(childSpec{Dir: f.dir, CfgPath: f.cfgPath, LogDir: f.logDir, Action: action, To: to,
-		PauseAt: step, Marker: marker, HealthTimeout: healthTimeout})
+		PauseAt: step, Marker: marker, HealthTimeout: healthTimeout, Role: s.Role, Beside: s.Beside})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+string(spec))
 	var stderr strings.Builder

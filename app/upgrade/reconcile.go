@@ -54,6 +54,18 @@ func (u *Upgrader) reconcileLocked(ctx context.Context, stackName string) ([]Run
 	}
 	for i := range open {
 		run := &open[i]
+		if besideHealthy(run) && run.Step != StepFinalizing && u.running(ctx, winner(run)) {
+			// The new one had passed its health check beside the old one:
+			// finish moving the name over (no downtime) instead of undoing.
+			if err := u.completeBeside(ctx, run); err == nil {
+				if err := u.finalize(ctx, run); err != nil {
+					return open, err
+				}
+				run.Reason = strings.TrimPrefix(run.Reason+"; ", "; ") + "finished by reconcile: DuoBox had stopped after the new version passed its health check beside the old one"
+				u.finish(ctx, run, OutcomeSucceeded, run.Reason, run.Logs)
+				continue
+			}
+		}
 		if run.Step == StepFinalizing && u.winnerServing(ctx, run) {
 			if err := u.finalize(ctx, run); err != nil {
 				return open, err
@@ -105,6 +117,13 @@ func (u *Upgrader) finalize(ctx context.Context, run *Run) error {
 	if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, swapName(run.Container)); err == nil && o.ID == run.OldID {
 		if err := u.Engine.Rename(ctx, run.OldID, RollbackName(run.Container)); err != nil {
 			return err
+		}
+	}
+	if run.Role == stack.RoleModel { // the replaced one, stopped, no longer answers for the name once started again
+		if network, err := u.networkOf(ctx, run.Stack); err == nil {
+			if err := u.Engine.ServeAs(ctx, run.OldID, network, run.Container, false); err != nil {
+				return err
+			}
 		}
 	}
 	if run.Action == ActionUpgrade && run.KeptID != "" {

@@ -13,7 +13,10 @@ import (
 // (so rolling back twice returns to where one started), the kept one starts
 // under the serving name, and the config gets its image back. When the kept
 // one is not healthy, everything is put back as it was.
-func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role string) (Run, error) {
+//
+// A model server whose two copies fit starts beside the current one, as in
+// an upgrade; stopFirst (optional) forces the stop-start.
+func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role string, stopFirst ...bool) (Run, error) {
 	cfg = cfg.WithDefaults()
 	tg, err := targetOf(cfg, role)
 	if err != nil {
@@ -44,10 +47,11 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 	run := Run{Stack: cfg.Name, Role: role, Container: tg.name, Action: ActionRollback,
 		From: refOf(ImageOf(cfg, role)), To: prev, OldID: current.ID, KeptID: kept.ID,
 		FromDigest: u.digestOf(ctx, curState.Image, ImageOf(cfg, role).Repository), ToDigest: keptBy.FromDigest}
+	beside := u.besideOrSay(ctx, cfg, tg, len(stopFirst) > 0 && stopFirst[0])
 	if err := u.begin(ctx, &run); err != nil {
 		return run, err
 	}
-	r := &runner{u: u, run: &run}
+	r := &runner{u: u, run: &run, beside: beside}
 	spec, err := u.Build(withImage(cfg, role, prev))
 	if err != nil {
 		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
@@ -58,6 +62,20 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 		err := fmt.Errorf("rollback %s: the spec has no container %s", role, tg.name)
 		u.finish(ctx, &run, OutcomeFailed, err.Error(), "")
 		return run, err
+	}
+	if beside {
+		why, err := r.besideSwap(ctx, c, spec.Network.Name, StepRenamingCurrent, StepRenamingTarget, run.OldID, swapName(tg.name), run.KeptID)
+		if err != nil {
+			return r.fail(ctx, err)
+		}
+		if why != "" {
+			_, err := r.fail(ctx, fmt.Errorf("the previous version %s is not healthy: %s; %s kept serving", prev.Tag, why, run.From.Tag))
+			return run, app.NotReady(err, "look at 'duobox history' for its log lines; 'duobox up' keeps the current version", "rollback of %s failed", tg.name)
+		}
+		if err := r.step(ctx, StepFinalizing); err != nil {
+			return run, err
+		}
+		return run, u.finalize(ctx, &run)
 	}
 	if err := u.swap(ctx, r, StepRenamingCurrent, StepRenamingTarget, run.OldID, swapName(tg.name), run.KeptID, tg.name, len(c.Ports) > 0); err != nil {
 		return r.fail(ctx, err)

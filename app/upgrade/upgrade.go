@@ -32,6 +32,10 @@ type Engine interface {
 	Rename(ctx context.Context, id, newName string) error
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	LoadImageArchive(ctx context.Context, archive io.Reader) error
+	// ServeAs adds (on) or takes away alias as a DNS name of the container
+	// on network; nothing when it already is as asked (so a cut-short call
+	// can be repeated).
+	ServeAs(ctx context.Context, id, network, alias string, on bool) error
 }
 
 // Step is one step of an upgrade or rollback, recorded before it is taken.
@@ -55,6 +59,17 @@ const (
 	StepFinalizing     Step = "finalizing" // healthy: older target removed, config saved, run closed
 )
 
+// Steps of a model server run where two copies fit (memory allowing): the
+// new one starts and becomes healthy beside the old one, which serves
+// meanwhile; then the name the gateway calls moves to it, and only then does
+// the old one stop. No step leaves the name without a healthy server.
+const (
+	StepStartingBeside Step = "starting_beside" // NAME-next (or NAME-rollback) starts while NAME serves
+	StepWaitingBeside  Step = "waiting_beside"  // its health check, the old one still serving
+	StepMovingAlias    Step = "moving_alias"    // it answers for NAME too (network alias); both serve
+	StepStoppingOld    Step = "stopping_old"    // the old one (renamed, out of DNS) stops and loses the alias
+)
+
 // Rollback steps.
 const (
 	StepRenamingCurrent Step = "renaming_current" // NAME → NAME-swap
@@ -65,6 +80,10 @@ const (
 var (
 	UpgradeSteps  = []Step{StepPulling, StepCreatingNew, StepSetAside, StepRenamingOld, StepRenamingNew, StepSwitching, StepSwitchingStart, StepWaitingNew, StepFinalizing}
 	RollbackSteps = []Step{StepRenamingCurrent, StepRenamingTarget, StepSwitching, StepSwitchingStart, StepWaitingNew, StepFinalizing}
+	// BesideUpgradeSteps and BesideRollbackSteps are the same for a model
+	// server that starts beside the old one.
+	BesideUpgradeSteps  = []Step{StepPulling, StepCreatingNew, StepSetAside, StepStartingBeside, StepWaitingBeside, StepMovingAlias, StepRenamingOld, StepRenamingNew, StepStoppingOld, StepFinalizing}
+	BesideRollbackSteps = []Step{StepStartingBeside, StepWaitingBeside, StepMovingAlias, StepRenamingCurrent, StepRenamingTarget, StepStoppingOld, StepFinalizing}
 )
 
 // Run outcomes.
@@ -107,6 +126,16 @@ type Upgrader struct {
 	StopGrace     time.Duration // how long the old container may take to stop; default 10 s
 	// BeforeStep runs after a step is recorded and before it is taken (a test seam).
 	BeforeStep func(Step)
+	// Beside says whether a second model server fits beside the running one
+	// (memory); nil means it never does, and the old one stops first.
+	Beside func(ctx context.Context, cfg config.Deployment) (Fit, error)
+}
+
+// Fit is whether a second copy of the model server fits beside the running
+// one, and why.
+type Fit struct {
+	Fits bool   `json:"fits"`
+	Why  string `json:"why"`
 }
 
 // Request is one upgrade.
@@ -116,6 +145,9 @@ type Request struct {
 	To      config.Image      // target repository and tag (Digest is filled from the pulled image)
 	Source  Source
 	Archive string // a 'docker save' tarball, for SourceArchive
+	// StopFirst stops the old model server before the new one starts even
+	// when two copies fit (the old behaviour).
+	StopFirst bool
 }
 
 // Source says where the target image comes from.
@@ -209,17 +241,19 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (Run, error) {
 	}
 	run := Run{Stack: cfg.Name, Role: req.Role, Container: tg.name, Action: ActionUpgrade, From: from, To: to,
 		OldID: old.ID, KeptID: kept.ID, FromDigest: u.digestOf(ctx, oldState.Image, from.Repository)}
+	beside := u.besideOrSay(ctx, cfg, tg, req.StopFirst)
 	if err := u.begin(ctx, &run); err != nil {
 		return run, err
 	}
-	r := &runner{u: u, run: &run}
+	r := &runner{u: u, run: &run, beside: beside}
 	return r.upgrade(ctx, cfg, req)
 }
 
 // runner carries one run through its steps.
 type runner struct {
-	u   *Upgrader
-	run *Run
+	u      *Upgrader
+	run    *Run
+	beside bool // the new model server starts beside the old one
 }
 
 func (r *runner) step(ctx context.Context, s Step) error {
@@ -334,6 +368,19 @@ func (r *runner) upgrade(ctx context.Context, cfg config.Deployment, req Request
 		if err := u.Engine.Rename(ctx, run.KeptID, previousName(run.Container)); err != nil {
 			return r.fail(ctx, err)
 		}
+	}
+	if r.beside {
+		why, err := r.besideSwap(ctx, c, spec.Network.Name, StepRenamingOld, StepRenamingNew, run.OldID, RollbackName(run.Container), run.NewID)
+		if err != nil {
+			return r.fail(ctx, err)
+		}
+		if why != "" {
+			return r.rollBackUnhealthy(ctx, c, why) // the old one never stopped
+		}
+		if err := r.step(ctx, StepFinalizing); err != nil {
+			return *run, err
+		}
+		return *run, u.finalize(ctx, run)
 	}
 	// Renames first, while the old container still serves (a running
 	// container can be renamed): the gateway is down only from the stop to

@@ -134,8 +134,9 @@ type prober struct {
 }
 
 type probe struct {
-	at time.Time
-	ok bool
+	at  time.Time
+	ok  bool
+	why string // a failed call: what came back
 }
 
 // startProber fires one probe every 50 ms, each in its own goroutine, so a
@@ -160,7 +161,7 @@ func startProber(port int) *prober {
 					resp.Body.Close()
 				}
 				p.mu.Lock()
-				p.seen = append(p.seen, probe{at, ok})
+				p.seen = append(p.seen, probe{at: at, ok: ok})
 				p.mu.Unlock()
 			}(time.Now())
 			select {

@@ -11,7 +11,7 @@ import (
 func init() { register(newRollbackCommand) }
 
 func newRollbackCommand(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, stopFirst bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "rollback [gateway|model]",
@@ -21,6 +21,11 @@ previous version under the serving name and waits for its health; the config get
 previous image back. Rolling back twice returns to where you started. If the previous
 version is not healthy, the current one serves again. Volumes (weights, logs, keys,
 docs.db) are untouched.
+
+For the model server, when two copies fit the memory (GPU memory in GPU mode, RAM in CPU
+mode), the kept version starts beside the current one and takes over the name the gateway
+calls once healthy: no downtime. Otherwise DuoBox says first how long the model will be
+unavailable (its start time measured on this machine). --stop-first forces the stop-start.
 ` + exitStatusHelp,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: []string{stack.RoleGateway, stack.RoleModel},
@@ -35,7 +40,7 @@ docs.db) are untouched.
 			}
 			defer env.close()
 			env.reconcile(cmd.Context())
-			run, err := env.upgrader.Rollback(cmd.Context(), env.cfg, role)
+			run, err := env.upgrader.Rollback(cmd.Context(), env.cfg, role, stopFirst)
 			env.bar.done()
 			if err != nil {
 				return err
@@ -44,6 +49,7 @@ docs.db) are untouched.
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run as JSON")
+	cmd.Flags().BoolVar(&stopFirst, "stop-first", false, "model server: stop the current one before the kept one starts, even when two copies fit")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "how long the previous version may take to become healthy (default 3m for the gateway, 30m for the model server)")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/stack"
@@ -26,6 +27,7 @@ func init() { register(newUpgradeCommand) }
 func newUpgradeCommand(g *globals) *cobra.Command {
 	var (
 		asJSON, check, force, fips, local    bool
+		stopFirst                            bool
 		to, gitlabVersion, tagsFrom, archive string
 		timeout                              time.Duration
 	)
@@ -44,7 +46,12 @@ Without --check it upgrades: the image is pulled (or loaded with --local / --arc
 the old container keeps serving; the new container is created beside it; the old one is
 stopped and kept as NAME-rollback; the new one starts and must become healthy within
 --timeout. If it does not, its last log lines are kept in 'duobox history', it is removed,
-and the old one serves again. On success the config records the new tag and digest, so
+and the old one serves again. For the model server, when two copies fit the memory (GPU
+memory in GPU mode: --gpu-memory-utilization of each card must be free; RAM in CPU mode),
+the new one starts beside the old one and takes over the name the gateway calls once it is
+healthy, so the model stays available; otherwise DuoBox says first how long the model will
+be unavailable (its start time measured on this machine) and stops the old one first
+(--stop-first forces that). On success the config records the new tag and digest, so
 'duobox up' keeps it. 'duobox rollback' returns to the previous version.
 
 A tag for another GitLab minor release, or a non-release tag, is refused unless --force.
@@ -94,7 +101,7 @@ Only one upgrade or rollback runs at a time (a second one exits with status 5).
 			if err != nil {
 				return err
 			}
-			run, err := env.upgrader.Upgrade(cmd.Context(), upgrade.Request{Config: env.cfg, Role: role, To: target, Source: source, Archive: archive})
+			run, err := env.upgrader.Upgrade(cmd.Context(), upgrade.Request{Config: env.cfg, Role: role, To: target, Source: source, Archive: archive, StopFirst: stopFirst})
 			env.bar.done()
 			if err != nil {
 				return err
@@ -112,6 +119,7 @@ Only one upgrade or rollback runs at a time (a second one exits with status 5).
 	f.BoolVar(&fips, "fips", false, "choose among FIPS builds")
 	f.BoolVar(&local, "local", false, "use an image already in the engine (air-gapped; no pull)")
 	f.StringVar(&archive, "archive", "", "load the image from a 'docker save' archive (air-gapped)")
+	f.BoolVar(&stopFirst, "stop-first", false, "model server: stop the old one before the new one starts, even when two copies fit")
 	f.DurationVar(&timeout, "timeout", 0, "how long the new container may take to become healthy (default 3m for the gateway, 30m for the model server)")
 	return cmd
 }
@@ -211,7 +219,14 @@ func newUpgradeEnv(g *globals, env *stackEnv, prepare func(config.Deployment, pa
 			p, err := prepare(d, env.dirs, env.catalog)
 			return p.Spec, err
 		},
-		OnEvent: bar.event, HealthTimeout: timeout}
+		OnEvent: bar.event, HealthTimeout: timeout,
+		Beside: func(ctx context.Context, d config.Deployment) (upgrade.Fit, error) {
+			m, err := hardware.Detector{}.Detect(ctx) // taken now: the running model's memory counts as used
+			if err != nil {
+				return upgrade.Fit{}, err
+			}
+			return upgrade.BesideFit(m, d, env.catalog), nil
+		}}
 	return &upgradeEnv{stackEnv: env, upgrader: u, bar: bar, warn: g.warnf}, nil
 }
 

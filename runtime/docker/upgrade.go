@@ -6,6 +6,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
@@ -55,6 +56,59 @@ func (e *Engine) checkManaged(ctx context.Context, id string) error {
 		return &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
 			What: "container " + strings.TrimPrefix(r.Container.Name, "/") + " was not created by DuoBox (no " + stack.LabelManaged + " label)",
 			Fix:  "DuoBox leaves it alone"}
+	}
+	return nil
+}
+
+// ServeAs makes alias one of a DuoBox container's DNS names on networkName
+// (on), or takes it away (!on), by reconnecting the container to the network
+// with the new alias list; the engine's DNS then answers alias with every
+// container that carries it. It changes nothing when the alias is already as
+// asked, and connects a container that a cut-short earlier call left off the
+// network. It works on running and stopped containers.
+func (e *Engine) ServeAs(ctx context.Context, id, networkName, alias string, on bool) error {
+	r, err := e.API.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return e.explain(err, "inspect container "+id)
+	}
+	if r.Container.Config == nil || r.Container.Config.Labels[stack.LabelManaged] != "true" {
+		return &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
+			What: "container " + strings.TrimPrefix(r.Container.Name, "/") + " was not created by DuoBox (no " + stack.LabelManaged + " label)",
+			Fix:  "DuoBox leaves it alone"}
+	}
+	var aliases []string
+	connected := false
+	if ns := r.Container.NetworkSettings; ns != nil {
+		if ep, ok := ns.Networks[networkName]; ok && ep != nil {
+			connected = true
+			short := r.Container.ID[:min(12, len(r.Container.ID))]
+			has := false
+			for _, a := range ep.Aliases {
+				switch a {
+				case alias:
+					has = true
+				case short: // the engine adds it by itself
+				default:
+					aliases = append(aliases, a)
+				}
+			}
+			if has == on {
+				return nil
+			}
+		}
+	}
+	if on {
+		aliases = append(aliases, alias)
+	}
+	what := "network alias " + alias + " of container " + id
+	if connected {
+		if _, err := e.API.NetworkDisconnect(ctx, networkName, client.NetworkDisconnectOptions{Container: id, Force: true}); err != nil {
+			return e.explain(err, "move "+what)
+		}
+	}
+	if _, err := e.API.NetworkConnect(ctx, networkName, client.NetworkConnectOptions{Container: id,
+		EndpointConfig: &network.EndpointSettings{Aliases: aliases}}); err != nil {
+		return e.explain(err, "move "+what)
 	}
 	return nil
 }

@@ -26,12 +26,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/duobox/duobox/runtime/testbed/images/fake"
@@ -157,10 +161,26 @@ func main() {
 	srv := &http.Server{Addr: ":" + port, Handler: fake.AccessLog(mux, func(r *http.Request, status int, d time.Duration) {
 		logf("INFO", "%s - \"%s %s HTTP/1.1\" %d OK", r.RemoteAddr, r.Method, r.URL.Path, status)
 	})}
-	if err := srv.ListenAndServe(); err != nil {
+	// SIGTERM (docker stop) shuts down gracefully, as vLLM's uvicorn server
+	// does: no new connections, idle keep-alive connections closed, requests
+	// in flight answered, then exit.
+	stopped := make(chan struct{})
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+		<-sig
+		logf("INFO", "Shutting down")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		logf("INFO", "Finished server process")
+		close(stopped)
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "ERROR", err)
 		os.Exit(1)
 	}
+	<-stopped
 }
 
 // parseFlags reads --name value and --name=value pairs (also --name_with_underscores).
