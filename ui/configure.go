@@ -33,10 +33,18 @@ type ConfigureView struct {
 	// (company mirror, private registry); empty = the image's own.
 	GatewayRegistry     *widget.Entry
 	ModelServerRegistry *widget.Entry
-	Save                *widget.Button
-	Result              *widget.Label
-	Next                *widget.Button
-	Content             fyne.CanvasObject
+	// Images a user points elsewhere: the gateway repository (the tag rules
+	// stay), the model server image (repository[:tag]), the health commands
+	// (deploy.ParseHealthCmd) and the Agent Platform port.
+	GatewayRepository    *widget.Entry
+	ModelServerImage     *widget.Entry
+	GatewayHealthCmd     *widget.Entry
+	ModelServerHealthCmd *widget.Entry
+	AgentPort            *widget.Entry
+	Save                 *widget.Button
+	Result               *widget.Label
+	Next                 *widget.Button
+	Content              fyne.CanvasObject
 
 	u *UI
 }
@@ -68,6 +76,13 @@ func newConfigureView(u *UI) *ConfigureView {
 	v.DocsIndex.SetPlaceHolder("optional: path to a docs.db (GitLab 17.2–17.3 docs answers)")
 	v.GatewayRegistry = registryEntry()
 	v.ModelServerRegistry = registryEntry()
+	v.AgentPort = widget.NewEntry()
+	v.AgentPort.SetText(strconv.Itoa(config.DefaultAgentPort))
+	v.AgentPort.Validator = checkPort
+	v.GatewayRepository = repositoryEntry("optional: another gateway repository, e.g. mirror.example.com/gitlab/model-gateway (tag rules stay)")
+	v.ModelServerImage = repositoryEntry("optional: model server image, repository[:tag], e.g. a patched or CPU build")
+	v.GatewayHealthCmd = healthCmdEntry("optional: the gateway's health command, e.g. curl -fsS http://127.0.0.1:5052/monitoring/healthz, or none")
+	v.ModelServerHealthCmd = healthCmdEntry("optional: the model server's health command, e.g. curl -fsS http://127.0.0.1:8000/health, or none")
 	v.Save = widget.NewButtonWithIcon("Save config", theme.DocumentSaveIcon(), v.onSave)
 	v.Save.Importance = widget.HighImportance
 	v.Result = wrapped("")
@@ -84,6 +99,11 @@ func newConfigureView(u *UI) *ConfigureView {
 		widget.NewFormItem("Docs index", v.DocsIndex),
 		widget.NewFormItem("Gateway registry", v.GatewayRegistry),
 		widget.NewFormItem("Model server registry", v.ModelServerRegistry),
+		widget.NewFormItem("Agent Platform port", v.AgentPort),
+		widget.NewFormItem("Gateway repository", v.GatewayRepository),
+		widget.NewFormItem("Model server image", v.ModelServerImage),
+		widget.NewFormItem("Gateway health command", v.GatewayHealthCmd),
+		widget.NewFormItem("Model server health command", v.ModelServerHealthCmd),
 	)
 	v.Content = container.NewBorder(nil, container.NewVBox(v.Result, container.NewHBox(v.Save, v.Next)), nil, nil,
 		scrolled(form))
@@ -108,6 +128,19 @@ func (v *ConfigureView) fill(d config.Deployment) {
 	v.Host.SetText(d.Host)
 	v.LogDir.SetText(d.LogDir)
 	v.DocsIndex.SetText(d.DocsIndex)
+	if d.Gateway.AgentPort != 0 {
+		v.AgentPort.SetText(strconv.Itoa(d.Gateway.AgentPort))
+	}
+	v.GatewayRegistry.SetText(d.Gateway.Image.Registry)
+	v.ModelServerRegistry.SetText(d.ModelServer.Registry)
+	if d.Gateway.Image.Repository != config.DefaultGatewayImage {
+		v.GatewayRepository.SetText(d.Gateway.Image.Repository)
+	}
+	if d.ModelServer.Repository != config.DefaultModelServerImage && d.ModelServer.Repository != config.DefaultCPUModelServerImage {
+		v.ModelServerImage.SetText(d.ModelServer.Repository + ":" + d.ModelServer.Tag)
+	}
+	v.GatewayHealthCmd.SetText(healthCmdText(d.Gateway.Image.HealthCmd))
+	v.ModelServerHealthCmd.SetText(healthCmdText(d.ModelServer.HealthCmd))
 	v.Next.Enable()
 }
 
@@ -159,7 +192,8 @@ func (v *ConfigureView) onReadVersion() {
 // Input returns the screen's answers as the deploy package's init input.
 func (v *ConfigureView) Input() (deploy.InitInput, error) {
 	var errs []error
-	for _, e := range []*widget.Entry{v.GitLabURL, v.Port, v.GatewayRegistry, v.ModelServerRegistry} {
+	for _, e := range []*widget.Entry{v.GitLabURL, v.Port, v.GatewayRegistry, v.ModelServerRegistry, v.AgentPort,
+		v.GatewayRepository, v.ModelServerImage, v.GatewayHealthCmd, v.ModelServerHealthCmd} {
 		if err := e.Validate(); err != nil {
 			errs = append(errs, err)
 		}
@@ -174,6 +208,7 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 		errs = append(errs, fmt.Errorf("host address: %w", err))
 	}
 	port, _ := strconv.Atoi(strings.TrimSpace(v.Port.Text))
+	agentPort, _ := strconv.Atoi(strings.TrimSpace(v.AgentPort.Text))
 	in := deploy.InitInput{
 		GitLabURL:     strings.TrimSpace(v.GitLabURL.Text),
 		GitLabVersion: strings.TrimSpace(v.Version.Text),
@@ -184,6 +219,12 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 
 		GatewayRegistry:     strings.TrimSpace(v.GatewayRegistry.Text),
 		ModelServerRegistry: strings.TrimSpace(v.ModelServerRegistry.Text),
+
+		AgentPort:            agentPort,
+		GatewayRepository:    strings.TrimSpace(v.GatewayRepository.Text),
+		ModelServerImage:     strings.TrimSpace(v.ModelServerImage.Text),
+		GatewayHealthCmd:     strings.TrimSpace(v.GatewayHealthCmd.Text),
+		ModelServerHealthCmd: strings.TrimSpace(v.ModelServerHealthCmd.Text),
 	}
 	if f, ok := v.u.Choose.Selected(); ok {
 		in.Models = []string{f.HFRepo}
@@ -240,4 +281,45 @@ func registryEntry() *widget.Entry {
 		return config.CheckImage(config.Image{Repository: "duobox/check", Tag: "v", Registry: strings.TrimSpace(s)})
 	}
 	return e
+}
+
+// repositoryEntry is an optional image repository (with an optional tag), checked as typed.
+func repositoryEntry(placeholder string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(placeholder)
+	e.Validator = func(s string) error {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil
+		}
+		repo, tag := s, "v"
+		if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+			repo, tag = s[:i], s[i+1:]
+		}
+		return config.CheckImage(config.Image{Repository: repo, Tag: tag})
+	}
+	return e
+}
+
+// healthCmdEntry is an optional health command, checked as typed.
+func healthCmdEntry(placeholder string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(placeholder)
+	e.Validator = func(s string) error { _, err := deploy.ParseHealthCmd(s); return err }
+	return e
+}
+
+// healthCmdText shows a saved health command as it is typed.
+func healthCmdText(cmd []string) string {
+	switch {
+	case len(cmd) == 0:
+		return ""
+	case cmd[0] == "NONE":
+		return "none"
+	case cmd[0] == "CMD-SHELL":
+		return strings.Join(cmd, " ")
+	case cmd[0] == "CMD":
+		return strings.Join(cmd[1:], " ")
+	}
+	return strings.Join(cmd, " ")
 }

@@ -72,3 +72,50 @@ func TestConfigure_readVersionButton_FakeGitLab(t *testing.T) {
 		t.Errorf("version %q", u2.Configure.Version.Text)
 	}
 }
+
+// TestConfigure_imagesHealthCommandsAndAgentPort: the screen takes the
+// images a user points elsewhere, the health commands and the Agent Platform
+// port; a bad health command or equal ports is refused and nothing is saved;
+// a saved config shows them again.
+func TestConfigure_imagesHealthCommandsAndAgentPort(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+	selectTab(u, TabConfigure)
+	v := u.Configure
+	test.Type(v.GitLabURL, "https://gitlab.example.com/")
+	test.Type(v.Version, "18.5")
+	v.Host.SetText("")
+	test.Type(v.Host, "192.0.2.10")
+	v.ModelServerHealthCmd.SetText("CMD-SHELL")
+	test.Tap(v.Save)
+	u.Wait()
+	if !strings.HasPrefix(v.Result.Text, "Please fix:") || !strings.Contains(v.Result.Text, "CMD-SHELL needs a command line") {
+		t.Errorf("bad health command: %q", v.Result.Text)
+	}
+	v.ModelServerHealthCmd.SetText("curl -fsS http://127.0.0.1:8000/health")
+	v.AgentPort.SetText(v.Port.Text)
+	test.Tap(v.Save)
+	u.Wait()
+	if _, err := config.Load(b.cfgPath); err == nil || !strings.Contains(v.Result.Text, "--agent-port") {
+		t.Fatalf("equal ports saved (%v): %q", err, v.Result.Text)
+	}
+	v.AgentPort.SetText("50152")
+	v.ModelServerImage.SetText("mirror.example.com/vllm-cpu:v0.18.1")
+	v.GatewayHealthCmd.SetText("none")
+	test.Tap(v.Save)
+	u.Wait()
+	d, err := config.Load(b.cfgPath)
+	if err != nil {
+		t.Fatalf("after Save: %v (screen says %q)", err, v.Result.Text)
+	}
+	if d.Gateway.AgentPort != 50152 || d.ModelServer.Repository != "mirror.example.com/vllm-cpu" || d.ModelServer.Tag != "v0.18.1" ||
+		strings.Join(d.ModelServer.HealthCmd, " ") != "CMD curl -fsS http://127.0.0.1:8000/health" || strings.Join(d.Gateway.Image.HealthCmd, " ") != "NONE" {
+		t.Errorf("saved %+v %+v", d.Gateway, d.ModelServer)
+	}
+	v2 := newBed(t).open().Configure
+	v2.fill(d)
+	if v2.AgentPort.Text != "50152" || v2.ModelServerImage.Text != "mirror.example.com/vllm-cpu:v0.18.1" ||
+		v2.ModelServerHealthCmd.Text != "curl -fsS http://127.0.0.1:8000/health" || v2.GatewayHealthCmd.Text != "none" {
+		t.Errorf("fill: %q %q %q %q", v2.AgentPort.Text, v2.ModelServerImage.Text, v2.ModelServerHealthCmd.Text, v2.GatewayHealthCmd.Text)
+	}
+}
