@@ -146,7 +146,13 @@ type Gateway struct {
 	Port       int   `yaml:"port,omitempty"`
 	AgentPort  int   `yaml:"agent_port,omitempty"`
 	AuthBypass bool  `yaml:"auth_bypass,omitempty"`
+	// PublishAll publishes the gateway's ports on all addresses of this
+	// machine. Without it DuoBox publishes only on the host address, and
+	// refuses a host that is not an address of this machine.
+	PublishAll bool `yaml:"publish_all_addresses,omitempty"`
 }
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 
@@ -236,6 +242,16 @@ func (d Deployment) Validate() error {
 	}{{"model_server", d.ModelServer}, {"gateway.image", d.Gateway.Image}} {
 		if err := CheckImage(img.img); err != nil {
 			add("%s: %v", img.field, err)
+		}
+	}
+	for _, img := range []struct {
+		field string
+		env   map[string]string
+	}{{"model_server.env", d.ModelServer.Env}, {"gateway.image.env", d.Gateway.Image.Env}} {
+		for name := range img.env {
+			if !envNameRE.MatchString(name) {
+				add("%s: %q is not an environment variable name (letters, digits and '_', not starting with a digit)", img.field, name)
+			}
 		}
 	}
 	for field, p := range map[string]int{"gateway.port": d.Gateway.Port, "gateway.agent_port": d.Gateway.AgentPort} {

@@ -38,6 +38,12 @@ func CheckHostSyntax(host string) error {
 	if strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(h, ".")), ".localhost") {
 		return fmt.Errorf("%q: %s", host, loopbackReason)
 	}
+	// A name whose last label is all digits is no host name (RFC 1123 2.1,
+	// RFC 3696 2): "999.1.1.1" is a broken IPv4 address, not a name to resolve.
+	labels := strings.Split(strings.TrimSuffix(h, "."), ".")
+	if last := labels[len(labels)-1]; last != "" && strings.Trim(last, "0123456789") == "" {
+		return fmt.Errorf("%q is not a valid IP address (each IPv4 part is 0–255, four parts) nor a host name", host)
+	}
 	if !hostnameRE.MatchString(h) || len(h) > 253 {
 		return fmt.Errorf("%q is not a valid host name (letters, digits, '-' and '.', for example gpu-box.example.com)", host)
 	}

@@ -812,7 +812,8 @@ func (d *Deployer) Restart(ctx context.Context, spec stack.Spec, role string) (r
 // LogDirWritable checks that dir exists (creating it if needed) and that
 // files can be created in it, with a message that says how to fix it.
 func LogDirWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// private: the gateway's logs carry request metadata (0700, issue 16)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return app.Environment(err, fmt.Sprintf("run 'sudo mkdir -p %s && sudo chown $USER %s', or set log_dir in the config to a folder you own", dir, dir),
 			"cannot create the gateway log directory %s: %v", dir, err)
 	}

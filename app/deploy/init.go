@@ -34,6 +34,7 @@ type InitInput struct {
 	GatewayRegistry     string
 	ModelServerRegistry string
 	AuthBypass          bool
+	PublishAll          bool // publish the gateway on all addresses (asked explicitly)
 	LogDir              string
 	DocsIndex           string
 	Port                int
@@ -100,6 +101,7 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	d := config.Deployment{Name: in.Name, GitLab: config.GitLab{URL: url, Version: in.GitLabVersion}, Host: strings.TrimSpace(in.Host),
 		Mode: in.Mode, LogDir: in.LogDir, DocsIndex: in.DocsIndex}
 	d.Gateway.AuthBypass = in.AuthBypass
+	d.Gateway.PublishAll = in.PublishAll
 	d.Gateway.Port = in.Port
 	d.Gateway.Image.Tag = in.GatewayTag
 	d.Gateway.Image.Registry = in.GatewayRegistry

@@ -6,8 +6,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/docsindex"
@@ -23,7 +25,14 @@ type Prepared struct {
 	LogDir   string
 	HostIP   string   // "" = all addresses
 	Warnings []string // e.g. auth bypass on, host address not on this machine
-	NewKeys  []string // key files generated now
+	// AuthOff lists the settings that turn the gateway's authentication off
+	// (auth_bypass or an env the gateway reads as bypass); also in Warnings.
+	AuthOff []string
+	// SecretsInEnv names the secrets handed to containers as environment
+	// variables, which anyone allowed to run `docker inspect` can read: the
+	// gateway image reads its JWT keys only from its environment.
+	SecretsInEnv []string
+	NewKeys      []string // key files generated now
 }
 
 // Prepare resolves what the config leaves to the machine — the gateway log
@@ -62,7 +71,13 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	}
 	p.LogDir = logDir
 	var warn string
-	p.HostIP, warn = LocalBindAddress(d.Host)
+	var local bool
+	p.HostIP, warn, local = bindAddress(d.Host, d.Gateway.PublishAll)
+	if !local && !d.Gateway.PublishAll && !readOnly {
+		return p, &app.Problem{Kind: app.KindBadInput,
+			What: fmt.Sprintf("%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", d.Host),
+			Fix:  "give an address of this machine as the host (see 'duobox detect'), or publish on all addresses explicitly: 'duobox init --force --publish-all' (gateway.publish_all_addresses: true in the config)"}
+	}
 	if warn != "" {
 		p.Warnings = append(p.Warnings, warn)
 	}
@@ -84,9 +99,14 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	if err != nil {
 		return p, err
 	}
-	if d.Gateway.AuthBypass {
-		p.Warnings = append(p.Warnings, "gateway auth bypass is ON (AIGW_AUTH__BYPASS_EXTERNAL=true): anyone who reaches port "+
+	if p.AuthOff = d.AuthOff(); len(p.AuthOff) > 0 {
+		p.Warnings = append(p.Warnings, "gateway auth bypass is ON ("+strings.Join(p.AuthOff, ", ")+"): anyone who reaches port "+
 			fmt.Sprint(d.Gateway.Port)+" can use the model without GitLab's tokens; GitLab's docs say: troubleshooting only")
+	}
+	for _, c := range p.Spec.Containers {
+		for _, se := range c.SecretEnv {
+			p.SecretsInEnv = append(p.SecretsInEnv, c.Name+" "+se.Name)
+		}
 	}
 	if hfToken == "" {
 		for _, m := range d.Models {
@@ -112,11 +132,19 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 // host's own address when it is (or resolves to) an address of this
 // machine, else all addresses with a warning saying why.
 func LocalBindAddress(host string) (ip, warning string) {
-	local := map[netip.Addr]bool{}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
+	ip, warning, _ = bindAddress(host, true)
+	return ip, warning
+}
+
+// bindAddress returns the host's own address and local=true when it is (or
+// resolves to) an address of this machine; otherwise "" (all addresses) and
+// a warning, which says it was asked for when publishAll is set.
+func bindAddress(host string, publishAll bool) (ip, warning string, local bool) {
+	addrs := map[netip.Addr]bool{}
+	if list, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range list {
 			if pfx, err := netip.ParsePrefix(a.String()); err == nil {
-				local[pfx.Addr().Unmap()] = true
+				addrs[pfx.Addr().Unmap()] = true
 			}
 		}
 	}
@@ -131,9 +159,12 @@ func LocalBindAddress(host string) (ip, warning string) {
 		}
 	}
 	for _, a := range candidates {
-		if local[a] && !a.IsLoopback() {
-			return a.String(), ""
+		if addrs[a] && !a.IsLoopback() {
+			if publishAll {
+				return "", "the gateway is published on all addresses of this machine, as gateway.publish_all_addresses asks", true
+			}
+			return a.String(), "", true
 		}
 	}
-	return "", fmt.Sprintf("%s is not an address of this machine (or does not resolve here), so the gateway is published on all addresses; make sure GitLab reaches this machine as %s", host, host)
+	return "", fmt.Sprintf("%s is not an address of this machine (or does not resolve here), so the gateway is published on all addresses (gateway.publish_all_addresses); make sure GitLab reaches this machine as %s", host, host), false
 }

@@ -108,7 +108,7 @@ func TestPrepareRefusesAFileThatIsNotADocsIndex(t *testing.T) {
 	bogus := filepath.Join(t.TempDir(), "docs.db")
 	os.WriteFile(bogus, []byte("not sqlite"), 0o644)
 	d := config.Deployment{GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "17.2"}, Host: "gpu-box.example.com", Mode: config.ModeCPU,
-		Models: []config.Model{{HFRepo: "google/codegemma-2b"}}, Gateway: config.Gateway{Image: config.Image{Tag: "gitlab-v17.2.0"}},
+		Models: []config.Model{{HFRepo: "google/codegemma-2b"}}, Gateway: config.Gateway{PublishAll: true, Image: config.Image{Tag: "gitlab-v17.2.0"}},
 		LogDir: t.TempDir(), DocsIndex: bogus}.WithDefaults()
 	if _, err := Prepare(d, testDirs(t), bundlesCatalog(t)); err == nil || !strings.Contains(err.Error(), bogus) {
 		t.Fatalf("err = %v, want a refusal naming %s", err, bogus)

@@ -13,6 +13,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/paths"
+	"github.com/duobox/duobox/app/secrets"
 )
 
 // TokenFile is where DuoBox keeps the GitLab personal access token (0600).
@@ -46,21 +47,14 @@ func SaveToken(d paths.Dirs, token string) error {
 // others can read is refused: the token grants administrator access.
 func LoadToken(d paths.Dirs) (string, error) {
 	path := TokenFile(d)
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
 		return "", nil
 	}
+	tok, err := secrets.Read(path, "the GitLab token")
 	if err != nil {
-		return "", fmt.Errorf("read gitlab token: %w", err)
+		return "", err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", app.Environment(nil, "run: chmod 600 "+path, "the GitLab token file %s can be read by other users (mode %o)", path, st.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read gitlab token: %w", err)
-	}
-	return strings.TrimSpace(string(data)), nil
+	return tok, nil
 }
 
 // SaveConnection records the connection (no token in it).

@@ -2,7 +2,6 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -50,7 +49,7 @@ type File struct {
 // AI Gateway chart plus a vLLM Deployment.
 func Export(s Spec, format string, o ExportOptions) ([]File, error) {
 	if o.ReadSecret == nil {
-		o.ReadSecret = os.ReadFile
+		o.ReadSecret = ReadSecretFile
 	}
 	switch format {
 	case FormatCompose:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/secrets"
 )
 
 // EnsureKeys creates, for every JWT key file the spec reads that does not
@@ -29,7 +30,15 @@ func EnsureKeys(s Spec) ([]string, error) {
 			if !strings.HasSuffix(se.File, ".key") {
 				continue
 			}
-			if _, err := os.Stat(se.File); err == nil {
+			if _, err := os.Lstat(se.File); err == nil {
+				// an existing key must be usable: garbage is refused here, before anything starts
+				v, err := secrets.Read(se.File, "the JWT key "+se.Name)
+				if err != nil {
+					return created, err
+				}
+				if err := CheckSecretValue(se, v); err != nil {
+					return created, err
+				}
 				continue
 			}
 			if err := writeRSAKey(se.File); err != nil {
@@ -65,27 +74,47 @@ func writeRSAKey(path string) error {
 	return f.Close()
 }
 
-// ReadSecrets reads the values of c's secret variables. Each file must exist
-// and be readable by its owner only (0600), or the read is refused.
+// ReadSecrets reads the values of c's secret variables through the one
+// secret-file check (secrets.Read: a regular 0600 file of text, capped in
+// size, in a folder others cannot write to), and checks each value's shape:
+// a JWT key must be a PEM RSA private key, the HF token must look like one.
 func ReadSecrets(c Container) (map[string]string, error) {
 	out := map[string]string{}
 	for _, se := range c.SecretEnv {
-		st, err := os.Stat(se.File)
+		v, err := secrets.Read(se.File, "the secret "+se.Name)
 		if err != nil {
-			return nil, app.Environment(err, "run 'duobox init' again to create it, or restore the file",
-				"the secret file %s for %s is missing", se.File, se.Name)
+			return nil, err
 		}
-		if st.Mode().Perm()&0o077 != 0 {
-			return nil, app.Environment(nil, fmt.Sprintf("run 'chmod 600 %s'", se.File),
-				"the secret file %s can be read by other users (mode %o)", se.File, st.Mode().Perm())
+		if err := CheckSecretValue(se, v); err != nil {
+			return nil, err
 		}
-		b, err := os.ReadFile(se.File)
-		if err != nil {
-			return nil, app.Environment(err, "check the file's owner and mode", "cannot read the secret file %s: %v", se.File, err)
-		}
-		out[se.Name] = strings.TrimRight(string(b), "\r\n")
+		out[se.Name] = v
 	}
 	return out, nil
+}
+
+// CheckSecretValue checks a secret's shape by what it is: a key file must
+// hold a PEM RSA private key, HF_TOKEN a token.
+func CheckSecretValue(se SecretEnv, v string) error {
+	switch {
+	case strings.HasSuffix(se.File, ".key"):
+		if err := secrets.CheckRSAPrivateKeyPEM([]byte(v)); err != nil {
+			return app.Environment(err, fmt.Sprintf("remove %s and run 'duobox up' to generate a new key pair (or put an RSA private key in PEM there)", se.File),
+				"the JWT key %s for %s is not usable: %v", se.File, se.Name, err)
+		}
+	case se.Name == "HF_TOKEN":
+		if err := secrets.CheckHFToken(v); err != nil {
+			return app.Environment(err, "run 'duobox init --force --hf-token-file FILE' with the token from https://huggingface.co/settings/tokens",
+				"the Hugging Face token in %s is not a token: %v", se.File, err)
+		}
+	}
+	return nil
+}
+
+// ReadSecretFile is ReadSecret for exports: the same check as ReadSecrets.
+func ReadSecretFile(path string) ([]byte, error) {
+	v, err := secrets.Read(path, "the secret")
+	return []byte(v), err
 }
 
 // GatewayServiceName is the gateway's Cloud Connector service name

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -34,6 +35,16 @@ type Store struct {
 // Open opens (creating if needed) the database at file and applies pending
 // migrations. WAL and a busy timeout let the GUI and CLI share it.
 func Open(ctx context.Context, file string) (*Store, error) {
+	// private: the history names models, hosts and images (0600; SQLite
+	// gives its -wal and -shm files the database file's mode)
+	if f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
+	for _, p := range []string{file, file + "-wal", file + "-shm"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
+			os.Chmod(p, st.Mode().Perm()&^0o077)
+		}
+	}
 	dsn := "file:" + file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=foreign_keys(1)&_pragma=synchronous(normal)"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {

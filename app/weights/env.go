@@ -18,6 +18,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/secrets"
 )
 
 // DefaultEndpoint is the hub huggingface_hub talks to when HF_ENDPOINT is unset.
@@ -59,6 +62,10 @@ func EnvFromOS(secretsDir string) (Env, error) {
 	}
 	for _, name := range []string{"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"} {
 		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			if err := secrets.CheckHFToken(v); err != nil {
+				return Env{}, app.BadInput("set "+name+" to the token from https://huggingface.co/settings/tokens, or unset it",
+					"$%s is not a Hugging Face token: %v", name, err)
+			}
 			e.Token, e.TokenSource = v, name
 			return e, nil
 		}
@@ -73,14 +80,18 @@ func EnvFromOS(secretsDir string) (Env, error) {
 		files = append(files, filepath.Join(hfHome, "token"))
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		tok, err := secrets.Read(f, "the Hugging Face token")
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return Env{}, fmt.Errorf("read token file %s: %w", f, err)
+			return Env{}, err
 		}
-		if tok := strings.TrimSpace(string(data)); tok != "" {
+		if tok != "" {
+			if err := secrets.CheckHFToken(tok); err != nil {
+				return Env{}, app.Environment(err, "put only the token from https://huggingface.co/settings/tokens in "+f,
+					"the Hugging Face token in %s is not a token: %v", f, err)
+			}
 			e.Token, e.TokenSource = tok, f
 			return e, nil
 		}

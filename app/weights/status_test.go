@@ -225,12 +225,12 @@ func TestEnvFromOS_FollowsHuggingfaceHubPrecedence(t *testing.T) {
 	if e = must(EnvFromOS(secrets)); e.Token != "hf_old_name" {
 		t.Fatalf("HUGGING_FACE_HUB_TOKEN: %+v", e)
 	}
-	t.Setenv("HF_TOKEN", "hf_env")
+	t.Setenv("HF_TOKEN", "hf_from_env")
 	t.Setenv("HF_HUB_CACHE", "~/elsewhere")
 	t.Setenv("HF_ENDPOINT", "http://mirror.local:8080/")
 	t.Setenv("HF_HUB_OFFLINE", "1")
 	e = must(EnvFromOS(secrets))
-	if e.Token != "hf_env" || e.TokenSource != "HF_TOKEN" || e.HubCache != filepath.Join(home, "elsewhere") ||
+	if e.Token != "hf_from_env" || e.TokenSource != "HF_TOKEN" || e.HubCache != filepath.Join(home, "elsewhere") ||
 		e.Endpoint != "http://mirror.local:8080" || !e.Offline {
 		t.Fatalf("env overrides: %+v", e)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/secrets"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/version"
 )
@@ -56,6 +57,10 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if _, err := os.Stat(path); err == nil && !force && !printOnly {
 				return app.BadInput("pass --force to replace it, or edit it", "a deployment config already exists at %s", path)
 			}
+			hfToken, err := readHFToken(hfTokenFile)
+			if err != nil {
+				return err
+			}
 			cat, err := loadCatalog(g)
 			if err != nil {
 				return err
@@ -92,7 +97,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if err != nil {
 				return err
 			}
-			if err := storeHFToken(hfTokenFile, filepath.Join(dirs.Secrets(), stack.SecretHFToken)); err != nil {
+			if err := storeHFToken(hfToken, filepath.Join(dirs.Secrets(), stack.SecretHFToken)); err != nil {
 				return err
 			}
 			prepared, err := deploy.Prepare(d, dirs, cat)
@@ -155,6 +160,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 	f.StringVar(&in.ModelServerHealthCmd, "model-server-health-cmd", "", `the model server's health command, e.g. "curl -fsS http://127.0.0.1:8000/health", "CMD-SHELL <line>", or "none"`)
 	f.StringVar(&in.LogDir, "log-dir", "", "gateway log directory (default /srv/gitlab-agw when writable, else under DuoBox's data folder)")
 	f.StringVar(&in.DocsIndex, "docs-index", "", "a documentation index (docs.db) to mount into the gateway (needed for 17.2–17.3 docs answers)")
+	f.BoolVar(&in.PublishAll, "publish-all", false, "publish the gateway on all addresses of this machine (needed when --host is not one of its addresses, e.g. behind NAT)")
 	f.BoolVar(&in.AuthBypass, "auth-bypass", false, "turn the gateway's authentication off (AIGW_AUTH__BYPASS_EXTERNAL=true): troubleshooting only")
 	f.StringVar(&hfTokenFile, "hf-token-file", "", "file holding a Hugging Face token (for gated models); copied into the secrets folder, 0600")
 	f.BoolVar(&force, "force", false, "replace an existing config")
@@ -163,23 +169,47 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 	return cmd
 }
 
-// storeHFToken copies the token from file (or $HF_TOKEN) into the 0600 secret file.
-func storeHFToken(file, target string) error {
-	var token string
+// readHFToken reads the token from file (or $HF_TOKEN) and checks it looks
+// like one, before anything is written; "" when neither is given.
+func readHFToken(file string) (string, error) {
+	var token, from string
 	switch {
 	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return app.BadInput("give a readable file holding only the token", "--hf-token-file %s: %v", file, err)
+		st, err := os.Stat(file)
+		if err == nil && !st.Mode().IsRegular() {
+			err = fmt.Errorf("not a regular file")
+		} else if err == nil && st.Size() > secrets.MaxSize {
+			err = fmt.Errorf("%d bytes is far more than a token", st.Size())
 		}
-		token = strings.TrimSpace(string(b))
+		var b []byte
+		if err == nil {
+			b, err = os.ReadFile(file)
+		}
+		if err == nil && !secrets.IsText(b) {
+			err = fmt.Errorf("not a text file")
+		}
+		if err != nil {
+			return "", app.BadInput("give a readable file holding only the token (hf_…)", "--hf-token-file %s: %v", file, err)
+		}
+		token, from = strings.TrimSpace(string(b)), "--hf-token-file "+file
 	case os.Getenv("HF_TOKEN") != "":
-		token = strings.TrimSpace(os.Getenv("HF_TOKEN"))
+		token, from = strings.TrimSpace(os.Getenv("HF_TOKEN")), "$HF_TOKEN"
 	default:
-		return nil
+		return "", nil
 	}
 	if token == "" {
-		return app.BadInput("put the token (hf_…) in the file", "the Hugging Face token is empty")
+		return "", app.BadInput("put the token (hf_…) in the file", "the Hugging Face token is empty")
+	}
+	if err := secrets.CheckHFToken(token); err != nil {
+		return "", app.BadInput("give the token from https://huggingface.co/settings/tokens", "%s: %v", from, err)
+	}
+	return token, nil
+}
+
+// storeHFToken writes a checked token into the 0600 secret file.
+func storeHFToken(token, target string) error {
+	if token == "" {
+		return nil
 	}
 	if err := config.WriteFileAtomic(target, []byte(token+"\n"), 0o600); err != nil {
 		return app.Environment(err, "check that the secrets folder is writable", "cannot write %s: %v", target, err)

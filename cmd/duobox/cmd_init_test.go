@@ -26,7 +26,7 @@ func TestInitWritesConfigAndKeysThenExportsReferenceThem(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
 	code, out, errOut := runCLI(t, "init", "--json", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5",
-		"--host", "gpu-box.example.com", "--nvidia-smi", fixtures+"h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee")
+		"--host", "gpu-box.example.com", "--publish-all", "--nvidia-smi", fixtures+"h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee")
 	if code != 0 {
 		t.Fatalf("init: exit %d: %s", code, errOut)
 	}
@@ -50,7 +50,7 @@ func TestInitWritesConfigAndKeysThenExportsReferenceThem(t *testing.T) {
 			t.Errorf("key %s: %v %v", k, st, err)
 		}
 	}
-	if code, _, errOut := runCLI(t, "init", "--gitlab-url", "https://gitlab.example.com", "--gitlab-version", "18.5", "--host", "gpu-box.example.com", "--nvidia-smi", fixtures+"h100.csv"); code != 2 || !strings.Contains(errOut, "--force") {
+	if code, _, errOut := runCLI(t, "init", "--gitlab-url", "https://gitlab.example.com", "--gitlab-version", "18.5", "--host", "gpu-box.example.com", "--publish-all", "--nvidia-smi", fixtures+"h100.csv"); code != 2 || !strings.Contains(errOut, "--force") {
 		t.Errorf("second init without --force: exit %d %q", code, errOut)
 	}
 	for _, format := range []string{"compose", "docker-run", "helm"} {
@@ -72,7 +72,7 @@ func TestUpWithMalformedConfigEditExitsTwoBeforeTouchingTheEngine(t *testing.T) 
 	t.Setenv("DUOBOX_HOME", home)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(home, "no-engine.sock")) // any engine call would fail differently
 	if code, _, errOut := runCLI(t, "init", "--gitlab-url", "https://gitlab.example.com", "--gitlab-version", "17.9",
-		"--host", "gpu-box.example.com", "--mode", "cpu", "--log-dir", filepath.Join(home, "logs")); code != 0 {
+		"--host", "gpu-box.example.com", "--publish-all", "--mode", "cpu", "--log-dir", filepath.Join(home, "logs")); code != 0 {
 		t.Fatalf("init: %s", errOut)
 	}
 	cfg := filepath.Join(home, "config", "deployment.yaml")
@@ -92,7 +92,7 @@ func TestUpEngineUnreachableExitsThree(t *testing.T) {
 	t.Setenv("DUOBOX_HOME", home)
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(home, "no-engine.sock"))
 	if code, _, errOut := runCLI(t, "init", "--gitlab-url", "https://gitlab.example.com", "--gitlab-version", "17.9",
-		"--host", "gpu-box.example.com", "--mode", "cpu", "--log-dir", filepath.Join(home, "logs")); code != 0 {
+		"--host", "gpu-box.example.com", "--publish-all", "--mode", "cpu", "--log-dir", filepath.Join(home, "logs")); code != 0 {
 		t.Fatalf("init: %s", errOut)
 	}
 	code, _, errOut := runCLI(t, "up")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -43,7 +44,10 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 				out := struct {
 					deploy.Status
 					AgentPlatform *health.Probe `json:"agent_platform,omitempty"`
-				}{st, agent}
+					AuthOff       []string      `json:"auth_off,omitempty"`
+					SecretsInEnv  []string      `json:"secrets_in_env,omitempty"`
+					Warnings      []string      `json:"warnings,omitempty"`
+				}{st, agent, env.prepared.AuthOff, env.prepared.SecretsInEnv, env.prepared.Warnings}
 				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
 					return err
 				}
@@ -73,6 +77,7 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 				if agent != nil && agent.OK {
 					fmt.Fprintf(w, "agent platform %s: %s\n", agent.URL, agent.Detail)
 				}
+				printSecurityNotes(w, env.prepared)
 			}
 			if agent != nil && !agent.OK {
 				return &app.Problem{Kind: app.KindNotReady, What: "the gateway runs but its Agent Platform half is down (" + agent.URL + "): " + agent.Detail,
@@ -119,4 +124,17 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printSecurityNotes says what weakens the deployment: authentication turned
+// off (by auth_bypass or a gateway env), other warnings, and the secrets the
+// containers get as environment variables (readable with `docker inspect`).
+func printSecurityNotes(w io.Writer, p deploy.Prepared) {
+	for _, warn := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if len(p.SecretsInEnv) > 0 {
+		fmt.Fprintf(w, "note: these secrets are passed as environment variables, readable by anyone who may run 'docker inspect' "+
+			"(the gateway image reads its JWT keys and vLLM its HF_TOKEN only from the environment): %s\n", strings.Join(p.SecretsInEnv, ", "))
+	}
 }

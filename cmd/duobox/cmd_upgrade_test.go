@@ -18,7 +18,7 @@ func writeUpgradeConfig(t *testing.T, gatewayTag string) {
 	cfg := config.Deployment{Name: "duobox", GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5.1"},
 		Host: "gpu-box.example.com", Mode: config.ModeCPU,
 		Models:  []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b"}},
-		Gateway: config.Gateway{Image: config.Image{Repository: config.DefaultGatewayImage, Tag: gatewayTag}}}.WithDefaults()
+		Gateway: config.Gateway{PublishAll: true, Image: config.Image{Repository: config.DefaultGatewayImage, Tag: gatewayTag}}}.WithDefaults()
 	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
 		t.Fatal(err)
 	}

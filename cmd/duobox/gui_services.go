@@ -20,6 +20,7 @@ import (
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/release"
+	"github.com/duobox/duobox/app/secrets"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/upgrade"
 	"github.com/duobox/duobox/app/version"
@@ -153,6 +154,11 @@ func (s *guiState) saveConfig(ctx context.Context, in deploy.InitInput, hfToken 
 	}
 	if tags, err := release.ListTags(ctx, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
 		in.GatewayTags = tags
+	}
+	if hfToken = strings.TrimSpace(hfToken); hfToken != "" {
+		if err := secrets.CheckHFToken(hfToken); err != nil {
+			return config.Deployment{}, nil, app.BadInput("paste the token from https://huggingface.co/settings/tokens", "Hugging Face token: %v", err)
+		}
 	}
 	d, notes, err := deploy.NewDeployment(in)
 	if err != nil {

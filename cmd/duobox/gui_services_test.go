@@ -28,7 +28,7 @@ func TestGUIServices_saveConfigWritesConfigAndTokenFile(t *testing.T) {
 	s.machine = &m
 
 	d, _, err := s.saveConfig(t.Context(), deploy.InitInput{GitLabURL: "https://gitlab.example.com/", GitLabVersion: "18.2",
-		Host: "192.0.2.10", GatewayTag: "self-hosted-v18.2.1-ee"}, "hf_secret_token")
+		Host: "192.0.2.10", PublishAll: true, GatewayTag: "self-hosted-v18.2.1-ee"}, "hf_secret_token")
 	if err != nil {
 		t.Fatal(err)
 	}

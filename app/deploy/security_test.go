@@ -1,0 +1,88 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/stack"
+)
+
+func securityDeployment(t *testing.T) config.Deployment {
+	return config.Deployment{GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"}, Host: "gpu-box.example.com", Mode: config.ModeCPU,
+		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3"}}, Gateway: config.Gateway{Image: config.Image{Tag: "self-hosted-v18.5.0-ee"}},
+		LogDir: filepath.Join(t.TempDir(), "logs")}.WithDefaults()
+}
+
+// TestPrepare_PublishesOnAllAddressesOnlyWhenAsked: a host that is not an
+// address of this machine is refused by up (and init) unless the config asks
+// for all addresses explicitly; read-only commands still work.
+func TestPrepare_PublishesOnAllAddressesOnlyWhenAsked(t *testing.T) {
+	d := securityDeployment(t)
+	dirs := testDirs(t)
+	_, err := Prepare(d, dirs, bundlesCatalog(t))
+	if app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "--publish-all") {
+		t.Fatalf("non-local host without publish_all_addresses: %v", err)
+	}
+	if keys, _ := os.ReadDir(dirs.Secrets()); len(keys) != 0 {
+		t.Errorf("keys generated before the refusal: %v", keys)
+	}
+	if _, err := PrepareReadOnly(d, dirs, bundlesCatalog(t)); err != nil {
+		t.Errorf("status/down must still work: %v", err)
+	}
+	d.Gateway.PublishAll = true
+	p, err := Prepare(d, dirs, bundlesCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.HostIP != "" || len(p.Warnings) == 0 || !strings.Contains(p.Warnings[0], "publish_all_addresses") {
+		t.Errorf("publish all: host ip %q warnings %v", p.HostIP, p.Warnings)
+	}
+	if st, err := os.Stat(p.LogDir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("log folder: %v %v, want 0700", st.Mode().Perm(), err)
+	}
+}
+
+// TestPrepare_AuthOffThroughGatewayEnvWarnsLikeAuthBypass and the secrets
+// that travel as environment variables are listed for status.
+func TestPrepare_AuthOffThroughGatewayEnvWarnsLikeAuthBypass(t *testing.T) {
+	d := securityDeployment(t)
+	d.Gateway.PublishAll = true
+	d.Gateway.Image.Env = map[string]string{"AIGW_AUTH__BYPASS_EXTERNAL": "True"}
+	p, err := PrepareReadOnly(d, testDirs(t), bundlesCatalog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.AuthOff) != 1 || !strings.Contains(strings.Join(p.Warnings, "\n"), "auth bypass is ON (gateway.image.env AIGW_AUTH__BYPASS_EXTERNAL=True)") {
+		t.Errorf("auth off %v warnings %v", p.AuthOff, p.Warnings)
+	}
+	if !strings.Contains(strings.Join(p.SecretsInEnv, " "), "AIGW_SELF_SIGNED_JWT__SIGNING_KEY") {
+		t.Errorf("secrets in env: %v", p.SecretsInEnv)
+	}
+}
+
+// TestPrepare_GarbageJWTKeyAndOpenSecretsFolderAreRefused: a key file that
+// is not a PEM RSA private key, or a secrets folder others can write to, is
+// refused by up before anything starts.
+func TestPrepare_GarbageJWTKeyAndOpenSecretsFolderAreRefused(t *testing.T) {
+	d := securityDeployment(t)
+	d.Gateway.PublishAll = true
+	dirs := testDirs(t)
+	os.MkdirAll(dirs.Secrets(), 0o700)
+	key := filepath.Join(dirs.Secrets(), stack.SecretAIGWSigningKey)
+	os.WriteFile(key, []byte("garbage"), 0o600)
+	if _, err := Prepare(d, dirs, bundlesCatalog(t)); err == nil || !strings.Contains(err.Error(), "not a PEM key") {
+		t.Errorf("garbage key: %v", err)
+	}
+	os.Remove(key)
+	if _, err := Prepare(d, dirs, bundlesCatalog(t)); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dirs.Secrets(), 0o777)
+	if _, err := Prepare(d, dirs, bundlesCatalog(t)); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+		t.Errorf("0777 secrets folder: %v", err)
+	}
+}
