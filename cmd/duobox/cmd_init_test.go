@@ -108,7 +108,7 @@ func TestInitTakesImagesHealthCommandsAndAgentPort(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
 	base := []string{"init", "--json", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5",
-		"--host", "gpu-box.example.com", "--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee"}
+		"--host", "gpu-box.example.com", "--publish-all", "--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee"}
 	if code, _, errOut := runCLI(t, append(base, "--agent-port", "5052")...); code != 2 || !strings.Contains(errOut, "--agent-port 5052 is the gateway's --port") {
 		t.Fatalf("same ports: exit %d: %s", code, errOut)
 	}
