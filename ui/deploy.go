@@ -32,6 +32,7 @@ type DeployView struct {
 	WeightsState *widget.Label
 	Result       *widget.Label
 	Next         *widget.Button
+	Bundle       *BundlePanel // the offline path: prepare or load a bundle
 	Content      fyne.CanvasObject
 
 	u      *UI
@@ -68,11 +69,13 @@ func newDeployView(u *UI) *DeployView {
 		v.Start.Disable()
 		v.Result = unavailable("Deploying", "duobox up")
 	}
+	v.Bundle = newBundlePanel(u)
 	v.Content = container.NewBorder(nil, container.NewVBox(v.Result, container.NewHBox(v.Start, v.Cancel, v.Next)), nil, nil,
 		scrolled(container.NewVBox(
 			heading("Images"), v.Images,
 			heading("Model weights"), v.WeightsState, v.Weights,
 			heading("Steps"), v.Steps,
+			heading("Offline (no internet on this machine)"), v.Bundle.Content,
 		)))
 	return v
 }
@@ -135,7 +138,11 @@ func (v *DeployView) finish(err error) {
 		v.Result.SetText("Cancelled. What this run created was removed again; press Deploy to start over.")
 		v.Result.Importance = widget.WarningImportance
 	case err != nil:
-		v.Result.SetText(problem(err))
+		msg := problem(err)
+		if v.Bundle.offerBundle(err) {
+			msg += "\nOr: load an offline bundle (Load a bundle…, below)."
+		}
+		v.Result.SetText(msg)
 		v.Result.Importance = widget.DangerImportance
 	default:
 		msg := "✓ Deployed: the model server and the AI Gateway are healthy. Next: paste the GitLab snippet (GitLab tab) and test."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/docsindex"
@@ -73,6 +74,12 @@ type Services struct {
 	BuildDocsIndex func(ctx context.Context, req docsindex.Request) (docsindex.Result, error)
 	// SearchDocs runs the gateway's own query on an index ("" = the default file).
 	SearchDocs func(ctx context.Context, index, query string, limit int) ([]docsindex.Hit, error)
+
+	// CreateBundle writes an offline bundle for the configured deployment
+	// to file (bundle.Create); LoadBundle verifies and loads one
+	// (bundle.Load). Both report progress with sizes and rates.
+	CreateBundle func(ctx context.Context, file string, onProgress func(bundle.Progress)) (bundle.CreateResult, error)
+	LoadBundle   func(ctx context.Context, file string, onProgress func(bundle.Progress)) (bundle.LoadResult, error)
 
 	// ApplyGitLab creates the model entries and settings through GitLab's
 	// API and says what it did.

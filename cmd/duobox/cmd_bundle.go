@@ -62,33 +62,8 @@ are used.
 			if o.Output == "" {
 				return usageErrorf(cmd, "-o FILE is required")
 			}
-			if cfg, err := loadDeploymentQuiet(g); err == nil {
-				if o.GitLabVersion == "" {
-					o.GitLabVersion = cfg.GitLab.Version
-				}
-				if o.Model == "" && len(cfg.Models) > 0 {
-					o.Model = cfg.Models[0].Repo()
-				}
-				if o.Mode == "" {
-					o.Mode = cfg.Mode
-				}
-				if o.GatewayRegistry == "" {
-					o.GatewayRegistry = cfg.Gateway.Image.Registry
-				}
-				if o.ModelServerRegistry == "" {
-					o.ModelServerRegistry = cfg.ModelServer.Registry
-				}
-			}
-			cat, err := loadCatalog(g)
-			if err != nil {
-				return err
-			}
-			o.Catalog, o.CatalogYAML = cat, bundles.CatalogYAML()
-			if o.Weights, err = weightsEnv(g); err != nil {
-				return err
-			}
 			pr := newBundleProgress(cmd.ErrOrStderr(), !asJSON)
-			res, err := bundle.Create(cmd.Context(), o, pr.show)
+			res, err := createBundle(cmd.Context(), g, o, pr.show)
 			pr.end()
 			if err != nil {
 				return err
@@ -135,25 +110,12 @@ offline) and points the deployment config at the bundle's images. 'duobox up' an
 ` + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dirs, err := g.dirs()
-			if err != nil {
-				return err
-			}
-			env, err := weightsEnv(g)
-			if err != nil {
-				return err
-			}
 			cfgPath, err := g.configFile()
 			if err != nil {
 				return err
 			}
-			eng, err := docker.Connect()
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
 			pr := newBundleProgress(cmd.ErrOrStderr(), !asJSON)
-			res, err := bundle.Load(cmd.Context(), bundle.LoadOptions{Engine: eng, HubCache: env.HubCache, DataDir: dirs.Data, ConfigPath: cfgPath}, args[0], pr.show)
+			res, err := loadBundle(cmd.Context(), g, args[0], pr.show)
 			pr.end()
 			if err != nil {
 				return err
@@ -325,4 +287,57 @@ func listGatewayTags(ctx context.Context, g *globals, repository string) ([]stri
 		return release.ListTags(ctx, repository)
 	}
 	return bundle.TagLister(dirs.Data)(ctx, repository)
+}
+
+// createBundle is 'duobox bundle create' (and the window's "Prepare an
+// offline bundle…"): what o leaves empty comes from the deployment config.
+func createBundle(ctx context.Context, g *globals, o bundle.CreateOptions, progress bundle.ProgressFunc) (bundle.CreateResult, error) {
+	if cfg, err := loadDeploymentQuiet(g); err == nil {
+		if o.GitLabVersion == "" {
+			o.GitLabVersion = cfg.GitLab.Version
+		}
+		if o.Model == "" && len(cfg.Models) > 0 {
+			o.Model = cfg.Models[0].Repo()
+		}
+		if o.Mode == "" {
+			o.Mode = cfg.Mode
+		}
+		if o.GatewayRegistry == "" {
+			o.GatewayRegistry = cfg.Gateway.Image.Registry
+		}
+		if o.ModelServerRegistry == "" {
+			o.ModelServerRegistry = cfg.ModelServer.Registry
+		}
+	}
+	cat, err := loadCatalog(g)
+	if err != nil {
+		return bundle.CreateResult{}, err
+	}
+	o.Catalog, o.CatalogYAML = cat, bundles.CatalogYAML()
+	if o.Weights, err = weightsEnv(g); err != nil {
+		return bundle.CreateResult{}, err
+	}
+	return bundle.Create(ctx, o, progress)
+}
+
+// loadBundle is 'duobox bundle load' (and the window's "Load a bundle…").
+func loadBundle(ctx context.Context, g *globals, file string, progress bundle.ProgressFunc) (bundle.LoadResult, error) {
+	dirs, err := g.dirs()
+	if err != nil {
+		return bundle.LoadResult{}, err
+	}
+	env, err := weightsEnv(g)
+	if err != nil {
+		return bundle.LoadResult{}, err
+	}
+	cfgPath, err := g.configFile()
+	if err != nil {
+		return bundle.LoadResult{}, err
+	}
+	eng, err := docker.Connect()
+	if err != nil {
+		return bundle.LoadResult{}, err
+	}
+	defer eng.Close()
+	return bundle.Load(ctx, bundle.LoadOptions{Engine: eng, HubCache: env.HubCache, DataDir: dirs.Data, ConfigPath: cfgPath}, file, progress)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
@@ -63,6 +64,12 @@ func guiServices(g *globals) (ui.Services, func()) {
 		UpgradeHistory: s.upgradeHistory,
 		Snippet:        s.snippet,
 		ApplyGitLab:    s.applyGitLab,
+		CreateBundle: func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.CreateResult, error) {
+			return createBundle(ctx, g, bundle.CreateOptions{Output: file}, on)
+		},
+		LoadBundle: func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.LoadResult, error) {
+			return loadBundle(ctx, g, file, on)
+		},
 	}, s.close
 }
 
