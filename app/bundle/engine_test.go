@@ -250,3 +250,40 @@ func TestBundle_TestBedAndFakeHubServer_DiskFillingDuringLoadLeavesNothing(t *te
 	}
 	fx.assertUntouched(t, o)
 }
+
+func TestBundle_TestBedAndFakeHubServer_AnInterruptedCreateResumes(t *testing.T) {
+	testbed.Engine(t)
+	bed := testbed.Start(t)
+	repo := fmt.Sprintf("acme/resume-%d", os.Getpid())
+	hub, err := fakehub.New(tinyRepo(repo, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	cat, err := bundles.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "resume.duobox")
+	o := bundle.CreateOptions{GitLabVersion: "18.5", Model: repo, Mode: config.ModeCPU,
+		GatewayImage: bed.Ref(testbed.Gateway, "v1"), ModelServerImage: bed.Ref(testbed.ModelServer, "missing"),
+		Catalog: cat, Weights: weights.Env{Endpoint: hub.URL, HubCache: filepath.Join(t.TempDir(), "cache")}, Output: out}
+	// The first run stops at the model server image (not in the registry).
+	if _, err := bundle.Create(context.Background(), o, nil); app.KindOf(err) != app.KindEnvironment || !strings.Contains(err.Error(), "cannot fetch") {
+		t.Fatalf("first run: %v, want it to stop at the missing image", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an interrupted create left %s: %v", out, err)
+	}
+	o.ModelServerImage = bed.Ref(testbed.ModelServer, "v1")
+	res, err := bundle.Create(context.Background(), o, nil)
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if got := strings.Join(res.Reused, ","); !strings.Contains(got, "gateway tags") || !strings.Contains(got, bed.Ref(testbed.Gateway, "v1")) {
+		t.Errorf("the second run fetched again what the first had: reused %v", res.Reused)
+	}
+	if m, err := bundle.OpenManifest(out); err != nil || len(m.Images) != 2 {
+		t.Fatalf("resumed bundle: %+v %v", m, err)
+	}
+}
