@@ -75,7 +75,12 @@ func TestBuildGatewayEnvByVersion(t *testing.T) {
 		secrets    int
 		agentPort  bool
 		docsTarget string
-	}{{"17.2", 0, false, "/app/tmp/docs.db"}, {"17.9", 2, false, "/home/aigateway/app/tmp/docs.db"}, {"18.5", 4, true, "/home/aigateway/app/tmp/docs.db"}} {
+	}{{"17.2", 0, false, "/app/tmp/docs.db"}, {"17.5", 2, false, "/app/tmp/docs.db"},
+		// Issue 12 item 7: WORKDIR /home/aigateway/app since 2024-11-05, before 17.6 shipped.
+		{"17.6", 2, false, "/home/aigateway/app/tmp/docs.db"}, {"17.9", 2, false, "/home/aigateway/app/tmp/docs.db"},
+		// Item 10: no Duo Workflow Service (no 50052, no DUO_WORKFLOW_*) before the 18.4 images.
+		{"18.0", 2, false, "/home/aigateway/app/tmp/docs.db"}, {"18.3", 2, false, "/home/aigateway/app/tmp/docs.db"},
+		{"18.4", 4, true, "/home/aigateway/app/tmp/docs.db"}, {"18.5", 4, true, "/home/aigateway/app/tmp/docs.db"}} {
 		d := testConfig(tc.version)
 		d.DocsIndex = "/data/docs.db"
 		g := build(t, d).Containers[1]
@@ -95,6 +100,16 @@ func TestBuildGatewayEnvByVersion(t *testing.T) {
 		}
 		if HasAgentPlatformPort(g) != tc.agentPort || g.Ports[0] != (Port{HostIP: "192.0.2.10", HostPort: 5052, ContainerPort: 5052}) {
 			t.Errorf("%s: ports %v", tc.version, g.Ports)
+		}
+		for k := range env {
+			if strings.HasPrefix(k, "DUO_WORKFLOW_") != tc.agentPort && strings.HasPrefix(k, "DUO_WORKFLOW_") {
+				t.Errorf("%s: %s set although the image runs no Agent Platform", tc.version, k)
+			}
+		}
+		for _, se := range g.SecretEnv {
+			if strings.HasPrefix(se.Name, "DUO_WORKFLOW_") && !tc.agentPort {
+				t.Errorf("%s: secret %s set although the image runs no Agent Platform", tc.version, se.Name)
+			}
 		}
 		if !slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/data/docs.db", Target: tc.docsTarget, ReadOnly: true}) ||
 			!slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/srv/gitlab-agw", Target: gatewayLogPath}) {

@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/duobox/duobox/app/gitlabversions"
+	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/runtime/docker"
 )
 
@@ -243,6 +246,16 @@ func (b *Bed) image(k Kind, tag, arch string, env []string) (v1.Image, error) {
 		cfg.ExposedPorts = map[string]struct{}{"8000/tcp": {}}
 	} else {
 		cfg.ExposedPorts = map[string]struct{}{"5052/tcp": {}, "50052/tcp": {}}
+		// A gateway tag that names a GitLab release gets that release's image
+		// facts from the GitLab version table: WORKDIR (where it reads
+		// tmp/docs.db) and the ports it exposes.
+		if rel, ok := gatewayRelease(tag); ok {
+			cfg.WorkingDir = rel.Gateway.Workdir.Path
+			cfg.ExposedPorts = map[string]struct{}{strconv.Itoa(rel.Gateway.Ports.HTTP) + "/tcp": {}}
+			if rel.HasAgentPlatform() {
+				cfg.ExposedPorts[strconv.Itoa(rel.Gateway.Ports.AgentPlatform)+"/tcp"] = struct{}{}
+			}
+		}
 	}
 	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{Architecture: arch, OS: "linux", Config: cfg, RootFS: v1.RootFS{Type: "layers"}})
 	if err != nil {
@@ -250,6 +263,17 @@ func (b *Bed) image(k Kind, tag, arch string, env []string) (v1.Image, error) {
 	}
 	img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
 	return mutate.AppendLayers(img, b.layers[k])
+}
+
+// gatewayRelease is the GitLab version table's row for a gateway tag that
+// names a GitLab release (self-hosted-vX.Y.Z-ee, gitlab-vX.Y.0).
+func gatewayRelease(tag string) (gitlabversions.Release, bool) {
+	info := release.Classify(tag)
+	if info.Kind != release.KindSelfHosted && info.Kind != release.KindFIPS && info.Kind != release.KindLegacy {
+		return gitlabversions.Release{}, false
+	}
+	rel, err := gitlabversions.For(info.Version)
+	return rel, err == nil
 }
 
 func (b *Bed) write(k Kind, tag string, img v1.Image) (string, error) {
