@@ -270,6 +270,12 @@ func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing
 	if _, err := Connect(ctx, d, URL{Base: "http://127.0.0.1:1"}, f.token, true, cfgPath); app.KindOf(err) != app.KindEnvironment {
 		t.Fatalf("unreachable: %v", err)
 	}
+	// A GitLab version outside DuoBox's version table: bad input naming the known ones.
+	f.version = "20.1.0-ee"
+	if _, err := Connect(ctx, d, f.url(), f.token, true, cfgPath); app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "it knows GitLab 17.1–19.11") {
+		t.Fatalf("unknown version: %v", err)
+	}
+	f.version = "18.4.1-ee"
 	if tok, _ := LoadToken(d); tok != "" {
 		t.Fatalf("a failed connect stored the token")
 	}

@@ -104,6 +104,11 @@ func Connect(ctx context.Context, d paths.Dirs, u URL, token string, newToken bo
 		return r, err
 	}
 	r.Instance = inst
+	// A GitLab version DuoBox's version table does not know is refused
+	// before anything is stored: DuoBox cannot say what it needs.
+	if _, err := RulesFor(inst.Parsed); err != nil {
+		return r, err
+	}
 	r.Connection = Connection{URL: u.Base, Version: inst.Version, CheckedAt: time.Now().UTC()}
 	if user, err := c.CheckAdmin(ctx); err == nil {
 		r.User, r.Admin = user.Username, true
