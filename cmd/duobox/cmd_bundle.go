@@ -341,3 +341,10 @@ func loadBundle(ctx context.Context, g *globals, file string, progress bundle.Pr
 	defer eng.Close()
 	return bundle.Load(ctx, bundle.LoadOptions{Engine: eng, HubCache: env.HubCache, DataDir: dirs.Data, ConfigPath: cfgPath}, file, progress)
 }
+
+// gatewayTagsFor is listGatewayTags as an upgrade.Lister's Tags.
+func gatewayTagsFor(g *globals) func(ctx context.Context, repository string) ([]string, error) {
+	return func(ctx context.Context, repository string) ([]string, error) {
+		return listGatewayTags(ctx, g, repository)
+	}
+}

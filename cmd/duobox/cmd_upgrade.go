@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
@@ -137,8 +136,8 @@ func runUpgradeCheck(cmd *cobra.Command, g *globals, in upgrade.CheckInput, asJS
 	if in.Config, err = config.Load(path); err != nil {
 		return err
 	}
-	if dirs, err := g.dirs(); err == nil && in.Lister.Tags == nil {
-		in.Lister.Tags = bundle.TagLister(dirs.Data) // offline: the tags a loaded bundle recorded
+	if in.Lister.Tags == nil {
+		in.Lister.Tags = gatewayTagsFor(g) // offline: the tags a loaded bundle recorded
 	}
 	rep, err := upgrade.Check(cmd.Context(), in)
 	if err != nil {

@@ -20,7 +20,6 @@ import (
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/recommend"
-	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/secrets"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/upgrade"
@@ -159,7 +158,7 @@ func (s *guiState) saveConfig(ctx context.Context, in deploy.InitInput, hfToken 
 	if !m.Engine.Reachable || len(m.NVIDIA()) == 0 {
 		in.Mode = config.ModeCPU
 	}
-	if tags, err := release.ListTags(ctx, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
+	if tags, err := listGatewayTags(ctx, s.g, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
 		in.GatewayTags = tags
 	}
 	if hfToken = strings.TrimSpace(hfToken); hfToken != "" {
@@ -462,7 +461,7 @@ func (s *guiState) upgradeCheck(ctx context.Context) (ui.UpgradeInfo, error) {
 	if err != nil {
 		return ui.UpgradeInfo{}, err
 	}
-	rep, err := upgrade.Check(ctx, upgrade.CheckInput{Config: cfg, Role: stack.RoleGateway})
+	rep, err := upgrade.Check(ctx, upgrade.CheckInput{Config: cfg, Role: stack.RoleGateway, Lister: upgrade.Lister{Tags: gatewayTagsFor(s.g)}})
 	if err != nil {
 		return ui.UpgradeInfo{}, err
 	}
