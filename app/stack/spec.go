@@ -379,6 +379,11 @@ func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabUR
 			Timeout: 5 * time.Second, StartPeriod: 2 * time.Minute, Retries: 3},
 	}
 	if o.LogDir != "" {
+		// AIGW_LOGGING__TO_FILE is deliberately not set: the gateway's
+		// FileHandler replaces its stdout handler (ai_gateway/structured_logging.py),
+		// so its lines would leave 'docker logs', which DuoBox's log view and
+		// health reasons read; the image's user (aigateway) may also not write
+		// here. A user who wants the file sets it in gateway.image.env.
 		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.LogDir, Target: gatewayLogPath})
 	}
 	if d.DocsIndex != "" {

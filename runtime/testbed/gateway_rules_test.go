@@ -358,3 +358,39 @@ func TestAgentPlatformProbe_StandInGateway_SaysWhichHalfIsDown(t *testing.T) {
 		t.Errorf("plain HTTP/1 server on the port: %+v", pr)
 	}
 }
+
+// TestGatewayStandIn_LogToFileTakesTheLinesOffStdout pins what
+// AIGW_LOGGING__TO_FILE does in the real gateway (structured_logging.py: a
+// FileHandler replaces the stdout handler): the gateway's JSON lines go to
+// the file and no longer to stdout, where 'docker logs' (and so DuoBox's log
+// view and health reasons) read them; the Agent Platform's lines stay on
+// stdout. An unwritable file stops the start.
+func TestGatewayStandIn_LogToFileTakesTheLinesOffStdout(t *testing.T) {
+	_, signPEM := rsaPEM(t)
+	file := filepath.Join(t.TempDir(), "aigateway.log")
+	gw := startStandInGateway(t, signPEM, signPEM, "AIGW_LOGGING__TO_FILE="+file)
+	resp, err := http.Get(gw.url + "/monitoring/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(200 * time.Millisecond)
+	b, _ := os.ReadFile(file)
+	out := gw.logs.String()
+	if !strings.Contains(string(b), `"logger":"api.access"`) || !strings.Contains(string(b), "Uvicorn running on") {
+		t.Errorf("the log file lacks the gateway's lines:\n%s", b)
+	}
+	if strings.Contains(out, `"logger":"api.access"`) || strings.Contains(out, "Uvicorn running on") || !strings.Contains(out, "Duo Workflow Service listening") {
+		t.Errorf("stdout:\n%s", out)
+	}
+
+	bin := filepath.Join(t.TempDir(), "gateway")
+	if b, err := exec.Command("go", "build", "-o", bin, "./images/gateway").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"AIGW_LOGGING__TO_FILE=" + filepath.Join(t.TempDir(), "missing", "aigateway.log"), "AIGW_FASTAPI__API_PORT=" + strconv.Itoa(freePort(t)), "PORT=" + strconv.Itoa(freePort(t))}
+	if b, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(b), "Errno") {
+		t.Errorf("an unopenable log file: %v %s", err, b)
+	}
+}

@@ -24,8 +24,10 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -43,6 +45,24 @@ func main() {
 		os.Exit(fake.HealthCheck("http://127.0.0.1:" + port + "/monitoring/healthz"))
 	}
 	sw := fake.ReadSwitches()
+	// ai_gateway/structured_logging.py setup_logging: with logging.to_file
+	// (AIGW_LOGGING__TO_FILE) the root logger's only handler is a
+	// logging.FileHandler(Path(to_file).resolve(), mode="a"), *instead of*
+	// the StreamHandler: the gateway's lines then leave stdout (and so
+	// 'docker logs'); a file it cannot open stops the start with the
+	// exception. The Duo Workflow Service (agent.go) keeps its own stdout.
+	if path := os.Getenv("AIGW_LOGGING__TO_FILE"); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				fmt.Fprintf(os.Stderr, "FileNotFoundError: [Errno 2] No such file or directory: '%s'\n", path)
+			} else {
+				fmt.Fprintf(os.Stderr, "PermissionError: [Errno 13] Permission denied: '%s'\n", path)
+			}
+			os.Exit(1)
+		}
+		logOut = f
+	}
 	port := env("AIGW_FASTAPI__API_PORT", "5000")
 	logJSON("info", "main", "starting AI gateway (DuoBox test stand-in "+os.Getenv("DUOBOX_FAKE_VERSION")+")", map[string]any{
 		"gitlab_url": os.Getenv("AIGW_GITLAB_URL"), "gitlab_api_url": os.Getenv("AIGW_GITLAB_API_URL"),
@@ -186,8 +206,12 @@ func logJSON(level, logger, msg string, extra map[string]any) {
 		line[k] = v
 	}
 	b, _ := json.Marshal(line)
-	fmt.Println(string(b))
+	fmt.Fprintln(logOut, string(b))
 }
+
+// logOut is where the gateway's own log lines go: stdout, or the file
+// AIGW_LOGGING__TO_FILE names.
+var logOut io.Writer = os.Stdout
 
 // loadKeys reads RSA keys (PKCS#1 or PKCS#8 PEM) from the named variables.
 func loadKeys(names ...string) []*rsa.PublicKey {
