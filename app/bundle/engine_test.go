@@ -12,6 +12,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/docsindex"
 	"github.com/duobox/duobox/app/weights"
 	"github.com/duobox/duobox/app/weights/fakehub"
 	"github.com/duobox/duobox/bundles"
@@ -285,5 +286,59 @@ func TestBundle_TestBedAndFakeHubServer_AnInterruptedCreateResumes(t *testing.T)
 	}
 	if m, err := bundle.OpenManifest(out); err != nil || len(m.Images) != 2 {
 		t.Fatalf("resumed bundle: %+v %v", m, err)
+	}
+}
+
+func TestBundle_TestBedAndFakeHubServer_GitLab17_3BringsItsDocsIndex(t *testing.T) {
+	eng := testbed.Engine(t)
+	bed := testbed.Start(t)
+	repo := fmt.Sprintf("acme/docs-%d", os.Getpid())
+	hub, err := fakehub.New(tinyRepo(repo, 1<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hub.Close)
+	cat, err := bundles.Catalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "doc")
+	os.MkdirAll(filepath.Join(src, "user"), 0o755)
+	os.WriteFile(filepath.Join(src, "user", "index.md"), []byte("---\ntitle: Getting started\n---\n\n# Getting started\n\nCreate a project, then push.\n"), 0o644)
+	docs := filepath.Join(t.TempDir(), "docs.db")
+	if _, err := docsindex.Make(context.Background(), docsindex.Request{From: src, Output: docs}); err != nil {
+		t.Fatalf("build a docs index: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "17.3.duobox")
+	if _, err := bundle.Create(context.Background(), bundle.CreateOptions{GitLabVersion: "17.3", Model: repo, Mode: config.ModeCPU,
+		GatewayImage: bed.Ref(testbed.Gateway, "v1"), ModelServerImage: bed.Ref(testbed.ModelServer, "v1"), DocsIndex: docs,
+		Catalog: cat, Weights: weights.Env{Endpoint: hub.URL, HubCache: filepath.Join(t.TempDir(), "cache")}, Output: out}, nil); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	m, err := bundle.OpenManifest(out)
+	if err != nil || m.DocsIndex == "" {
+		t.Fatalf("a 17.3 bundle without its docs index: %+v %v", m, err)
+	}
+	if err := eng.RemoveImagesByRepository(context.Background(), bed.Registry+"/duobox-test/", nil); err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	o := bundle.LoadOptions{Engine: eng, HubCache: filepath.Join(d, "hub"), DataDir: filepath.Join(d, "data"), ConfigPath: filepath.Join(d, "deployment.yaml")}
+	cfg := config.Deployment{GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "17.3"}, Host: "gitlab-box.example.com",
+		Mode: config.ModeCPU, Models: []config.Model{{HFRepo: repo, MaxModelLen: 4096}},
+		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v0"}}}.WithDefaults()
+	if err := config.Save(o.ConfigPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bundle.Load(context.Background(), o, out, nil)
+	if err != nil || res.DocsIndex == "" {
+		t.Fatalf("load: %+v %v", res, err)
+	}
+	got, err := config.Load(o.ConfigPath)
+	if err != nil || got.DocsIndex != res.DocsIndex || got.Gateway.Image.Tag != "v1" {
+		t.Fatalf("config after load: docs_index %q tag %q (%v), want %q v1", got.DocsIndex, got.Gateway.Image.Tag, err, res.DocsIndex)
+	}
+	if _, err := docsindex.Inspect(res.DocsIndex); err != nil {
+		t.Fatalf("the recorded docs index: %v", err)
 	}
 }
