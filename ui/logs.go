@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -55,7 +56,8 @@ type LogPane struct {
 	gen    int // bumps when the filter changes, so stale batches are dropped
 	paused bool
 
-	lines []LogLine // UI goroutine only
+	seqs     ring[uint64] // the shown lines' numbers, oldest first; UI goroutine only
+	received atomic.Int64 // matching lines given to the pane since it opened or its filter changed, kept or not
 }
 
 func newLogsView(u *UI) *LogsView {
@@ -95,12 +97,12 @@ func newLogPane(u *UI, role string) *LogPane {
 	p.Stream.Selected = logStreams[0]
 	p.Export = widget.NewButtonWithIcon("Export", theme.DocumentSaveIcon(), p.onExport)
 	p.Status = wrapped("Open this tab to follow the log.")
-	p.List = widget.NewList(func() int { return len(p.lines) }, newLogRow, p.updateRow)
+	p.List = widget.NewList(p.seqs.len, newLogRow, p.updateRow)
 	p.Detail = wrapped("Click a line to read it in full.")
 	p.Detail.TextStyle = fyne.TextStyle{Monospace: true}
 	p.List.OnSelected = func(id widget.ListItemID) {
-		if id < len(p.lines) {
-			p.Detail.SetText(lineText(p.lines[id]))
+		if line, ok := p.line(id); ok {
+			p.Detail.SetText(lineText(line))
 		}
 	}
 	bar := container.NewBorder(nil, nil, p.Follow, container.NewHBox(p.Level, p.Stream, p.Export), p.Search)
@@ -115,11 +117,11 @@ func newLogRow() fyne.CanvasObject {
 }
 
 func (p *LogPane) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
-	if id >= len(p.lines) {
-		return
-	}
 	l := o.(*widget.Label)
-	line := p.lines[id]
+	line, ok := p.line(id)
+	if !ok {
+		line = LogLine{Text: "(this line is no longer held in memory)"}
+	}
 	l.Text = lineText(line)
 	l.Importance = levelImportance(line)
 	l.Refresh()
@@ -290,12 +292,16 @@ func (p *LogPane) show(gen int, lines []LogLine, err error) {
 		p.Status.Refresh()
 		return
 	}
-	p.lines = append(p.lines, lines...)
-	if over := len(p.lines) - MaxLogLines; over > 0 {
-		p.lines = append(p.lines[:0:0], p.lines[over:]...)
+	received := p.received.Add(int64(len(lines)))
+	for _, l := range lines {
+		p.seqs.push(l.Seq)
 	}
 	p.Status.Importance = widget.MediumImportance
-	p.Status.SetText(fmt.Sprintf("%d lines shown.", len(p.lines)))
+	if shown := p.seqs.len(); int(received) > shown {
+		p.Status.SetText(fmt.Sprintf("%d lines received; the newest %d are shown.", received, shown))
+	} else {
+		p.Status.SetText(fmt.Sprintf("%d lines shown.", shown))
+	}
 	p.List.Refresh()
 	if p.Follow.Checked {
 		p.List.ScrollToBottom()
@@ -315,7 +321,34 @@ func (p *LogPane) Filter() LogFilter {
 }
 
 // Lines is what the pane shows (for tests and export).
-func (p *LogPane) Lines() []LogLine { return p.lines }
+func (p *LogPane) Lines() []LogLine {
+	out := make([]LogLine, 0, p.seqs.len())
+	for i := range p.seqs.len() {
+		if l, ok := p.line(i); ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// line is the pane's row id, read from the stream; UI goroutine only.
+func (p *LogPane) line(id int) (LogLine, bool) {
+	if id < 0 || id >= p.seqs.len() {
+		return LogLine{}, false
+	}
+	p.mu.Lock()
+	s := p.stream
+	p.mu.Unlock()
+	if s == nil {
+		return LogLine{}, false
+	}
+	return s.Line(p.seqs.at(id))
+}
+
+// Received counts the matching lines the pane has been given since it
+// opened or its filter changed, including those trimmed since; safe from
+// any goroutine.
+func (p *LogPane) Received() int64 { return p.received.Load() }
 
 func (p *LogPane) onFilter() {
 	if p.Level == nil || p.Stream == nil || p.List == nil {
@@ -326,7 +359,8 @@ func (p *LogPane) onFilter() {
 	p.after = 0
 	p.gen++
 	p.mu.Unlock()
-	p.lines = nil
+	p.seqs.reset()
+	p.received.Store(0)
 	p.List.Refresh()
 	p.fetchNow()
 }
@@ -365,3 +399,27 @@ func (p *LogPane) onExport() {
 		}
 	})
 }
+
+// ring holds the newest MaxLogLines values. Pushing to a full ring
+// overwrites the oldest in place, so following a busy log costs the same per
+// line whether the pane is full or not.
+type ring[T any] struct {
+	buf   []T // grows to MaxLogLines, then wraps
+	start int // index of the oldest value once the ring is full
+}
+
+func (r *ring[T]) len() int { return len(r.buf) }
+
+// at is the i-th oldest value.
+func (r *ring[T]) at(i int) T { return r.buf[(r.start+i)%len(r.buf)] }
+
+func (r *ring[T]) push(v T) {
+	if len(r.buf) < MaxLogLines {
+		r.buf = append(r.buf, v)
+		return
+	}
+	r.buf[r.start] = v
+	r.start = (r.start + 1) % len(r.buf)
+}
+
+func (r *ring[T]) reset() { *r = ring[T]{} }

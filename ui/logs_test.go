@@ -51,6 +51,15 @@ func (s *fakeEngineLogStream) Lines(f LogFilter, after uint64) ([]LogLine, error
 	return out, nil
 }
 
+func (s *fakeEngineLogStream) Line(seq uint64) (LogLine, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq == 0 || seq > uint64(len(s.lines)) || seq+MaxLogLines <= uint64(len(s.lines)) {
+		return LogLine{}, false // the real stream holds the newest MaxLogLines
+	}
+	return s.lines[seq-1], true
+}
+
 func (s *fakeEngineLogStream) Export(path string, f LogFilter) error {
 	lines, err := s.Lines(f, 0)
 	if err != nil {
@@ -87,6 +96,12 @@ func TestLogs_FakeEngine_100kLinesSearchFilterFollowExport(t *testing.T) {
 	}
 	if last := p.Lines()[len(p.Lines())-1]; last.Seq != 100_005 {
 		t.Errorf("newest line %d", last.Seq)
+	}
+	if got := p.Received(); got != 100_005 {
+		t.Errorf("received %d, want 100005 (every line given to the pane, trimmed or not)", got)
+	}
+	if !strings.Contains(p.Status.Text, "100005 lines received; the newest 100000 are shown") {
+		t.Errorf("status after trimming: %q", p.Status.Text)
 	}
 
 	test.Type(p.Search, "CUDA|KV")
@@ -140,5 +155,29 @@ func TestLogs_beforeDeployTellsWhatToDo(t *testing.T) {
 	selectTab(u, TabLogs)
 	if got := u.Logs.Panes[stack.RoleGateway].Status.Text; !strings.Contains(got, "Fix: deploy first") {
 		t.Errorf("status %q", got)
+	}
+}
+
+func TestLogRing_KeepsTheNewestInOrder(t *testing.T) {
+	var r ring[uint64]
+	next := uint64(1)
+	for _, n := range []int{7, MaxLogLines - 10, 25, 3 * MaxLogLines / 2, 1, MaxLogLines / 3} {
+		for range n {
+			r.push(next)
+			next++
+		}
+		want := min(int(next-1), MaxLogLines)
+		if r.len() != want {
+			t.Fatalf("after %d values: %d held, want %d", next-1, r.len(), want)
+		}
+		for i := range want {
+			if got := r.at(i); got != next-uint64(want)+uint64(i) {
+				t.Fatalf("after %d values: value %d is %d, want %d", next-1, i, got, next-uint64(want)+uint64(i))
+			}
+		}
+	}
+	r.reset()
+	if r.len() != 0 {
+		t.Fatal("reset ring still holds values")
 	}
 }

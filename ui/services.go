@@ -165,6 +165,9 @@ type LogStream interface {
 	// Lines returns the held lines matching f with Seq above after, oldest
 	// first; a bad pattern is an error saying what is wrong.
 	Lines(f LogFilter, after uint64) ([]LogLine, error)
+	// Line is the line numbered seq while the stream still holds it (the
+	// newest MaxLogLines lines): a pane keeps line numbers, not copies.
+	Line(seq uint64) (LogLine, bool)
 	// Export writes the lines matching f to path (0600).
 	Export(path string, f LogFilter) error
 	// Close stops following.

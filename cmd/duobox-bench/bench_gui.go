@@ -109,11 +109,13 @@ func (x *xvfb) colours(ctx context.Context) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(out)))
 }
 
-// guiProcess starts a GUI program on x with its own config folders.
-func guiProcess(ctx context.Context, x *xvfb, bin, home string, args ...string) (*exec.Cmd, error) {
-	cmd := exec.CommandContext(ctx, bin, args...)
+// guiProcess starts a GUI program on x with its own config folders and
+// extra environment variables (NAME=value).
+func guiProcess(ctx context.Context, x *xvfb, bin, home string, extraEnv ...string) (*exec.Cmd, error) {
+	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(os.Environ(), "DISPLAY="+x.display, "LANG=en_US.UTF-8", "DUOBOX_HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, "xdg"))
+	cmd.Env = append(cmd.Env, extraEnv...)
 	return cmd, cmd.Start()
 }
 

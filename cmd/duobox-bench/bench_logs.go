@@ -67,21 +67,12 @@ func benchLogIngest(ctx context.Context, env *benchEnv) (result, error) {
 // benchLogContainer loads the log generator image, runs it with args under
 // DuoBox's labels (no log rotation) and waits for it to exit.
 func benchLogContainer(ctx context.Context, env *benchEnv, args ...string) (string, func(), error) {
-	dir, err := os.MkdirTemp(env.tmp, "loggen-")
+	tag, err := loadLogGenerator(ctx, env)
 	if err != nil {
 		return "", nil, err
-	}
-	tag := "duobox-test/loggen:" + loggen.SourceHash()[:12]
-	archive, err := loggen.Build(ctx, dir, tag)
-	if err != nil {
-		return "", nil, err
-	}
-	if out, err := exec.CommandContext(ctx, "docker", "load", "-q", "-i", archive).CombinedOutput(); err != nil {
-		return "", nil, fmt.Errorf("docker load: %v: %s", err, out)
 	}
 	name := fmt.Sprintf("duobox-bench-logs-%d", time.Now().UnixNano()%1e9)
-	run := append([]string{"run", "-d", "--name", name, "--label", "io.duobox.managed=true", "--label", "io.duobox.stack=" + name,
-		"--label", "io.duobox.role=model", "--log-driver", "json-file", "--log-opt", "max-size=1g", "--log-opt", "max-file=1", tag}, args...)
+	run := append([]string{"run", "-d"}, logGeneratorArgs(name, name, "model", tag, args...)...)
 	if out, err := exec.CommandContext(ctx, "docker", run...).CombinedOutput(); err != nil {
 		return "", nil, fmt.Errorf("docker run: %v: %s", err, out)
 	}
@@ -91,6 +82,32 @@ func benchLogContainer(ctx context.Context, env *benchEnv, args ...string) (stri
 		return "", nil, fmt.Errorf("docker wait: %v: %s", err, out)
 	}
 	return name, cleanup, nil
+}
+
+// loadLogGenerator builds runtime/logs/loggen's image and loads it into the
+// engine; it returns the image's tag.
+func loadLogGenerator(ctx context.Context, env *benchEnv) (string, error) {
+	dir, err := os.MkdirTemp(env.tmp, "loggen-")
+	if err != nil {
+		return "", err
+	}
+	tag := "duobox-test/loggen:" + loggen.SourceHash()[:12]
+	archive, err := loggen.Build(ctx, dir, tag)
+	if err != nil {
+		return "", err
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "load", "-q", "-i", archive).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("docker load: %v: %s", err, out)
+	}
+	return tag, nil
+}
+
+// logGeneratorArgs are `docker run`/`docker create` arguments for a log
+// generator container named name, labelled as stack's container of role
+// (json-file log without rotation), running tag with args.
+func logGeneratorArgs(name, stackName, role, tag string, args ...string) []string {
+	return append([]string{"--name", name, "--label", "io.duobox.managed=true", "--label", "io.duobox.stack=" + stackName,
+		"--label", "io.duobox.role=" + role, "--log-driver", "json-file", "--log-opt", "max-size=1g", "--log-opt", "max-file=1", tag}, args...)
 }
 
 // benchLogFile writes n lines shaped like the container's (vLLM plain lines,

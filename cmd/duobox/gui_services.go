@@ -397,7 +397,7 @@ func (s *guiState) followLogs(ctx context.Context, role string) (ui.LogStream, e
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := logs.NewPipeline(logs.Options{})
+	p := logs.NewPipeline(logs.Options{Ring: logs.RingOptions{Preallocate: true}})
 	if st := openStore(ctx, s.g); st != nil {
 		p.OnRecord(health.EventRecorder(ctx, health.Recorder{Store: st}, t.stackName, t.role, t.container.Name))
 		context.AfterFunc(ctx, func() { st.Close() })
@@ -433,13 +433,25 @@ func (l *logStream) Lines(f ui.LogFilter, after uint64) ([]ui.LogLine, error) {
 	recs := l.ring.Search(q)
 	out := make([]ui.LogLine, len(recs))
 	for i := range recs {
-		r := &recs[i]
-		out[i] = ui.LogLine{Seq: r.Seq, Time: r.Time, Stream: r.Stream.String(), Level: r.Level.String(), Text: r.Text}
-		if r.Event != nil {
-			out[i].Summary, out[i].Fix = r.Event.Summary, r.Event.Fix
-		}
+		out[i] = uiLogLine(&recs[i])
 	}
 	return out, nil
+}
+
+func (l *logStream) Line(seq uint64) (ui.LogLine, bool) {
+	r, ok := l.ring.BySeq(seq)
+	if !ok {
+		return ui.LogLine{}, false
+	}
+	return uiLogLine(&r), true
+}
+
+func uiLogLine(r *logs.Record) ui.LogLine {
+	l := ui.LogLine{Seq: r.Seq, Time: r.Time, Stream: r.Stream.String(), Level: r.Level.String(), Text: r.Text}
+	if r.Event != nil {
+		l.Summary, l.Fix = r.Event.Summary, r.Event.Fix
+	}
+	return l
 }
 
 func (l *logStream) Export(path string, f ui.LogFilter) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
-	_ "github.com/duobox/duobox/cmd/duobox/internal/posixlocale" // before Fyne reads the locale
+	_ "github.com/duobox/duobox/cmd/duobox/internal/fyneenv" // before Fyne reads its environment
 )
 
 const exitStatusHelp = `

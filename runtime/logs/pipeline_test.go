@@ -191,7 +191,13 @@ func TestPipeline_RawTTYAndEnd(t *testing.T) {
 }
 
 func TestRing_BoundsAndSearch(t *testing.T) {
-	p := NewPipeline(Options{Ring: RingOptions{MaxLines: 1000}})
+	for _, prealloc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("preallocate=%v", prealloc), func(t *testing.T) { ringBoundsAndSearch(t, prealloc) })
+	}
+}
+
+func ringBoundsAndSearch(t *testing.T, prealloc bool) {
+	p := NewPipeline(Options{Ring: RingOptions{MaxLines: 1000, Preallocate: prealloc}})
 	for i := 0; i < 5000; i++ {
 		lvl := "INFO"
 		if i%10 == 0 {
@@ -206,6 +212,12 @@ func TestRing_BoundsAndSearch(t *testing.T) {
 	g := p.Ring()
 	if g.Len() != 1000 || g.Evicted() != 4000 || g.LastSeq() != 5000 {
 		t.Fatalf("len %d evicted %d last %d", g.Len(), g.Evicted(), g.LastSeq())
+	}
+	for seq, want := range map[uint64]string{4000: "", 4001: "ERROR line 4000", 5000: "INFO line 4999", 5001: ""} {
+		r, ok := g.BySeq(seq)
+		if ok != (want != "") || r.Text != want {
+			t.Errorf("BySeq(%d) = %q, %v; want %q", seq, r.Text, ok, want)
+		}
 	}
 	q, err := CompileQuery(`line 4\d{2}0$`, "error", "stdout")
 	if err != nil {

@@ -15,6 +15,11 @@ const (
 type RingOptions struct {
 	MaxLines int // default DefaultRingLines
 	MaxBytes int // default DefaultRingBytes
+	// Preallocate reserves all MaxLines slots up front instead of growing
+	// by doubling: for a ring that will fill (a followed busy container),
+	// so its memory does not step up, with a transient second copy, while
+	// the window follows.
+	Preallocate bool
 }
 
 // Ring is a bounded buffer of one container's most recent records. Records
@@ -38,7 +43,11 @@ func NewRing(o RingOptions) *Ring {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultRingBytes
 	}
-	return &Ring{maxLines: o.MaxLines, maxBytes: o.MaxBytes}
+	g := &Ring{maxLines: o.MaxLines, maxBytes: o.MaxBytes}
+	if o.Preallocate {
+		g.buf = make([]Record, o.MaxLines)
+	}
+	return g
 }
 
 // Append adds r (its Seq must follow the previous record's).
@@ -152,6 +161,20 @@ func (g *Ring) Search(q Query) []Record {
 		}
 	}
 	return out
+}
+
+// BySeq is the record numbered seq, while the ring still holds it.
+func (g *Ring) BySeq(seq uint64) (Record, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.n == 0 || seq < g.buf[g.start].Seq {
+		return Record{}, false
+	}
+	i := seq - g.buf[g.start].Seq
+	if i >= uint64(g.n) {
+		return Record{}, false
+	}
+	return g.buf[(g.start+int(i))%len(g.buf)], true
 }
 
 // firstAfter is the index of the first record with Seq > seq (Seqs are consecutive).

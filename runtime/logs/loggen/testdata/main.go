@@ -3,6 +3,7 @@
 // benchmarks only. Usage: loggen MODE [ARGS]
 //
 //	lines N          N lines: vLLM-style plain lines, gateway JSON lines, warnings
+//	rate R SECONDS   the same lines at R lines/s for SECONDS, then "done N" (R*SECONDS+1 lines in all)
 //	long SIZE COUNT  COUNT lines of SIZE bytes, then "after-long"
 //	garbage          binary bytes, invalid UTF-8, JSON with missing fields, known failures
 //	count N PERIOD CODE  "run=R seq=I" lines every PERIOD, then exit with CODE
@@ -38,16 +39,19 @@ func main() {
 	case "lines":
 		n := arg(2, 1000)
 		for i := 1; i <= n; i++ {
-			switch i % 4 {
-			case 0:
-				fmt.Fprintf(w, `{"status_code": 200, "correlation_id": "01K6B8V2NG%08d", "logger": "api.access", "level": "info", "type": "mlops", "stage": "main", "timestamp": "2026-11-27T03:00:00.000000Z", "message": "172.18.0.1:5000 - \"GET /monitoring/healthz HTTP/1.1\" 200", "duration_s": 0.0012}`+"\n", i)
-			case 1:
-				fmt.Fprintf(w, "INFO 11-27 03:14:49 [loggers.py:123] Engine 000: Avg prompt throughput: 0.0 tokens/s, Running: 0 reqs, line %d\n", i)
-			case 2:
-				fmt.Fprintf(w, "(APIServer pid=1) INFO 11-27 03:14:49 [api_server.py:1024] GET /v1/models 200 OK line %d\n", i)
-			case 3:
-				fmt.Fprintf(w, "WARNING 11-27 03:14:49 [config.py:1] slow request line %d\n", i)
+			line(w, i)
+		}
+		fmt.Fprintf(w, "done %d\n", n)
+	case "rate":
+		rate, seconds := arg(2, 5000), arg(3, 60)
+		n, start := rate*seconds, time.Now()
+		for i := 1; i <= n; {
+			due := min(n, int(time.Since(start).Seconds()*float64(rate)))
+			for ; i <= due; i++ {
+				line(w, i)
 			}
+			w.Flush()
+			time.Sleep(10 * time.Millisecond)
 		}
 		fmt.Fprintf(w, "done %d\n", n)
 	case "long":
@@ -100,5 +104,19 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "loggen: unknown mode %q\n", os.Args[1])
 		os.Exit(2)
+	}
+}
+
+// line writes line i of the mixed vLLM / gateway shapes.
+func line(w *bufio.Writer, i int) {
+	switch i % 4 {
+	case 0:
+		fmt.Fprintf(w, `{"status_code": 200, "correlation_id": "01K6B8V2NG%08d", "logger": "api.access", "level": "info", "type": "mlops", "stage": "main", "timestamp": "2026-11-27T03:00:00.000000Z", "message": "172.18.0.1:5000 - \"GET /monitoring/healthz HTTP/1.1\" 200", "duration_s": 0.0012}`+"\n", i)
+	case 1:
+		fmt.Fprintf(w, "INFO 11-27 03:14:49 [loggers.py:123] Engine 000: Avg prompt throughput: 0.0 tokens/s, Running: 0 reqs, line %d\n", i)
+	case 2:
+		fmt.Fprintf(w, "(APIServer pid=1) INFO 11-27 03:14:49 [api_server.py:1024] GET /v1/models 200 OK line %d\n", i)
+	case 3:
+		fmt.Fprintf(w, "WARNING 11-27 03:14:49 [config.py:1] slow request line %d\n", i)
 	}
 }
