@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -114,14 +115,19 @@ func Relocate(repository, registry string) string {
 
 // Model is one served model.
 type Model struct {
-	HFRepo               string   `yaml:"hf_repo"`
-	ServedName           string   `yaml:"served_name,omitempty"`
-	Variant              string   `yaml:"variant,omitempty"` // a quantized repo used instead of HFRepo
-	GPUs                 []int    `yaml:"gpus,omitempty"`
-	GPUMemoryUtilization float64  `yaml:"gpu_memory_utilization,omitempty"`
-	MaxModelLen          int      `yaml:"max_model_len,omitempty"`
-	Features             []string `yaml:"features,omitempty"`
-	ExtraArgs            []string `yaml:"extra_args,omitempty"`
+	HFRepo               string  `yaml:"hf_repo"`
+	ServedName           string  `yaml:"served_name,omitempty"`
+	Variant              string  `yaml:"variant,omitempty"` // a quantized repo used instead of HFRepo
+	GPUs                 []int   `yaml:"gpus,omitempty"`
+	GPUMemoryUtilization float64 `yaml:"gpu_memory_utilization,omitempty"`
+	MaxModelLen          int     `yaml:"max_model_len,omitempty"`
+	// vLLM memory settings (0 / "": vLLM's default); TensorParallelSize, when
+	// set, must equal the number of GPUs named.
+	TensorParallelSize  int      `yaml:"tensor_parallel_size,omitempty"`
+	KVCacheDType        string   `yaml:"kv_cache_dtype,omitempty"` // auto, fp8, fp8_e4m3, fp8_e5m2
+	MaxNumBatchedTokens int      `yaml:"max_num_batched_tokens,omitempty"`
+	Features            []string `yaml:"features,omitempty"`
+	ExtraArgs           []string `yaml:"extra_args,omitempty"`
 }
 
 // Repo is the repository actually served: the variant when set.
@@ -225,8 +231,28 @@ func (d Deployment) Validate() error {
 		if strings.Count(m.HFRepo, "/") != 1 {
 			add("models[%d].hf_repo: %q is not a Hugging Face repo id such as org/name", i, m.HFRepo)
 		}
-		if m.GPUMemoryUtilization < 0 || m.GPUMemoryUtilization > 0.98 {
-			add("models[%d].gpu_memory_utilization: %.2f is outside 0–0.98", i, m.GPUMemoryUtilization)
+		if math.IsNaN(m.GPUMemoryUtilization) || m.GPUMemoryUtilization < 0 || m.GPUMemoryUtilization > 0.98 {
+			add("models[%d].gpu_memory_utilization: %v is outside 0–0.98", i, m.GPUMemoryUtilization)
+		}
+		if tp := m.TensorParallelSize; tp < 0 || tp > 8 || tp&(tp-1) != 0 {
+			add("models[%d].tensor_parallel_size: %d is not 1, 2, 4 or 8", i, tp)
+		} else if tp > 0 && len(m.GPUs) > 0 && len(m.GPUs) != tp {
+			add("models[%d].tensor_parallel_size: %d, but %d GPUs are named in gpus", i, tp, len(m.GPUs))
+		}
+		switch strings.ToLower(m.KVCacheDType) {
+		case "", "auto", "fp8", "fp8_e4m3", "fp8_e5m2":
+		default:
+			add("models[%d].kv_cache_dtype: %q is not auto, fp8, fp8_e4m3 or fp8_e5m2", i, m.KVCacheDType)
+		}
+		if n := m.MaxNumBatchedTokens; n < 0 || (n > 0 && n < 256) {
+			add("models[%d].max_num_batched_tokens: %d is below 256 (leave it out for vLLM's default)", i, n)
+		}
+		seen := map[int]bool{}
+		for _, g := range m.GPUs {
+			if g < 0 || seen[g] {
+				add("models[%d].gpus: %d is negative or repeated", i, g)
+			}
+			seen[g] = true
 		}
 		utilSum += m.GPUMemoryUtilization
 		if m.MaxModelLen < 0 {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/duobox/duobox/app"
@@ -23,8 +24,13 @@ type InitInput struct {
 	Mode          string   // config.ModeGPU (default) or config.ModeCPU
 	Models        []string // HF repos the user named; empty = take the recommendation
 	MaxModelLen   int      // overrides the recommendation's context when > 0
-	Catalog       catalog.Catalog
-	Recommended   recommend.Result
+	// VLLM holds the user's vLLM memory settings (GPU memory utilisation,
+	// tensor-parallel size and GPUs, KV-cache dtype, max batched tokens,
+	// variant); zero values keep DuoBox's choice. Recommended should have been
+	// computed with them (Options.GitLab aside).
+	VLLM        recommend.Options
+	Catalog     catalog.Catalog
+	Recommended recommend.Result
 	// GatewayTags are the gateway registry's tags (nil when it could not be
 	// listed); GatewayTag, when set, is used as is.
 	GatewayTags []string
@@ -208,6 +214,9 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 			d.Models[i].MaxModelLen = in.MaxModelLen
 		}
 	}
+	if err := applyVLLMSettings(d.Models, in.VLLM, in.Catalog); err != nil {
+		return d, nil, err
+	}
 	for i := range d.Models {
 		if d.Models[i].MaxModelLen == 0 {
 			d.Models[i].MaxModelLen = 8192
@@ -226,12 +235,83 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	return d, notes, nil
 }
 
+// applyVLLMSettings writes the user's vLLM settings into every model,
+// refusing values vLLM would refuse (beyond the model's context, a variant
+// the model does not have); it changes nothing when it refuses.
+func applyVLLMSettings(models []config.Model, o recommend.Options, c catalog.Catalog) error {
+	if err := o.Check(); err != nil {
+		return err
+	}
+	out := slices.Clone(models)
+	for i := range out {
+		m := &out[i]
+		entry, known := c.Find(m.HFRepo)
+		if known && m.MaxModelLen > entry.Architecture.MaxContext {
+			return app.BadInput(fmt.Sprintf("give --max-model-len %d or less for %s", entry.Architecture.MaxContext, entry.Name),
+				"max model length %d is beyond %s's own maximum (%d tokens)", m.MaxModelLen, entry.Name, entry.Architecture.MaxContext)
+		}
+		if o.GPUMemoryUtilization > 0 {
+			m.GPUMemoryUtilization = o.GPUMemoryUtilization
+		}
+		if len(o.GPUs) > 0 {
+			m.GPUs = slices.Clone(o.GPUs)
+		}
+		if o.TensorParallel > 0 {
+			m.TensorParallelSize = o.TensorParallel
+			if len(m.GPUs) != o.TensorParallel && len(o.GPUs) == 0 {
+				m.GPUs = nil
+				for g := 0; g < o.TensorParallel; g++ {
+					m.GPUs = append(m.GPUs, g)
+				}
+			}
+		}
+		if d := strings.ToLower(o.KVCacheDType); d != "" {
+			m.KVCacheDType = d
+		}
+		if o.MaxBatchedTokens > 0 {
+			m.MaxNumBatchedTokens = o.MaxBatchedTokens
+		}
+		switch want := strings.ToLower(o.Variant); {
+		case want == "" || want == "auto":
+		case want == "own" || want == "none":
+			m.Variant = ""
+		case known:
+			found := ""
+			var have []string
+			for _, v := range entry.Quantized {
+				have = append(have, v.Repo)
+				if want == strings.ToLower(v.Method) || want == strings.ToLower(v.Repo) {
+					found = v.Repo
+					break
+				}
+			}
+			if found == "" {
+				fix := "use --variant own"
+				if len(have) > 0 {
+					fix += " or one of: " + strings.Join(have, ", ")
+				}
+				return app.BadInput(fix, "%s has no %s variant in DuoBox's catalog", entry.Name, o.Variant)
+			}
+			m.Variant = found
+		}
+	}
+	copy(models, out)
+	return nil
+}
+
 func modelFromPick(p recommend.Pick, c catalog.Catalog) config.Model {
 	m := config.Model{HFRepo: p.HFRepo, Variant: p.Variant, ServedName: servedName(p.HFRepo, c), MaxModelLen: p.MaxModelLen,
-		GPUMemoryUtilization: p.GPUMemoryUtilization, ExtraArgs: p.ExtraArgs}
+		GPUMemoryUtilization: p.GPUMemoryUtilization, ExtraArgs: p.ExtraArgs, KVCacheDType: p.KVCacheDType, MaxNumBatchedTokens: p.MaxBatchedTokens}
 	tp := max(p.TensorParallel, 1)
-	for i := 0; i < tp; i++ {
-		m.GPUs = append(m.GPUs, p.GPUIndex+i)
+	if len(p.GPUs) == tp {
+		m.GPUs = slices.Clone(p.GPUs)
+	} else {
+		for i := 0; i < tp; i++ {
+			m.GPUs = append(m.GPUs, p.GPUIndex+i)
+		}
+	}
+	if tp > 1 {
+		m.TensorParallelSize = tp
 	}
 	for _, f := range p.Features {
 		m.Features = append(m.Features, string(f))

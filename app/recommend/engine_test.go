@@ -155,3 +155,98 @@ func TestCompareFlagsComponentsOffByMoreThanTenPercent(t *testing.T) {
 		t.Fatalf("%s", d[1])
 	}
 }
+
+func TestUserSettingsChangeThePrediction(t *testing.T) {
+	c := cat(t)
+	m := twoH100()
+	base := Options{GitLab: version.MustParse("18.5"), Context: 16384}
+	get := func(o Options) ModelFit {
+		t.Helper()
+		r, err := Recommend(m, c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fit(t, r, "llama-3.1-8b-instruct")
+	}
+	def := get(base)
+	if def.Verdict != Fits || def.TensorParallel != 1 {
+		t.Fatalf("default: %s TP %d", def.Verdict, def.TensorParallel)
+	}
+	o := base
+	o.KVCacheDType = "fp8"
+	if f := get(o); f.Memory.KVCache*2 != def.Memory.KVCache || f.MaxContext < def.MaxContext {
+		t.Fatalf("fp8 KV: %d vs %d bytes, max context %d vs %d", f.Memory.KVCache, def.Memory.KVCache, f.MaxContext, def.MaxContext)
+	}
+	o = base
+	o.MaxBatchedTokens = 32768
+	if f := get(o); f.Memory.Activation <= def.Memory.Activation {
+		t.Fatalf("batched tokens: activation %d vs %d", f.Memory.Activation, def.Memory.Activation)
+	}
+	o = base
+	o.TensorParallel = 2
+	if f := get(o); f.Verdict != Fits || f.TensorParallel != 2 || len(f.GPUs) != 2 || f.Memory.Weights >= def.Memory.Weights {
+		t.Fatalf("TP 2: %s TP %d GPUs %v weights %d", f.Verdict, f.TensorParallel, f.GPUs, f.Memory.Weights)
+	}
+	o = base
+	o.GPUs = []int{1}
+	if f := get(o); f.GPUIndex != 1 {
+		t.Fatalf("GPU 1 chosen, got %d", f.GPUIndex)
+	}
+	o = base
+	o.Variant = "fp8"
+	if f := get(o); f.Verdict != FitsQuantized || f.Variant == nil || f.Variant.Method != "fp8" {
+		t.Fatalf("variant fp8: %s %+v", f.Verdict, f.Variant)
+	}
+	o = base
+	o.GPUMemoryUtilization = 0.5
+	f := get(o)
+	if f.Memory.Budget != uint64(0.5*float64(m.GPUs[0].MemoryTotal)) {
+		t.Fatalf("utilisation 0.5: budget %d", f.Memory.Budget)
+	}
+	r, _ := Recommend(m, c, o)
+	for _, p := range r.Recommendation {
+		if p.GPUMemoryUtilization != 0.5 {
+			t.Fatalf("pick %+v does not carry the user's utilisation", p)
+		}
+	}
+	o = base
+	o.Engine = "0.21.0"
+	if f := get(o); !f.Memory.GraphsInBudget || f.Memory.Engine != "0.21.0" {
+		t.Fatalf("engine 0.21: %+v", f.Memory)
+	}
+}
+
+func TestBadSettingsAreRefusedClearly(t *testing.T) {
+	m := twoH100()
+	base := Options{GitLab: version.MustParse("18.5")}
+	nan := 0.0
+	nan = nan / nan
+	for _, tt := range []struct {
+		mut  func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.GPUMemoryUtilization = nan }, "out of range"},
+		{func(o *Options) { o.GPUMemoryUtilization = -0.5 }, "out of range"},
+		{func(o *Options) { o.GPUMemoryUtilization = 1.2 }, "out of range"},
+		{func(o *Options) { o.Utilization = nan }, "not a fraction"},
+		{func(o *Options) { o.TensorParallel = -1 }, "tensor-parallel size"},
+		{func(o *Options) { o.TensorParallel = 3 }, "tensor-parallel size"},
+		{func(o *Options) { o.TensorParallel = 4 }, "needs 4 GPUs"},
+		{func(o *Options) { o.GPUs = []int{5} }, "not on this machine"},
+		{func(o *Options) { o.GPUs = []int{0, 0} }, "repeated"},
+		{func(o *Options) { o.TensorParallel, o.GPUs = 2, []int{0} }, "1 GPUs named"},
+		{func(o *Options) { o.KVCacheDType = "int2" }, "KV-cache dtype"},
+		{func(o *Options) { o.MaxBatchedTokens = -5 }, "too small"},
+		{func(o *Options) { o.Context = -1 }, "negative"},
+		{func(o *Options) { o.Context = 5 << 20 }, "larger than any model"},
+		{func(o *Options) { o.Context = 200000 }, "beyond every model"},
+		{func(o *Options) { o.Engine = "banana" }, "not a version"},
+	} {
+		o := base
+		tt.mut(&o)
+		_, err := Recommend(m, cat(t), o)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: err = %v, want %q", o, err, tt.want)
+		}
+	}
+}

@@ -44,16 +44,36 @@ func budget(g gpuMem, util float64, est Estimate) uint64 {
 	return min(b, g.free-est.Graphs)
 }
 
+// budgetFor is the budget under the user's options: with their own
+// --gpu-memory-utilization it is that share of the card's total, which vLLM
+// refuses to start with when less is free (and up to 0.20 the CUDA graphs
+// need room beside it); otherwise DuoBox's share of the free memory.
+func budgetFor(g gpuMem, opts Options, est Estimate) uint64 {
+	if opts.GPUMemoryUtilization == 0 {
+		return budget(g, opts.util(), est)
+	}
+	b := uint64(opts.GPUMemoryUtilization * float64(g.total))
+	need := b
+	if !est.GraphsInBudget {
+		need += est.Graphs
+	}
+	if g.free < need {
+		return 0
+	}
+	return b
+}
+
 // layout is one way to place a model: its weights (bf16 or a variant) over tp GPUs.
 type layout struct {
 	weights uint64
 	tp      int
 	variant *catalog.Variant
+	gpus    []int // the GPU indexes (tensor parallel); nil: the best GPU
 }
 
 // settingsFor are the vLLM settings a layout runs with at a context.
 func (o Options) settingsFor(l layout, context int) Settings {
-	return Settings{Engine: o.Engine, TensorParallel: l.tp, MaxModelLen: context, KVCacheDType: o.KVCacheDType,
+	return Settings{Engine: o.Engine, Utilization: o.GPUMemoryUtilization, TensorParallel: l.tp, MaxModelLen: context, KVCacheDType: o.KVCacheDType,
 		MaxBatchedTokens: o.MaxBatchedTokens, EnforceEager: o.EnforceEager}
 }
 
@@ -63,7 +83,7 @@ func need(m catalog.Model, l layout, context int, g gpuMem, opts Options) Breakd
 	b := Breakdown{Weights: est.Weights, KVCache: est.KVNeed, Overhead: est.Overhead(), Graphs: est.Graphs,
 		NonTorch: est.NonTorch, Activation: est.Activation, GraphsInBudget: est.GraphsInBudget, Engine: est.Engine, est: est}
 	if g.free > 0 {
-		b.Budget = budget(g, opts.util(), est)
+		b.Budget = budgetFor(g, opts, est)
 		b.KVPool = est.KVPool(b.Budget)
 		b.KVTokens = est.KVTokens(b.KVPool)
 	}

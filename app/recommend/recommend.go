@@ -48,6 +48,50 @@ type Options struct {
 	KVCacheDType     string // --kv-cache-dtype: "" / auto, or fp8
 	MaxBatchedTokens int    // --max-num-batched-tokens
 	EnforceEager     bool   // --enforce-eager
+	// GPUMemoryUtilization is the user's own --gpu-memory-utilization (a
+	// fraction of each card's total memory); 0: DuoBox chooses from Utilization.
+	GPUMemoryUtilization float64
+	TensorParallel       int    // the user's --tensor-parallel-size (0: DuoBox chooses)
+	GPUs                 []int  // the GPU indexes to use (nil: all)
+	Variant              string // "" (any), "own" (no quantized variant), a method (awq, fp8) or a variant repo
+}
+
+// Check refuses settings vLLM would refuse, saying which and what to do; it
+// changes nothing.
+func (o Options) Check() error {
+	bad := func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }
+	if bad(o.Utilization) || o.Utilization < 0 {
+		return app.BadInput("use a fraction between 0.1 and 0.98, for example 0.9", "utilisation %v is not a fraction", o.Utilization)
+	}
+	if bad(o.GPUMemoryUtilization) || o.GPUMemoryUtilization < 0 || (o.GPUMemoryUtilization > 0 && (o.GPUMemoryUtilization < 0.1 || o.GPUMemoryUtilization > 0.98)) {
+		return app.BadInput("give vLLM's --gpu-memory-utilization as a fraction of the GPU's memory between 0.1 and 0.98, for example 0.9, or leave it unset", "GPU memory utilisation %v is out of range", o.GPUMemoryUtilization)
+	}
+	if err := CheckContext(o.Context); err != nil {
+		return err
+	}
+	if _, err := ParseEngine(o.Engine); err != nil {
+		return err
+	}
+	if err := CheckKVCacheDType(o.KVCacheDType); err != nil {
+		return err
+	}
+	if o.MaxBatchedTokens < 0 || (o.MaxBatchedTokens > 0 && o.MaxBatchedTokens < 256) {
+		return app.BadInput("give at least 256 tokens, for example 8192, or leave it unset for vLLM's default", "max batched tokens %d is too small", o.MaxBatchedTokens)
+	}
+	if o.TensorParallel < 0 || o.TensorParallel > maxTensorParallel || (o.TensorParallel > 0 && o.TensorParallel&(o.TensorParallel-1) != 0) {
+		return app.BadInput("use 1, 2, 4 or 8 GPUs, or leave it unset to let DuoBox choose", "tensor-parallel size %d is not one vLLM can split these models over", o.TensorParallel)
+	}
+	if o.TensorParallel > 0 && len(o.GPUs) > 0 && len(o.GPUs) != o.TensorParallel {
+		return app.BadInput("name as many GPUs as the tensor-parallel size, for example --gpus 0,1 with --tensor-parallel-size 2", "%d GPUs named for tensor-parallel size %d", len(o.GPUs), o.TensorParallel)
+	}
+	seen := map[int]bool{}
+	for _, g := range o.GPUs {
+		if g < 0 || seen[g] {
+			return app.BadInput("list GPU indexes as 'duobox detect' shows them, each once, for example 0,1", "GPU index %d is negative or repeated", g)
+		}
+		seen[g] = true
+	}
+	return nil
 }
 
 func (o Options) util() float64 {
@@ -77,6 +121,7 @@ type ModelFit struct {
 	MinGPUMemory   uint64                            `json:"min_gpu_memory_bytes"` // smallest single idle card for its own dtype at Context
 	Why            string                            `json:"why"`
 	GPUIndex       int                               `json:"gpu_index"`
+	GPUs           []int                             `json:"gpus,omitempty"` // the GPUs it runs on
 	model          catalog.Model
 	layout         layout
 	gpu            gpuMem
@@ -94,6 +139,9 @@ type Pick struct {
 	MaxModelLen          int               `json:"max_model_len"`
 	GPUIndex             int               `json:"gpu_index"`
 	TensorParallel       int               `json:"tensor_parallel"`
+	GPUs                 []int             `json:"gpus,omitempty"` // the GPUs it runs on (tensor parallel over all of them)
+	KVCacheDType         string            `json:"kv_cache_dtype,omitempty"`
+	MaxBatchedTokens     int               `json:"max_num_batched_tokens,omitempty"`
 	ExtraArgs            []string          `json:"extra_args,omitempty"`
 }
 
@@ -126,6 +174,9 @@ func CheckContext(n int) error {
 
 // Recommend evaluates every model GitLab lists at opts.GitLab on machine m.
 func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, error) {
+	if err := opts.Check(); err != nil {
+		return Result{}, err
+	}
 	if opts.Utilization == 0 {
 		opts.Utilization = DefaultUtilization
 	}
@@ -135,22 +186,27 @@ func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, err
 	if err := CheckContext(opts.Context); err != nil {
 		return Result{}, err
 	}
-	eng, err := ParseEngine(opts.Engine)
-	if err != nil {
-		return Result{}, err
-	}
-	if err := CheckKVCacheDType(opts.KVCacheDType); err != nil {
-		return Result{}, err
-	}
-	if opts.MaxBatchedTokens < 0 {
-		return Result{}, app.BadInput("give a positive number of tokens, for example 8192, or leave it unset for vLLM's default", "max batched tokens %d is negative", opts.MaxBatchedTokens)
-	}
+	eng, _ := ParseEngine(opts.Engine)
 	if err := CheckGitLabVersion(opts.GitLab, c); err != nil {
 		return Result{}, err
 	}
 	res := Result{GitLab: opts.GitLab.String(), Context: opts.Context, Utilization: opts.Utilization,
 		Recommendation: []Pick{}, Uncovered: []catalog.Feature{}, Engine: eng.String()}
 	gpus := m.NVIDIA()
+	if len(opts.GPUs) > 0 {
+		var chosen []hardware.GPU
+		for _, idx := range opts.GPUs {
+			g := gpuByIndex(gpus, idx)
+			if g.Name == "" && g.MemoryTotal == 0 {
+				return Result{}, app.BadInput("name GPUs that 'duobox detect' lists", "GPU %d is not on this machine (it has %d NVIDIA GPUs)", idx, len(gpus))
+			}
+			chosen = append(chosen, g)
+		}
+		gpus = chosen
+	}
+	if opts.TensorParallel > len(gpus) && len(gpus) > 0 {
+		return Result{}, app.BadInput(fmt.Sprintf("use a tensor-parallel size of at most %d here", len(gpus)), "tensor-parallel size %d needs %d GPUs; %d are available", opts.TensorParallel, opts.TensorParallel, len(gpus))
+	}
 	if len(gpus) == 0 {
 		res.Notes = append(res.Notes, "No NVIDIA GPU was found; each model shows the smallest single GPU that would run it.")
 		if amd := len(m.GPUs) - len(gpus); amd > 0 {
@@ -161,6 +217,13 @@ func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, err
 		if g.MIG == "enabled" {
 			res.Notes = append(res.Notes, fmt.Sprintf("GPU %d has MIG enabled: vLLM sees one MIG slice, not the whole card; disable MIG (nvidia-smi -i %d -mig 0) to use it fully.", g.Index, g.Index))
 		}
+	}
+	longest := 0
+	for _, model := range c.ListedAt(opts.GitLab) {
+		longest = max(longest, model.Architecture.MaxContext)
+	}
+	if longest > 0 && opts.Context > longest {
+		return Result{}, app.BadInput(fmt.Sprintf("give a context of %d tokens or less", longest), "context %d is beyond every model GitLab %s lists (the longest serves %d tokens)", opts.Context, opts.GitLab, longest)
 	}
 	for _, model := range c.ListedAt(opts.GitLab) {
 		res.Models = append(res.Models, evaluate(model, gpus, opts))
@@ -220,6 +283,10 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 	own := layout{weights: model.WeightBytes, tp: 1}
 	accept := func(verdict string, l layout, bd Breakdown, why string) ModelFit {
 		f.Verdict, f.layout, f.TensorParallel, f.Memory, f.Variant = verdict, l, l.tp, bd, l.variant
+		f.GPUs = l.gpus
+		if len(f.GPUs) == 0 {
+			f.GPUs = []int{best.Index}
+		}
 		f.MaxContext = maxContext(model, bd)
 		f.Why = why
 		if _, tight := bd.fits(); tight {
@@ -230,15 +297,18 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		return f
 	}
 
+	single := opts.TensorParallel <= 1
+	parallel := opts.TensorParallel != 1
+	ownOK := variantAllowed(opts, nil)
 	// 1. Its own dtype on the best GPU.
 	f.Memory = need(model, own, ctx, f.gpu, opts)
-	if ok, _ := f.Memory.fits(); ok {
+	if ok, _ := f.Memory.fits(); ok && single && ownOK {
 		return accept(Fits, own, f.Memory, fmt.Sprintf("%s of weights, %s of KV cache at %s tokens and %s overhead fit the %s budget on GPU %d (%s)",
 			gib(f.Memory.Weights), gib(f.Memory.KVCache), tokens(ctx), gib(f.Memory.Overhead), gib(f.Memory.Budget), best.Index, best.Name))
 	}
 	ownNeed := f.Memory
 	// 2. Tensor parallel over the identical GPUs present.
-	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, nil, gpus, best, ctx, opts); ok {
+	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, nil, gpus, best, ctx, opts); ok && parallel && ownOK {
 		return accept(Fits, l, bd, fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, gib(bd.Total), gib(bd.Budget)))
 	}
 	// 3. A quantized variant on the best GPU, then split over the GPUs
@@ -253,10 +323,16 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 			skipped = append(skipped, fmt.Sprintf("%s needs compute capability %.1f (this GPU has %s)", strings.ToUpper(v.Method), v.MinCompute, best.ComputeCapability))
 			continue
 		}
+		if !variantAllowed(opts, v) {
+			continue
+		}
 		usable = append(usable, v.Repo)
 		usableVariants = append(usableVariants, v)
 	}
 	for _, v := range usableVariants {
+		if !single {
+			break
+		}
 		l := layout{weights: v.WeightBytes, tp: 1, variant: v}
 		bd := need(model, l, ctx, f.gpu, opts)
 		if ok, _ := bd.fits(); ok {
@@ -264,12 +340,30 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		}
 	}
 	for _, v := range usableVariants {
+		if !parallel {
+			break
+		}
 		if tp, l, bd, ok := fitParallel(model, v.WeightBytes, v, gpus, best, ctx, opts); ok {
 			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s) split over %d GPUs (tensor parallel): %s per GPU against %s",
 				v.Repo, v.Bits, strings.ToUpper(v.Method), tp, gib(bd.Total), gib(bd.Budget)))
 		}
 	}
 	_ = usable
+	if opts.GPUMemoryUtilization > 0 && f.Memory.Budget == 0 {
+		f.Verdict = TooLarge
+		f.Why = fmt.Sprintf("GPU %d has %s free, less than --gpu-memory-utilization %.2f asks of its %s (vLLM refuses to start)", best.Index, gib(best.MemoryFree), opts.GPUMemoryUtilization, gib(best.MemoryTotal))
+		if !f.Memory.GraphsInBudget {
+			f.Why += fmt.Sprintf(" with %s of CUDA graphs beside it", gib(f.Memory.Graphs))
+		}
+		f.Advice = "lower the GPU memory utilisation, or stop what else uses the GPU"
+		return f
+	}
+	if !ownOK || opts.TensorParallel > 0 {
+		f.Verdict = TooLarge
+		f.Why = fmt.Sprintf("does not fit with the settings given (%s): %s needed against %s", settingsText(opts), gib(f.Memory.Total), gib(f.Memory.Budget))
+		f.Advice = shortAdvice(f)
+		return f
+	}
 	// 4. How many cards like the best one it would take.
 	f.layout, f.Memory = own, ownNeed
 	for tp := 2; tp <= maxTensorParallel; tp *= 2 {
@@ -294,6 +388,24 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		f.Why += "; " + strings.Join(skipped, "; ")
 	}
 	return f
+}
+
+// settingsText names the user's settings that constrained a verdict.
+func settingsText(o Options) string {
+	var out []string
+	if o.Variant != "" {
+		out = append(out, "variant "+o.Variant)
+	}
+	if o.TensorParallel > 0 {
+		out = append(out, fmt.Sprintf("tensor-parallel size %d", o.TensorParallel))
+	}
+	if o.GPUMemoryUtilization > 0 {
+		out = append(out, fmt.Sprintf("utilisation %.2f", o.GPUMemoryUtilization))
+	}
+	if len(out) == 0 {
+		return "defaults"
+	}
+	return strings.Join(out, ", ")
 }
 
 // tightAdvice says what to change for margin on a tight fit.
@@ -339,18 +451,36 @@ func fitParallel(model catalog.Model, weights uint64, variant *catalog.Variant, 
 		}
 	}
 	for tp := 2; tp <= min(len(similar), maxTensorParallel); tp *= 2 {
-		if model.Architecture.AttentionHeads%tp != 0 {
+		if model.Architecture.AttentionHeads%tp != 0 || (opts.TensorParallel > 0 && tp != opts.TensorParallel) {
 			continue
 		}
 		sort.Slice(similar, func(i, j int) bool { return similar[i].MemoryFree > similar[j].MemoryFree })
 		g := similar[tp-1]
 		l := layout{weights: weights, tp: tp, variant: variant}
+		for _, s := range similar[:tp] {
+			l.gpus = append(l.gpus, s.Index)
+		}
+		sort.Ints(l.gpus)
 		bd := need(model, l, ctx, gpuMem{free: g.MemoryFree, total: g.MemoryTotal}, opts)
 		if ok, _ := bd.fits(); ok {
 			return tp, l, bd, true
 		}
 	}
 	return 0, layout{}, Breakdown{}, false
+}
+
+// variantAllowed says whether the user's variant setting admits v (nil: the model's own weights).
+func variantAllowed(opts Options, v *catalog.Variant) bool {
+	switch want := strings.ToLower(opts.Variant); {
+	case want == "" || want == "auto":
+		return true
+	case want == "own" || want == "none":
+		return v == nil
+	case v == nil:
+		return false
+	default:
+		return want == strings.ToLower(v.Method) || want == strings.ToLower(v.Repo)
+	}
 }
 
 // recommendPicks chooses the best single model or pair and fills the result.
@@ -397,7 +527,11 @@ func recommendPicks(res *Result, gpus []hardware.GPU, opts Options) {
 	}
 	covered := map[catalog.Feature]bool{}
 	for i, f := range best {
-		p := Pick{ModelID: f.ID, Name: f.Name, HFRepo: f.HFRepo, Features: coreFeatures(f), GPUIndex: f.GPUIndex, TensorParallel: max(f.TensorParallel, 1)}
+		p := Pick{ModelID: f.ID, Name: f.Name, HFRepo: f.HFRepo, Features: coreFeatures(f), GPUIndex: f.GPUIndex, TensorParallel: max(f.TensorParallel, 1),
+			GPUs: slices.Clone(f.GPUs), MaxBatchedTokens: opts.MaxBatchedTokens}
+		if d := strings.ToLower(opts.KVCacheDType); d != "" && d != "auto" {
+			p.KVCacheDType = d
+		}
 		if f.Variant != nil {
 			p.Variant = f.Variant.Repo
 		}
@@ -405,12 +539,16 @@ func recommendPicks(res *Result, gpus []hardware.GPU, opts Options) {
 		if bestShares != nil {
 			gpu = gpuByIndex(gpus, bestGPUs[i])
 			p.GPUIndex = gpu.Index
+			p.GPUs = []int{gpu.Index}
 			p.GPUMemoryUtilization = bestShares[i]
 			bd := f.Memory
 			bd.Budget = uint64(bestShares[i] * float64(gpu.MemoryTotal))
 			p.MaxModelLen = min(f.Context, maxContext(f.model, bd))
 		} else {
 			p.GPUMemoryUtilization = flagUtilization(f.Memory.Budget, gpu.MemoryTotal)
+			if opts.GPUMemoryUtilization > 0 {
+				p.GPUMemoryUtilization = opts.GPUMemoryUtilization
+			}
 			p.MaxModelLen = f.Context
 		}
 		if cc, err := strconv.ParseFloat(gpu.ComputeCapability, 64); err == nil && cc < 8.0 {
@@ -446,6 +584,9 @@ func placePair(pair []ModelFit, gpus []hardware.GPU, opts Options) ([]float64, [
 		if a.Memory.Total <= ba && needAt(b, minUsefulContext) <= bb {
 			return []float64{flagUtilization(ba, sorted[0].MemoryTotal), flagUtilization(bb, sorted[1].MemoryTotal)}, []int{sorted[0].Index, sorted[1].Index}, true
 		}
+	}
+	if opts.GPUMemoryUtilization > 0 {
+		return nil, nil, false // the user's one utilisation cannot be given to two models on one card
 	}
 	g := sorted[0]
 	// Both processes' CUDA graphs need headroom next to the shared budget.

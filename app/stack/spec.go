@@ -261,8 +261,8 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 			util = defaultGPUMemoryFraction
 		}
 		args = append(args, "--gpu-memory-utilization", strconv.FormatFloat(util, 'f', -1, 64))
-		if len(m.GPUs) > 1 {
-			args = append(args, "--tensor-parallel-size", strconv.Itoa(len(m.GPUs)))
+		if tp := max(m.TensorParallelSize, len(m.GPUs)); tp > 1 {
+			args = append(args, "--tensor-parallel-size", strconv.Itoa(tp))
 		}
 		c.GPU = &GPURequest{}
 		for _, g := range m.GPUs {
@@ -274,6 +274,12 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 		if _, set := d.ModelServer.Env[CPUKVCacheEnv]; !set {
 			c.Env = append(c.Env, fmt.Sprintf("%s=%d", CPUKVCacheEnv, DefaultCPUKVCacheGiB))
 		}
+	}
+	if d := strings.ToLower(m.KVCacheDType); d != "" && d != "auto" {
+		args = append(args, "--kv-cache-dtype", d)
+	}
+	if m.MaxNumBatchedTokens > 0 {
+		args = append(args, "--max-num-batched-tokens", strconv.Itoa(m.MaxNumBatchedTokens))
 	}
 	args = append(args, entry.ArgsFor(m.Repo())...)
 	args = append(args, toolArgs...)

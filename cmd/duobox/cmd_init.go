@@ -22,6 +22,7 @@ func init() { register(newInitCommand) }
 
 func newInitCommand(g *globals) *cobra.Command {
 	var flags machineFlags
+	var vf vllmFlags
 	var in deploy.InitInput
 	var asJSON, force, printOnly bool
 	var hfTokenFile string
@@ -50,6 +51,9 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if err != nil {
 				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
 			}
+			if in.VLLM, err = vf.options(recommend.Options{Context: in.MaxModelLen}); err != nil {
+				return err
+			}
 			path, err := g.configFile()
 			if err != nil {
 				return err
@@ -73,7 +77,9 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				return err
 			}
 			in.Catalog = cat
-			if in.Recommended, err = recommend.Recommend(m, cat, recommend.Options{GitLab: v}); err != nil {
+			opts := in.VLLM
+			opts.GitLab = v
+			if in.Recommended, err = recommend.Recommend(m, cat, opts); err != nil {
 				return err
 			}
 			if in.GatewayTag == "" {
@@ -152,6 +158,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 	f.StringVar(&in.GatewayRegistry, "gateway-registry", "", "pull the gateway from this registry instead (company mirror or private registry, host[:port]; same path and tag rules)")
 	f.StringVar(&in.ModelServerRegistry, "model-server-registry", "", "pull the model server from this registry instead (host[:port]; same path and tag)")
 	f.IntVar(&in.MaxModelLen, "max-model-len", 0, "context length for vLLM (default: the recommendation's)")
+	vf.add(cmd)
 	f.IntVar(&in.Port, "port", config.DefaultGatewayPort, "host port for the gateway")
 	f.IntVar(&in.AgentPort, "agent-port", config.DefaultAgentPort, "host port for the Agent Platform (gRPC; give each stack on one engine its own)")
 	f.StringVar(&in.GatewayRepository, "gateway-repository", "", "gateway image repository (a mirror or a patched image; the tag rules stay)")

@@ -28,6 +28,7 @@ type recommendOutput struct {
 
 func newRecommendCommand(g *globals) *cobra.Command {
 	var flags machineFlags
+	var vf vllmFlags
 	var asJSON bool
 	var gitlabVersion string
 	var context int
@@ -44,6 +45,10 @@ completion, code generation and chat as far as the machine allows.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := recommend.CheckContext(context); err != nil {
+				return err
+			}
+			opts, err := vf.options(recommend.Options{Context: context})
+			if err != nil {
 				return err
 			}
 			// Parse the catalog and open the state database while the probes run.
@@ -74,7 +79,11 @@ completion, code generation and chat as far as the machine allows.
 			if detectErr != nil {
 				return detectErr
 			}
-			res, err := recommend.Recommend(m, c, recommend.Options{GitLab: v, Context: context})
+			opts.GitLab = v
+			if opts.Engine == "" {
+				opts.Engine = configuredEngine(g)
+			}
+			res, err := recommend.Recommend(m, c, opts)
 			if err != nil {
 				return err
 			}
@@ -93,7 +102,26 @@ completion, code generation and chat as far as the machine allows.
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&gitlabVersion, "gitlab-version", "", "your GitLab version, X.Y or X.Y.Z (default: from the deployment config, else the newest this catalog knows)")
 	cmd.Flags().IntVar(&context, "context", 0, "context length in tokens to size the KV cache for (default 16384, capped at each model's maximum)")
+	cmd.Flags().IntVar(&context, "max-model-len", 0, "the same as --context (vLLM's name for it)")
+	vf.add(cmd)
 	return cmd
+}
+
+// configuredEngine is the vLLM version of the deployment config's model
+// server image, when there is a config with a version tag ("" otherwise).
+func configuredEngine(g *globals) string {
+	path, err := g.configFile()
+	if err != nil {
+		return ""
+	}
+	d, err := config.Load(path)
+	if err != nil {
+		return ""
+	}
+	if _, err := recommend.ParseEngine(d.ModelServer.Tag); err != nil {
+		return ""
+	}
+	return d.ModelServer.Tag
 }
 
 // loadCatalog loads the bundled catalog and the user's overlay, warning about a broken overlay.
