@@ -97,7 +97,7 @@ func TestInitStoresVLLMSettings(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
 	args := []string{"init", "--json", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5",
-		"--host", "gpu-box.example.com", "--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee",
+		"--host", "gpu-box.example.com", "--publish-all", "--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(home, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee",
 		"--model", "meta-llama/Llama-3.1-8B-Instruct", "--max-model-len", "32768", "--gpu-memory-utilization", "0.8", "--kv-cache-dtype", "fp8",
 		"--max-num-batched-tokens", "4096", "--variant", "fp8"}
 	code, stdout, errOut := runCLI(t, args...)
@@ -120,7 +120,7 @@ func TestInitStoresVLLMSettings(t *testing.T) {
 	for _, bad := range [][]string{{"--max-model-len", "200000"}, {"--variant", "gptq"}} {
 		h := t.TempDir()
 		t.Setenv("DUOBOX_HOME", h)
-		a := append([]string{"init", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5", "--host", "gpu-box.example.com",
+		a := append([]string{"init", "--gitlab-url", "https://gitlab.example.com/", "--gitlab-version", "18.5", "--host", "gpu-box.example.com", "--publish-all",
 			"--nvidia-smi", fixtures + "h100.csv", "--log-dir", filepath.Join(h, "logs"), "--gateway-tag", "self-hosted-v18.5.2-ee", "--model", "meta-llama/Llama-3.1-8B-Instruct"}, bad...)
 		if code, _, errOut := runCLI(t, a...); code != 2 || !(strings.Contains(errOut, "beyond") || strings.Contains(errOut, "no gptq variant")) {
 			t.Fatalf("%v: exit %d, %s", bad, code, errOut)
