@@ -80,12 +80,12 @@ func TestDocsIndexMount_TestBedGateway_IsWhereTheGatewayOfThatVersionReadsIt(t *
 				t.Fatal("DuoBox mounts no docs index")
 			}
 			logs := opened(ref, target)
-			if !strings.Contains(logs, "documentation database opened") || !strings.Contains(logs, `"db_path":"`+target+`"`) {
+			if !strings.Contains(logs, "documentation database opened (DuoBox test stand-in)") || !strings.Contains(logs, `"db_path":"`+target+`"`) {
 				t.Errorf("GitLab %s: DuoBox mounts %s, but the gateway did not open it:\n%s", v, target, logs)
 			}
 			// The other layout's path is not read: the check can fail.
 			if previous != "" && previous != target {
-				if logs := opened(ref, previous); !strings.Contains(logs, "No database found") {
+				if logs := opened(ref, previous); strings.Contains(logs, "documentation database opened (DuoBox test stand-in)") {
 					t.Errorf("GitLab %s: the gateway also read %s:\n%s", v, previous, logs)
 				}
 			}

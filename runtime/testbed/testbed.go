@@ -251,6 +251,9 @@ func (b *Bed) image(k Kind, tag, arch string, env []string) (v1.Image, error) {
 		// tmp/docs.db) and the ports it exposes.
 		if rel, ok := gatewayRelease(tag); ok {
 			cfg.WorkingDir = rel.Gateway.Workdir.Path
+			if rel.Gateway.DocsIndex.Provided == gitlabversions.DocsBuiltIn {
+				cfg.Env = append(cfg.Env, "DUOBOX_FAKE_DOCS_BUILT_IN=1")
+			}
 			cfg.ExposedPorts = map[string]struct{}{strconv.Itoa(rel.Gateway.Ports.HTTP) + "/tcp": {}}
 			if rel.HasAgentPlatform() {
 				cfg.ExposedPorts[strconv.Itoa(rel.Gateway.Ports.AgentPlatform)+"/tcp"] = struct{}{}
