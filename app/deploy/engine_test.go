@@ -458,6 +458,15 @@ func TestUpImageWithoutPython3ProbesHealthFromOutside(t *testing.T) {
 		!strings.Contains(all, ":5052/monitoring/healthz from outside") {
 		t.Errorf("steps:\n%s", all)
 	}
+	st, err := f.dep.Status(context.Background(), f.spec())
+	if err != nil || !st.Healthy {
+		t.Fatalf("status: %+v %v", st, err)
+	}
+	for _, c := range st.Containers {
+		if c.Role == stack.RoleModel && (c.Health != "healthy" || !strings.Contains(c.HealthNote, `the image has no "python3"`)) {
+			t.Errorf("model status %+v", c)
+		}
+	}
 }
 
 func TestCommandMissingAndOutsideURL(t *testing.T) {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/duobox/duobox/app"
@@ -32,6 +33,9 @@ type ContainerStatus struct {
 	Restarts  int          `json:"restarts,omitempty"`
 	Ports     []stack.Port `json:"ports,omitempty"`
 	Foreign   bool         `json:"foreign,omitempty"` // a container of that name exists without DuoBox's label
+	// HealthNote says how health was judged when Docker's own check cannot
+	// run (the image lacks the command: probed from outside).
+	HealthNote string `json:"health_note,omitempty"`
 }
 
 // Status reports each spec container's state and health, drift against the
@@ -88,13 +92,22 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 			}
 			cs.State, cs.Health, cs.ExitCode, cs.StartedAt, cs.Restarts = st.Status, st.Health, st.ExitCode, st.StartedAt, st.Restarts
 			cs.Drifted = o.Labels[stack.LabelConfigHash] != c.Labels[stack.LabelConfigHash]
-			if st.Running && cs.Health == "starting" && len(c.Health.Test) > 0 {
+			if st.Running && (cs.Health == "starting" || cs.Health == "unhealthy") && len(c.Health.Test) > 0 {
 				// Docker checks every interval; ask now so a fresh container is not shown as starting for long.
+				// An image without the health command (no python3) stays unhealthy in Docker's eyes:
+				// its health URL is read from outside instead.
 				ectx, cancel := context.WithTimeout(ctx, max(c.Health.Timeout, time.Second))
-				if code, err := d.Engine.Exec(ectx, o.ID, c.Health.Test); err == nil && code == 0 {
-					cs.Health = "healthy"
-				}
+				code, err := d.Engine.Exec(ectx, o.ID, c.Health.Test)
 				cancel()
+				switch {
+				case err == nil && code == 0:
+					cs.Health = "healthy"
+				case CommandMissing(code, err) && c.Health.URL != "":
+					if url := OutsideURL(c.Health.URL, st.IPAddress); probeOutside(ctx, url) {
+						cs.Health = "healthy"
+						cs.HealthNote = fmt.Sprintf("the image has no %q: %s answered from outside", healthCommandName(c.Health.Test), url)
+					}
+				}
 			}
 		}
 		if cs.State != "running" || (cs.Health != "healthy" && cs.Health != "") || cs.Drifted || cs.Foreign {

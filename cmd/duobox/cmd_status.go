@@ -65,6 +65,9 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 					if c.State == "exited" {
 						notes = append(notes, fmt.Sprintf("exit code %d", c.ExitCode))
 					}
+					if c.HealthNote != "" {
+						notes = append(notes, c.HealthNote)
+					}
 					if c.Restarts > 0 {
 						notes = append(notes, fmt.Sprintf("%d restarts", c.Restarts))
 					}
