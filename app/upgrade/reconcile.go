@@ -119,8 +119,14 @@ func (u *Upgrader) finalize(ctx context.Context, run *Run) error {
 			return err
 		}
 	}
-	if run.Role == stack.RoleModel { // the replaced one, stopped, no longer answers for the name once started again
-		if network, err := u.networkOf(ctx, run.Stack); err == nil {
+	if network, err := u.networkOf(ctx, run.Stack); err == nil {
+		// The replaced one, stopped, is on the network (a switch may have
+		// cut short after it left) and, once started again, does not answer
+		// for the model's name before it is healthy.
+		if _, err := u.Engine.JoinNetwork(ctx, run.OldID, network); err != nil {
+			return err
+		}
+		if run.Role == stack.RoleModel {
 			if err := u.Engine.ServeAs(ctx, run.OldID, network, run.Container, false); err != nil {
 				return err
 			}
@@ -246,6 +252,17 @@ func (u *Upgrader) restore(ctx context.Context, run *Run) (logs string, err erro
 	if old.Name != x {
 		if err := u.Engine.Rename(ctx, old.ID, x); err != nil {
 			return logs, err
+		}
+	}
+	if network, err := u.networkOf(ctx, run.Stack); err == nil {
+		joined, err := u.Engine.JoinNetwork(ctx, old.ID, network)
+		if err != nil {
+			return logs, err
+		}
+		if joined { // it had left the network mid-switch: a fresh start publishes its ports again
+			if err := u.Engine.Stop(ctx, old.ID, 0); err != nil {
+				return logs, err
+			}
 		}
 	}
 	if err := u.Engine.Start(ctx, old.ID); err != nil {

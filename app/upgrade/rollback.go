@@ -77,7 +77,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 		}
 		return run, u.finalize(ctx, &run)
 	}
-	if err := u.swap(ctx, r, StepRenamingCurrent, StepRenamingTarget, run.OldID, swapName(tg.name), run.KeptID, tg.name, len(c.Ports) > 0); err != nil {
+	if err := u.swap(ctx, r, spec.Network.Name, StepRenamingCurrent, StepRenamingTarget, run.OldID, swapName(tg.name), run.KeptID, tg.name, len(c.Ports) > 0); err != nil {
 		return r.fail(ctx, err)
 	}
 	if why := u.waitHealthy(ctx, c, run.KeptID); why != "" {

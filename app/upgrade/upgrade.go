@@ -36,6 +36,10 @@ type Engine interface {
 	// on network; nothing when it already is as asked (so a cut-short call
 	// can be repeated).
 	ServeAs(ctx context.Context, id, network, alias string, on bool) error
+	// LeaveNetwork disconnects a running container (its published ports are
+	// released); JoinNetwork connects it again when it is not (joined: it had to).
+	LeaveNetwork(ctx context.Context, id, network string) error
+	JoinNetwork(ctx context.Context, id, network string) (joined bool, err error)
 }
 
 // Step is one step of an upgrade or rollback, recorded before it is taken.
@@ -271,11 +275,11 @@ func (r *runner) step(ctx context.Context, s Step) error {
 // swap takes outID out of name (renaming it outName while it still serves),
 // puts inID under name, moves the published port over and records the wait
 // for health that follows; each step is recorded before it is taken.
-func (u *Upgrader) swap(ctx context.Context, r *runner, outStep, inStep Step, outID, outName, inID, name string, publishes bool) error {
+func (u *Upgrader) swap(ctx context.Context, r *runner, network string, outStep, inStep Step, outID, outName, inID, name string, publishes bool) error {
 	return r.doSteps(ctx,
 		stepAction{outStep, func() error { return u.Engine.Rename(ctx, outID, outName) }},
 		stepAction{inStep, func() error { return u.Engine.Rename(ctx, inID, name) }},
-		stepAction{StepSwitching, func() error { return u.switchOver(ctx, outID, inID, publishes, u.stopGrace()) }},
+		stepAction{StepSwitching, func() error { return u.switchOver(ctx, network, outID, inID, publishes, u.stopGrace()) }},
 		stepAction{StepWaitingNew, func() error { return nil }},
 	)
 }
@@ -385,7 +389,7 @@ func (r *runner) upgrade(ctx context.Context, cfg config.Deployment, req Request
 	// Renames first, while the old container still serves (a running
 	// container can be renamed): the gateway is down only from the stop to
 	// the start.
-	if err := u.swap(ctx, r, StepRenamingOld, StepRenamingNew, run.OldID, RollbackName(run.Container), run.NewID, run.Container, len(c.Ports) > 0); err != nil {
+	if err := u.swap(ctx, r, spec.Network.Name, StepRenamingOld, StepRenamingNew, run.OldID, RollbackName(run.Container), run.NewID, run.Container, len(c.Ports) > 0); err != nil {
 		return r.fail(ctx, err)
 	}
 	if why := u.waitHealthy(ctx, c, run.NewID); why != "" {
@@ -411,7 +415,8 @@ func (r *runner) rollBackUnhealthy(ctx context.Context, oldC stack.Container, wh
 	// Fast path: the old container serves again first (still named
 	// NAME-rollback: a running container can be renamed afterwards); restore
 	// then puts the names right and reads and removes the failed one.
-	_ = u.switchOver(ctx, run.NewID, run.OldID, len(oldC.Ports) > 0, 0) // no grace: the new one serves nothing of use
+	network, _ := u.networkOf(ctx, run.Stack)
+	_ = u.switchOver(ctx, network, run.NewID, run.OldID, len(oldC.Ports) > 0, 0) // no grace: the new one serves nothing of use
 	logs, err := u.restore(ctx, run)
 	if err == nil {
 		if why := u.waitHealthy(ctx, oldC, run.OldID); why != "" {
@@ -545,13 +550,16 @@ func owned(o deploy.Object, stackName string) error {
 
 // switchOver stops one container and starts the other, with nothing
 // recorded in between: the gateway's downtime is just this. When the new
-// container publishes ports (the gateway), its start is tried while the old
-// one is still being torn down: the engine refuses it until the old one has
-// let go of the ports, so the two never serve at once, and the teardown
-// overlaps the start. A container without ports (a model server, which
-// may need the whole GPU) starts only after the old one has stopped.
-func (u *Upgrader) switchOver(ctx context.Context, stopID, startID string, publishes bool, grace time.Duration) error {
-	if !publishes {
+// container publishes ports (the gateway), the old one first leaves the
+// stack network, which releases its published ports at once, and the new one
+// starts right away; the old one's stop and teardown (seconds on a busy
+// engine) come after, while the new one boots, so the two never serve at
+// once and the downtime is the new one's own start. The old one then joins
+// the network again, stopped, so that it starts with its ports as a
+// rollback target. A container without ports (a model server, which may need
+// the whole GPU) starts only after the old one has stopped.
+func (u *Upgrader) switchOver(ctx context.Context, network, stopID, startID string, publishes bool, grace time.Duration) error {
+	if !publishes || network == "" {
 		if err := u.Engine.Stop(ctx, stopID, grace); err != nil {
 			return err
 		}
@@ -560,32 +568,26 @@ func (u *Upgrader) switchOver(ctx context.Context, stopID, startID string, publi
 		}
 		return u.Engine.Start(ctx, startID)
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- u.Engine.Stop(ctx, stopID, grace) }()
+	if err := u.Engine.LeaveNetwork(ctx, stopID, network); err != nil {
+		return err
+	}
 	if u.BeforeStep != nil {
 		u.BeforeStep(StepSwitchingStart)
 	}
-	wait, began := 10*time.Millisecond, time.Now()
-	for {
-		err := u.Engine.Start(ctx, startID)
-		if err == nil || !portTaken(err) {
-			if serr := <-stopped; serr != nil {
-				return serr
-			}
+	startErr := u.Engine.Start(ctx, startID)
+	if startErr != nil && portTaken(startErr) { // held elsewhere in the old one: wait for its stop
+		if err := u.Engine.Stop(ctx, stopID, grace); err != nil {
 			return err
 		}
-		select {
-		case serr := <-stopped:
-			if serr != nil {
-				return serr
-			}
-			return u.Engine.Start(ctx, startID)
-		case <-time.After(wait):
-			if time.Since(began) > time.Second { // a slow, graceful stop: ask less often
-				wait = min(2*wait, 200*time.Millisecond)
-			}
-		}
+		startErr = u.Engine.Start(ctx, startID)
 	}
+	if err := u.Engine.Stop(ctx, stopID, grace); err != nil {
+		return err
+	}
+	if _, err := u.Engine.JoinNetwork(ctx, stopID, network); err != nil {
+		return err
+	}
+	return startErr
 }
 
 // portTaken reports the engine's refusal to start a container whose host port is in use.

@@ -112,3 +112,40 @@ func (e *Engine) ServeAs(ctx context.Context, id, networkName, alias string, on 
 	}
 	return nil
 }
+
+// LeaveNetwork disconnects a running DuoBox container from a network: its
+// published ports are released at once, while the process still runs (a
+// switch then starts the successor without waiting for the old one's stop
+// and teardown). Not connected is not an error.
+func (e *Engine) LeaveNetwork(ctx context.Context, id, networkName string) error {
+	if err := e.checkManaged(ctx, id); err != nil {
+		return err
+	}
+	_, err := e.API.NetworkDisconnect(ctx, networkName, client.NetworkDisconnectOptions{Container: id, Force: true})
+	if err != nil && !strings.Contains(err.Error(), "is not connected") {
+		return e.explain(err, "disconnect container "+id+" from "+networkName)
+	}
+	return nil
+}
+
+// JoinNetwork connects a DuoBox container to a network when it is not
+// (joined reports that it had to); its aliases are the engine's defaults.
+func (e *Engine) JoinNetwork(ctx context.Context, id, networkName string) (joined bool, err error) {
+	r, err := e.API.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return false, e.explain(err, "inspect container "+id)
+	}
+	if r.Container.Config == nil || r.Container.Config.Labels[stack.LabelManaged] != "true" {
+		return false, &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
+			What: "container " + strings.TrimPrefix(r.Container.Name, "/") + " was not created by DuoBox", Fix: "DuoBox leaves it alone"}
+	}
+	if ns := r.Container.NetworkSettings; ns != nil {
+		if _, ok := ns.Networks[networkName]; ok {
+			return false, nil
+		}
+	}
+	if _, err := e.API.NetworkConnect(ctx, networkName, client.NetworkConnectOptions{Container: id, EndpointConfig: &network.EndpointSettings{}}); err != nil {
+		return false, e.explain(err, "connect container "+id+" to "+networkName)
+	}
+	return true, nil
+}
