@@ -26,6 +26,18 @@ type ChooseView struct {
 	Next    *widget.Button
 	Content fyne.CanvasObject
 
+	// vLLM settings; the prediction follows them as they are typed.
+	Utilization      *widget.Entry
+	TensorParallel   *widget.Entry
+	GPUs             *widget.Entry
+	MaxModelLen      *widget.Entry
+	KVCacheDType     *widget.Select
+	MaxBatchedTokens *widget.Entry
+	Variant          *widget.Entry
+	SettingsStatus   *widget.Label // the settings' problem, or what they are predicted for
+	settings         recommend.Options
+	generation       int // the latest settings change; older answers are dropped
+
 	u        *UI
 	result   recommend.Result
 	selected int // index into result.Models; -1 = none
@@ -44,8 +56,27 @@ func newChooseView(u *UI) *ChooseView {
 	v.Next = widget.NewButtonWithIcon("Next: configure", theme.NavigateNextIcon(), func() { u.Select(TabConfigure) })
 	v.Next.Importance = widget.HighImportance
 	v.Next.Disable()
+	v.Utilization = settingsEntry("e.g. 0.90 (default: DuoBox's)", v.onSettingsChanged)
+	v.TensorParallel = settingsEntry("1, 2, 4 or 8", v.onSettingsChanged)
+	v.GPUs = settingsEntry("e.g. 0,1 (default: all)", v.onSettingsChanged)
+	v.MaxModelLen = settingsEntry("tokens (default 16384)", v.onSettingsChanged)
+	v.MaxBatchedTokens = settingsEntry("tokens (default: vLLM's)", v.onSettingsChanged)
+	v.Variant = settingsEntry("own, awq, fp8 or a repo", v.onSettingsChanged)
+	v.KVCacheDType = widget.NewSelect([]string{"auto", "fp8"}, func(string) { v.onSettingsChanged("") })
+	v.KVCacheDType.PlaceHolder = "auto"
+	v.SettingsStatus = wrapped("")
+	form := container.NewGridWithColumns(4,
+		widget.NewLabel("GPU memory utilisation"), v.Utilization, widget.NewLabel("Tensor-parallel size"), v.TensorParallel,
+		widget.NewLabel("GPUs"), v.GPUs, widget.NewLabel("Max model length"), v.MaxModelLen,
+		widget.NewLabel("KV-cache dtype"), v.KVCacheDType, widget.NewLabel("Max batched tokens"), v.MaxBatchedTokens,
+		widget.NewLabel("Variant"), v.Variant)
+	settings := widget.NewAccordion(widget.NewAccordionItem("vLLM settings", container.NewVBox(form, v.SettingsStatus)))
+	if u.svc.RecommendWith == nil {
+		settings.Hide()
+	}
 	top := container.NewVBox(
 		container.NewBorder(nil, nil, widget.NewLabel("GitLab version"), v.Filter, v.Version),
+		settings,
 		v.Advice,
 		container.NewGridWithColumns(4, heading("Model"), heading("Verdict"), heading("GPU memory needed"), heading("Features")),
 	)
@@ -61,10 +92,23 @@ func (v *ChooseView) show(m hardware.Machine, r recommend.Result) {
 	advice := []string{r.Reason}
 	advice = append(advice, r.Notes...)
 	v.Advice.SetText(strings.Join(advice, "\n"))
+	keep := ""
+	if f, ok := v.Selected(); ok {
+		keep = f.ID
+	}
 	v.selected = -1
 	v.Models.UnselectAll()
 	v.Models.Refresh()
 	want := map[string]bool{}
+	if keep != "" {
+		for i, f := range r.Models {
+			if f.ID == keep {
+				v.Models.Select(i)
+				v.Models.ScrollTo(i)
+				return
+			}
+		}
+	}
 	if d := v.u.config(); d != nil && len(d.Models) > 0 {
 		want[d.Models[0].HFRepo] = true // the configured model, when there is one
 	} else {
@@ -84,8 +128,57 @@ func (v *ChooseView) show(m hardware.Machine, r recommend.Result) {
 func (v *ChooseView) onSelected(id widget.ListItemID) {
 	v.selected = id
 	f := v.result.Models[id]
-	v.Details.SetText(fmt.Sprintf("%s (%s): %s. %s", f.Name, f.HFRepo, strings.TrimSuffix(f.Why, "."), breakdownText(f)))
+	text := fmt.Sprintf("%s (%s): %s. %s", f.Name, f.HFRepo, strings.TrimSuffix(f.Why, "."), breakdownText(f))
+	if f.Advice != "" {
+		text += "\n" + strings.ToUpper(f.Advice[:1]) + f.Advice[1:] + "."
+	}
+	v.Details.SetText(text)
 	v.Next.Enable()
+}
+
+func settingsEntry(placeholder string, changed func(string)) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(placeholder)
+	e.OnChanged = changed
+	return e
+}
+
+// Settings are the vLLM settings typed so far (the last valid ones).
+func (v *ChooseView) Settings() recommend.Options { return v.settings }
+
+// onSettingsChanged reads the fields and predicts again; a value vLLM would
+// refuse is named, and the prediction stays at the last good settings.
+func (v *ChooseView) onSettingsChanged(string) {
+	text := recommend.SettingsText{Utilization: v.Utilization.Text, TensorParallel: v.TensorParallel.Text, GPUs: v.GPUs.Text,
+		MaxModelLen: v.MaxModelLen.Text, KVCacheDType: v.KVCacheDType.Selected, MaxBatchedTokens: v.MaxBatchedTokens.Text, Variant: v.Variant.Text}
+	o, err := text.Options(recommend.Options{})
+	if err != nil {
+		v.SettingsStatus.Importance = widget.DangerImportance
+		v.SettingsStatus.SetText(problem(err))
+		return
+	}
+	v.settings = o
+	if v.u.svc.RecommendWith == nil || !v.u.detected {
+		return
+	}
+	v.generation++
+	gen, version, m := v.generation, strings.TrimSpace(v.Version.Text), v.u.machine
+	v.u.bg.run(func(ctx context.Context) func() {
+		r, err := v.u.svc.RecommendWith(ctx, m, version, o)
+		return func() {
+			if gen != v.generation {
+				return // the user typed on
+			}
+			if err != nil {
+				v.SettingsStatus.Importance = widget.DangerImportance
+				v.SettingsStatus.SetText(problem(err))
+				return
+			}
+			v.SettingsStatus.Importance = widget.MediumImportance
+			v.SettingsStatus.SetText("Memory predicted for vLLM " + r.Engine + " with these settings.")
+			v.show(m, r)
+		}
+	})
 }
 
 // Selected returns the chosen model's verdict, or false when none is chosen.
@@ -185,6 +278,12 @@ func breakdownText(f recommend.ModelFit) string {
 	}
 	s := fmt.Sprintf("Weights %.1f GiB · KV cache %.1f GiB · overhead %.1f GiB · CUDA graphs %.1f GiB · context %d tokens",
 		gib(f.Memory.Weights), gib(f.Memory.KVCache), gib(f.Memory.Overhead), gib(f.Memory.Graphs), f.Context)
+	if f.Memory.KVTokens > 0 {
+		s += fmt.Sprintf(" · KV pool %.1f GiB (%d tokens)", float64(f.Memory.KVPool)/(1<<30), f.Memory.KVTokens)
+	}
+	if f.TensorParallel > 1 {
+		s += fmt.Sprintf(" · split over %d GPUs", f.TensorParallel)
+	}
 	if f.Variant != nil {
 		s += " · as " + f.Variant.Repo
 	}
@@ -194,6 +293,9 @@ func breakdownText(f recommend.ModelFit) string {
 func verdictText(f recommend.ModelFit) string {
 	switch f.Verdict {
 	case recommend.Fits:
+		if f.Tight {
+			return "✓ fits (tight)"
+		}
 		return "✓ fits"
 	case recommend.FitsQuantized:
 		return "✓ fits quantized"

@@ -229,6 +229,8 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 	if f, ok := v.u.Choose.Selected(); ok {
 		in.Models = []string{f.HFRepo}
 	}
+	in.VLLM = v.u.Choose.Settings()
+	in.MaxModelLen = in.VLLM.Context
 	return in, errors.Join(errs...)
 }
 

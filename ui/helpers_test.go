@@ -57,6 +57,14 @@ func newBed(t *testing.T) *bed {
 		ExportDir:  dir,
 		Detect:     b.detect,
 		Recommend:  b.recommend,
+		RecommendWith: func(_ context.Context, m hardware.Machine, v string, o recommend.Options) (recommend.Result, error) {
+			gv, err := b.version(v)
+			if err != nil {
+				return recommend.Result{}, err
+			}
+			o.GitLab = gv
+			return recommend.Recommend(m, b.cat, o)
+		},
 		LoadConfig: func() (config.Deployment, error) { return config.Load(b.cfgPath) },
 		SaveConfig: b.saveConfig,
 		WatchConfig: func(ctx context.Context, on func(config.Deployment), onErr func(error)) error {
@@ -110,7 +118,7 @@ func (b *bed) saveConfig(ctx context.Context, in deploy.InitInput, _ string) (co
 	if err != nil {
 		return config.Deployment{}, nil, err
 	}
-	if in.Recommended, err = b.recommend(ctx, m, in.GitLabVersion); err != nil {
+	if in.Recommended, err = b.svc.RecommendWith(ctx, m, in.GitLabVersion, in.VLLM); err != nil {
 		return config.Deployment{}, nil, err
 	}
 	in.Catalog, in.GatewayTag = b.cat, testGatewayTag

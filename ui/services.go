@@ -25,6 +25,9 @@ type Services struct {
 	// Recommend rates every model GitLab lists at gitlabVersion ("" = the
 	// configured or newest one) on m.
 	Recommend func(ctx context.Context, m hardware.Machine, gitlabVersion string) (recommend.Result, error)
+	// RecommendWith is Recommend under the user's vLLM settings (the Choose
+	// screen's fields; opts.GitLab is ignored). Nil: the fields are hidden.
+	RecommendWith func(ctx context.Context, m hardware.Machine, gitlabVersion string, opts recommend.Options) (recommend.Result, error)
 	// ReadGitLabVersion asks the GitLab instance at url for its version.
 	ReadGitLabVersion func(ctx context.Context, url string) (string, error)
 

@@ -40,6 +40,7 @@ func guiServices(g *globals) (ui.Services, func()) {
 	return ui.Services{
 		Detect:            s.detect,
 		Recommend:         s.recommend,
+		RecommendWith:     s.recommendWith,
 		ReadGitLabVersion: s.readGitLabVersion,
 		ConfigPath:        path,
 		LoadConfig:        func() (config.Deployment, error) { return config.Load(path) },
@@ -108,6 +109,23 @@ func (s *guiState) recommend(_ context.Context, m hardware.Machine, gitlabVersio
 	return recommend.Recommend(m, c, recommend.Options{GitLab: v})
 }
 
+// recommendWith is recommend under the Choose screen's vLLM settings.
+func (s *guiState) recommendWith(_ context.Context, m hardware.Machine, gitlabVersion string, opts recommend.Options) (recommend.Result, error) {
+	c, err := loadCatalog(s.g)
+	if err != nil {
+		return recommend.Result{}, err
+	}
+	v, _, err := resolveGitLabVersion(s.g, gitlabVersion, c)
+	if err != nil {
+		return recommend.Result{}, err
+	}
+	opts.GitLab = v
+	if opts.Engine == "" {
+		opts.Engine = configuredEngine(s.g)
+	}
+	return recommend.Recommend(m, c, opts)
+}
+
 func (s *guiState) readGitLabVersion(ctx context.Context, raw string) (string, error) {
 	u, err := gitlab.ParseURL(raw)
 	if err != nil {
@@ -152,7 +170,9 @@ func (s *guiState) saveConfig(ctx context.Context, in deploy.InitInput, hfToken 
 		m = &detected
 	}
 	in.Catalog = cat
-	if in.Recommended, err = recommend.Recommend(*m, cat, recommend.Options{GitLab: v}); err != nil {
+	opts := in.VLLM
+	opts.GitLab = v
+	if in.Recommended, err = recommend.Recommend(*m, cat, opts); err != nil {
 		return config.Deployment{}, nil, err
 	}
 	if !m.Engine.Reachable || len(m.NVIDIA()) == 0 {
