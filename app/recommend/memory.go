@@ -22,9 +22,10 @@ type Breakdown struct {
 	NonTorch       uint64 `json:"non_torch_bytes"`
 	Activation     uint64 `json:"activation_bytes"`
 	GraphsInBudget bool   `json:"graphs_in_budget"`
-	KVPool         int64  `json:"kv_pool_bytes"` // what vLLM gives the KV cache out of the budget ("Available KV cache memory")
-	KVTokens       int    `json:"kv_tokens"`     // "GPU KV cache size: N tokens"
-	Engine         string `json:"vllm_version"`  // the vLLM version this is predicted for
+	KVPool         int64  `json:"kv_pool_bytes"`        // what vLLM gives the KV cache out of the budget ("Available KV cache memory")
+	KVTokens       int    `json:"kv_tokens"`            // "GPU KV cache size: N tokens"
+	Engine         string `json:"vllm_version"`         // the vLLM version this is predicted for
+	Calibrated     bool   `json:"calibrated,omitempty"` // corrected by a real start measured on this machine
 	est            Estimate
 }
 
@@ -80,7 +81,11 @@ func (o Options) settingsFor(l layout, context int) Settings {
 // need returns the breakdown for a layout at a context on a GPU.
 func need(m catalog.Model, l layout, context int, g gpuMem, opts Options) Breakdown {
 	est := estimate(m.Architecture, l.weights, l.variant, opts.settingsFor(l, context), g.total)
-	b := Breakdown{Weights: est.Weights, KVCache: est.KVNeed, Overhead: est.Overhead(), Graphs: est.Graphs,
+	c, calibrated := opts.Calibrations[m.ID]
+	if calibrated {
+		c.apply(&est)
+	}
+	b := Breakdown{Calibrated: calibrated, Weights: est.Weights, KVCache: est.KVNeed, Overhead: est.Overhead(), Graphs: est.Graphs,
 		NonTorch: est.NonTorch, Activation: est.Activation, GraphsInBudget: est.GraphsInBudget, Engine: est.Engine, est: est}
 	if g.free > 0 {
 		b.Budget = budgetFor(g, opts, est)

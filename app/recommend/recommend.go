@@ -54,6 +54,9 @@ type Options struct {
 	TensorParallel       int    // the user's --tensor-parallel-size (0: DuoBox chooses)
 	GPUs                 []int  // the GPU indexes to use (nil: all)
 	Variant              string // "" (any), "own" (no quantized variant), a method (awq, fp8) or a variant repo
+	// Calibrations are real starts measured on this machine's GPU with this
+	// vLLM version, by model id: the next prediction follows them.
+	Calibrations map[string]Calibration
 }
 
 // Check refuses settings vLLM would refuse, saying which and what to do; it
@@ -289,6 +292,9 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		}
 		f.MaxContext = maxContext(model, bd)
 		f.Why = why
+		if bd.Calibrated {
+			f.Why += "; calibrated from a start measured on this machine"
+		}
 		if _, tight := bd.fits(); tight {
 			f.Tight = true
 			f.Advice = tightAdvice(f)

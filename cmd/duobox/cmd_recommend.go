@@ -83,6 +83,10 @@ completion, code generation and chat as far as the machine allows.
 			if opts.Engine == "" {
 				opts.Engine = configuredEngine(g)
 			}
+			<-rec.opened
+			if rec.err == nil {
+				opts.Calibrations = calibrationsFor(cmd.Context(), rec.store, m, opts.Engine)
+			}
 			res, err := recommend.Recommend(m, c, opts)
 			if err != nil {
 				return err

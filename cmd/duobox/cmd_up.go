@@ -67,6 +67,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 			if err != nil {
 				return err
 			}
+			learned := learnFromStart(ctx, g, env)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
@@ -75,6 +76,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 				fmt.Fprintf(w, "%-9s %-8s %s %s\n", a.Did, a.Kind, a.Name, a.Why)
 			}
 			printEndpoints(w, env.cfg, env.prepared.Spec)
+			printStartRecords(w, learned)
 			return nil
 		},
 	}
