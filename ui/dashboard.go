@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -28,6 +29,7 @@ type DashboardView struct {
 	Stop    *widget.Button
 	Test    *widget.Button
 	TestOut *widget.Label
+	Memory  *widget.Label // predicted vs measured memory at the last start, per component
 	Content fyne.CanvasObject
 
 	u      *UI
@@ -44,13 +46,14 @@ func newDashboardView(u *UI) *DashboardView {
 	v.Stop = widget.NewButtonWithIcon("Stop", theme.MediaStopIcon(), v.onStop)
 	v.Test = widget.NewButtonWithIcon("Test", theme.ConfirmIcon(), v.onTest)
 	v.TestOut = wrapped("")
+	v.Memory = wrapped("")
 	if u.svc.Down == nil {
 		v.Stop.Disable()
 	}
 	if u.svc.Test == nil {
 		v.Test.Disable()
 	}
-	var body fyne.CanvasObject = container.NewVBox(v.Summary, v.Banners, v.Cards, v.TestOut)
+	var body fyne.CanvasObject = container.NewVBox(v.Summary, v.Banners, v.Cards, v.Memory, v.TestOut)
 	if u.svc.Health == nil {
 		body = unavailable("The dashboard", "duobox status; duobox health --watch")
 		v.Refresh.Disable()
@@ -82,6 +85,36 @@ func (v *DashboardView) refresh() {
 			v.show(r)
 		}
 	})
+	if v.u.svc.StartMemory != nil {
+		v.u.bg.run(func(ctx context.Context) func() {
+			recs, err := v.u.svc.StartMemory(ctx)
+			return func() { v.showMemory(recs, err) }
+		})
+	}
+}
+
+// showMemory writes "predicted vs measured" for each component of each
+// model's last start; a component more than 10 % off is named.
+func (v *DashboardView) showMemory(recs []recommend.StartRecord, err error) {
+	if err != nil {
+		v.Memory.SetText("Memory at start: " + problem(err))
+		return
+	}
+	var lines []string
+	flagged := false
+	for _, r := range recs {
+		lines = append(lines, fmt.Sprintf("Memory at the last start of %s (vLLM %s), predicted vs measured:", r.ModelID, r.Predicted.Engine))
+		for _, d := range r.Differences {
+			lines = append(lines, "  "+d.String())
+			flagged = flagged || d.Flagged
+		}
+	}
+	v.Memory.SetText(strings.Join(lines, "\n"))
+	v.Memory.Importance = widget.MediumImportance
+	if flagged {
+		v.Memory.Importance = widget.WarningImportance
+	}
+	v.Memory.Refresh()
 }
 
 // show draws a report; UI goroutine only.

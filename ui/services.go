@@ -53,6 +53,9 @@ type Services struct {
 	Down func(ctx context.Context) error
 	// Restart restarts the containers of a role and waits until healthy.
 	Restart func(ctx context.Context, role string) error
+	// StartMemory returns, per configured model, vLLM's memory figures at its
+	// last start set against DuoBox's prediction (nil: not available).
+	StartMemory func(ctx context.Context) ([]recommend.StartRecord, error)
 	// Health checks the stack once.
 	Health func(ctx context.Context) (StackReport, error)
 	// Test sends a real completion and GitLab's own model check.

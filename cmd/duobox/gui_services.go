@@ -22,6 +22,7 @@ import (
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/secrets"
 	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/store"
 	"github.com/duobox/duobox/app/upgrade"
 	"github.com/duobox/duobox/app/version"
 	"github.com/duobox/duobox/app/weights"
@@ -41,6 +42,7 @@ func guiServices(g *globals) (ui.Services, func()) {
 		Detect:            s.detect,
 		Recommend:         s.recommend,
 		RecommendWith:     s.recommendWith,
+		StartMemory:       s.startMemory,
 		ReadGitLabVersion: s.readGitLabVersion,
 		ConfigPath:        path,
 		LoadConfig:        func() (config.Deployment, error) { return config.Load(path) },
@@ -107,6 +109,47 @@ func (s *guiState) recommend(_ context.Context, m hardware.Machine, gitlabVersio
 		return recommend.Result{}, err
 	}
 	return recommend.Recommend(m, c, recommend.Options{GitLab: v})
+}
+
+// startMemory reads the last start's measurement of each configured model.
+func (s *guiState) startMemory(ctx context.Context) ([]recommend.StartRecord, error) {
+	path, err := s.g.configFile()
+	if err != nil {
+		return nil, err
+	}
+	d, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := loadCatalog(s.g)
+	if err != nil {
+		return nil, err
+	}
+	dirs, err := s.g.dirs()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dirs.Database())
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	var out []recommend.StartRecord
+	for _, m := range d.Models {
+		entry, ok := c.Find(m.HFRepo)
+		if !ok {
+			continue
+		}
+		row, err := st.LatestFitMeasurement(ctx, entry.ID)
+		if err != nil {
+			continue
+		}
+		var r recommend.StartRecord
+		if json.Unmarshal(row.Predicted, &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // recommendWith is recommend under the Choose screen's vLLM settings.
