@@ -578,10 +578,11 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 		d.step(c.Name, "waiting for %s to become healthy", c.Name)
 	}
 	outside := map[string]bool{} // containers probed from outside, said once
+	base := map[string]int{}     // restarts before this wait: history, not this run's failure
 	for len(pending) > 0 {
 		var still []stack.Container
 		for _, c := range pending {
-			ok, err := d.healthy(ctx, c, ids[c.Name], outside)
+			ok, err := d.healthy(ctx, c, ids[c.Name], outside, base)
 			if err != nil {
 				return err
 			}
@@ -617,12 +618,23 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 // command (no python3 in a user's image) or the check is NONE, it reads the
 // health URL from outside, at the container's address on the stack's
 // network; outside records (and says once) which containers that is.
-func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string, outside map[string]bool) (bool, error) {
+func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string, outside map[string]bool, base map[string]int) (bool, error) {
 	st, err := d.Engine.Inspect(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	if st.Restarts > 0 || st.Restarting || (!st.Running && st.Status != "created") {
+	// The container is judged by its present state: restarts the engine made
+	// before this wait (an OOM kill an hour ago, brought back by the restart
+	// policy) are history, unless they make it crash-looping now.
+	before, seen := base[c.Name]
+	if !seen {
+		before, base[c.Name] = st.Restarts, st.Restarts
+		if now := time.Now(); CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
+			return false, app.NotReady(nil, "read the lines above; fix the config or the image (or give it more memory), then run 'duobox up' again",
+				"%s is %s; last log lines:\n%s", c.Name, CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now), d.tail(c.Name, id, 15))
+		}
+	}
+	if st.Restarts > before || st.Restarting || (!st.Running && st.Status != "created") {
 		st = d.stoppedState(ctx, id, st)
 		return false, app.NotReady(nil, "read the lines above; fix the config or the image, then run 'duobox up' again",
 			"%s exited with code %d right after starting%s; last log lines:\n%s", c.Name, st.ExitCode, oom(st), d.tail(c.Name, id, 15))

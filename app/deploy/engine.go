@@ -77,7 +77,8 @@ type ContainerState struct {
 	Error      string    `json:"error,omitempty"`
 	Health     string    `json:"health,omitempty"` // starting, healthy, unhealthy, "" without a check
 	StartedAt  time.Time `json:"started_at"`
-	Image      string    `json:"image"` // the image ID it runs
+	FinishedAt time.Time `json:"finished_at,omitzero"` // its last exit
+	Image      string    `json:"image"`                // the image ID it runs
 	Restarts   int       `json:"restarts"`
 	IPAddress  string    `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
 }

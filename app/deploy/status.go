@@ -36,6 +36,12 @@ type ContainerStatus struct {
 	// HealthNote says how health was judged when Docker's own check cannot
 	// run (the image lacks the command: probed from outside).
 	HealthNote string `json:"health_note,omitempty"`
+	// CrashLooping: restarted CrashLoopRestarts times or more, the last exit
+	// within CrashLoopWindow; CrashLoop says so with the last exit, LastLines
+	// are the container's own last log lines.
+	CrashLooping bool     `json:"crash_looping,omitempty"`
+	CrashLoop    string   `json:"crash_loop,omitempty"`
+	LastLines    []string `json:"last_lines,omitempty"`
 }
 
 // Status reports each spec container's state and health, drift against the
@@ -92,6 +98,10 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 			}
 			cs.State, cs.Health, cs.ExitCode, cs.StartedAt, cs.Restarts = st.Status, st.Health, st.ExitCode, st.StartedAt, st.Restarts
 			cs.Drifted = o.Labels[stack.LabelConfigHash] != c.Labels[stack.LabelConfigHash]
+			if now := time.Now(); CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
+				cs.CrashLooping, cs.CrashLoop = true, CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now)
+				cs.LastLines, _ = d.Engine.Logs(ctx, o.ID, 10)
+			}
 			if st.Running && (cs.Health == "starting" || cs.Health == "unhealthy") && len(c.Health.Test) > 0 {
 				// Docker checks every interval; ask now so a fresh container is not shown as starting for long.
 				// An image without the health command (no python3) stays unhealthy in Docker's eyes:
@@ -110,7 +120,7 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 				}
 			}
 		}
-		if cs.State != "running" || (cs.Health != "healthy" && cs.Health != "") || cs.Drifted || cs.Foreign {
+		if cs.State != "running" || (cs.Health != "healthy" && cs.Health != "") || cs.Drifted || cs.Foreign || cs.CrashLooping {
 			s.Healthy = false
 		}
 		s.Containers = append(s.Containers, cs)

@@ -68,7 +68,9 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 					if c.HealthNote != "" {
 						notes = append(notes, c.HealthNote)
 					}
-					if c.Restarts > 0 {
+					if c.CrashLooping {
+						notes = append(notes, c.CrashLoop)
+					} else if c.Restarts > 0 {
 						notes = append(notes, fmt.Sprintf("%d restarts", c.Restarts))
 					}
 					fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", c.Name, c.Role, c.State, dash(c.Health), strings.Join(notes, "; "))
@@ -79,6 +81,11 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 				}
 				if agent != nil && agent.OK {
 					fmt.Fprintf(w, "agent platform %s: %s\n", agent.URL, agent.Detail)
+				}
+				for _, c := range st.Containers {
+					if c.CrashLooping && len(c.LastLines) > 0 {
+						fmt.Fprintf(w, "%s is %s; its last log lines:\n    %s\n", c.Name, c.CrashLoop, strings.Join(c.LastLines, "\n    "))
+					}
 				}
 				printSecurityNotes(w, env.prepared)
 			}

@@ -147,6 +147,13 @@ func (e *Engine) Inspect(ctx context.Context, id string) (deploy.ContainerState,
 	if st := c.State; st != nil {
 		s.Status, s.Running, s.Restarting, s.ExitCode, s.OOMKilled, s.Error = string(st.Status), st.Running, st.Restarting, st.ExitCode, st.OOMKilled, st.Error
 		s.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
+		s.FinishedAt, _ = time.Parse(time.RFC3339Nano, st.FinishedAt)
+		if s.Running && c.RestartCount > 0 && deploy.CrashLooping(s.Restarting, c.RestartCount, s.FinishedAt, time.Now()) {
+			// running again: inspect shows exit code 0; the event log keeps the last exit
+			if code, oom, ok := e.lastExit(ctx, c.ID, s.FinishedAt); ok {
+				s.ExitCode, s.OOMKilled = code, s.OOMKilled || oom
+			}
+		}
 		if st.Health != nil {
 			s.Health = string(st.Health.Status)
 		}

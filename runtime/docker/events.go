@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,4 +90,37 @@ func engineEvent(m events.Message) health.EngineEvent {
 	ev.Name, ev.Role, ev.ExitCode = a["name"], a[stack.LabelRole], a["exitCode"]
 	ev.Action = strings.TrimSpace(ev.Action)
 	return ev
+}
+
+// lastExit reads, from the engine's event log, the exit code of the most
+// recent "die" of container id since the given time (its last exit, which
+// inspect no longer shows once the restart policy started it again), and
+// whether that exit was an OOM kill. ok is false when no such event is found
+// within a second.
+func (e *Engine) lastExit(ctx context.Context, id string, since time.Time) (code int, oom bool, ok bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	f := client.Filters{}.Add("type", string(events.ContainerEventType)).Add("container", id).Add("event", "die", "oom")
+	sub := e.API.Events(ctx, client.EventsListOptions{Filters: f,
+		Since: since.Add(-time.Second).UTC().Format(time.RFC3339Nano), Until: time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)})
+	for {
+		select {
+		case <-ctx.Done():
+			return code, oom, ok
+		case <-sub.Err:
+			return code, oom, ok
+		case m, more := <-sub.Messages:
+			if !more {
+				return code, oom, ok
+			}
+			switch strings.TrimSpace(string(m.Action)) {
+			case "oom":
+				oom = true
+			case "die":
+				if c, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+					code, ok = c, true
+				}
+			}
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 )
@@ -53,7 +54,14 @@ func (e *Engine) ContainerHealthState(ctx context.Context, nameOrID string) (hea
 	if c.Config == nil || c.Config.Labels[stack.LabelManaged] != "true" {
 		return health.ContainerState{}, notManaged(nameOrID)
 	}
-	return healthState(c), nil
+	s := healthState(c)
+	if s.Running && deploy.CrashLooping(s.Restarting, s.RestartCount, s.FinishedAt, time.Now()) {
+		// running again: inspect shows exit code 0; the event log keeps the last exit
+		if code, oom, ok := e.lastExit(ctx, c.ID, s.FinishedAt); ok {
+			s.ExitCode, s.OOMKilled = code, s.OOMKilled || oom
+		}
+	}
+	return s, nil
 }
 
 func healthState(c container.InspectResponse) health.ContainerState {

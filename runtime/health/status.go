@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -147,6 +148,18 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 			return StatusDown, fmt.Sprintf("the %s container does not exist", role), "run 'duobox up' to create it"
 		}
 		if s.Running && !s.Restarting {
+			if deploy.CrashLooping(s.Restarting, s.RestartCount, s.FinishedAt, now) {
+				why := fmt.Sprintf("the %s container (%s) is %s", role, s.Name, deploy.CrashLoopSummary(s.RestartCount, s.ExitCode, s.OOMKilled, s.FinishedAt, now))
+				fix := fmt.Sprintf("read its log: 'duobox logs %s --level warning'", role)
+				if s.OOMKilled {
+					fix = "give the container more memory, or choose a smaller or quantized model"
+				}
+				if e := lastProblem(events[role]); e != nil {
+					why += ": " + e.Summary
+					fix = e.Fix
+				}
+				return StatusDown, why, fix
+			}
 			continue
 		}
 		why := fmt.Sprintf("the %s container (%s) is %s", role, s.Name, s.Status)

@@ -21,6 +21,11 @@ type Switches struct {
 	LogFast      int           // DUOBOX_FAKE_LOG_FAST: lines per second
 	ExitAfter    time.Duration // DUOBOX_FAKE_EXIT_AFTER=DURATION:CODE
 	ExitCode     int
+	// DUOBOX_FAKE_EXIT_ONCE=DURATION:CODE exits like EXIT_AFTER only in the
+	// container's first run (a marker in its writable layer survives the
+	// engine's restart): an OOM kill that the restart policy recovers from.
+	ExitOnce     time.Duration
+	ExitOnceCode int
 }
 
 // ReadSwitches reads the DUOBOX_FAKE_* variables.
@@ -34,6 +39,10 @@ func ReadSwitches() Switches {
 	if d, code, ok := strings.Cut(os.Getenv("DUOBOX_FAKE_EXIT_AFTER"), ":"); ok {
 		s.ExitAfter, _ = time.ParseDuration(d)
 		s.ExitCode, _ = strconv.Atoi(code)
+	}
+	if d, code, ok := strings.Cut(os.Getenv("DUOBOX_FAKE_EXIT_ONCE"), ":"); ok {
+		s.ExitOnce, _ = time.ParseDuration(d)
+		s.ExitOnceCode, _ = strconv.Atoi(code)
 	}
 	return s
 }
@@ -54,6 +63,14 @@ func (s Switches) Background(line func(i int)) {
 
 // ExitLater arms DUOBOX_FAKE_EXIT_AFTER.
 func (s Switches) ExitLater() {
+	const marker = "/.duobox-fake-exited-once"
+	if _, err := os.Stat(marker); s.ExitOnce > 0 && err != nil {
+		go func() {
+			time.Sleep(s.ExitOnce)
+			os.WriteFile(marker, nil, 0o644)
+			os.Exit(s.ExitOnceCode)
+		}()
+	}
 	if s.ExitAfter <= 0 {
 		return
 	}
