@@ -508,7 +508,17 @@ func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack
 		if err := checkOwned(o, spec.Stack); err != nil {
 			return o, act, err
 		}
-		if o.Labels[stack.LabelConfigHash] == c.Labels[stack.LabelConfigHash] {
+		why := "configuration changed"
+		same := o.Labels[stack.LabelConfigHash] == c.Labels[stack.LabelConfigHash]
+		if same {
+			// settings changed behind DuoBox's back (`docker update`) are drift too
+			if st, err := d.Engine.Inspect(ctx, o.ID); err == nil {
+				if drift := SettingsDrift(c, st); drift != "" {
+					same, why = false, drift
+				}
+			}
+		}
+		if same {
 			if o.State == "running" {
 				act.Did = "kept"
 				return o, act, nil
@@ -517,12 +527,12 @@ func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack
 			act.Did = "started"
 			return o, act, nil
 		}
-		d.step(c.Name, "recreating %s: its configuration changed", c.Name)
+		d.step(c.Name, "recreating %s: its %s", c.Name, why)
 		if err := d.Engine.Remove(ctx, o); err != nil {
 			return o, act, err
 		}
 		rec.drop(ctx, spec.Stack, KindContainer, c.Name)
-		act.Did, act.Why = "recreated", "configuration changed"
+		act.Did, act.Why = "recreated", why
 	}
 	for _, p := range c.Ports {
 		if err := d.portFree(p.HostIP, p.HostPort); err != nil {

@@ -78,9 +78,17 @@ type ContainerState struct {
 	Health     string    `json:"health,omitempty"` // starting, healthy, unhealthy, "" without a check
 	StartedAt  time.Time `json:"started_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"` // its last exit
-	Image      string    `json:"image"`                // the image ID it runs
-	Restarts   int       `json:"restarts"`
-	IPAddress  string    `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
+	// Settings the engine lets `docker update` change on a running container,
+	// which DuoBox sets at create time (drift is checked on them too).
+	RestartPolicy string `json:"restart_policy,omitempty"`
+	MemoryLimit   int64  `json:"memory_limit,omitempty"`
+	MemorySwap    int64  `json:"memory_swap,omitempty"`
+	NanoCPUs      int64  `json:"nano_cpus,omitempty"`
+	CPUShares     int64  `json:"cpu_shares,omitempty"`
+	PidsLimit     int64  `json:"pids_limit,omitempty"`
+	Image         string `json:"image"` // the image ID it runs
+	Restarts      int    `json:"restarts"`
+	IPAddress     string `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
 }
 
 // ImageInfo is a local image.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/duobox/duobox/app"
@@ -39,6 +40,7 @@ type ContainerStatus struct {
 	// CrashLooping: restarted CrashLoopRestarts times or more, the last exit
 	// within CrashLoopWindow; CrashLoop says so with the last exit, LastLines
 	// are the container's own last log lines.
+	DriftReason  string   `json:"drift_reason,omitempty"` // what differs from the config
 	CrashLooping bool     `json:"crash_looping,omitempty"`
 	CrashLoop    string   `json:"crash_loop,omitempty"`
 	LastLines    []string `json:"last_lines,omitempty"`
@@ -98,6 +100,11 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 			}
 			cs.State, cs.Health, cs.ExitCode, cs.StartedAt, cs.Restarts = st.Status, st.Health, st.ExitCode, st.StartedAt, st.Restarts
 			cs.Drifted = o.Labels[stack.LabelConfigHash] != c.Labels[stack.LabelConfigHash]
+			if cs.Drifted {
+				cs.DriftReason = "configuration changed"
+			} else if drift := SettingsDrift(c, st); drift != "" {
+				cs.Drifted, cs.DriftReason = true, drift
+			}
 			if now := time.Now(); CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
 				cs.CrashLooping, cs.CrashLoop = true, CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now)
 				cs.LastLines, _ = d.Engine.Logs(ctx, o.ID, 10)
@@ -126,4 +133,35 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 		s.Containers = append(s.Containers, cs)
 	}
 	return s, nil
+}
+
+// SettingsDrift compares the settings `docker update` can change on a
+// running container with what DuoBox created it with (its restart policy,
+// and no memory, CPU or process limit: DuoBox sets none), and says what
+// differs ("memory limit changed outside DuoBox (1.0 GiB; DuoBox sets
+// none)"); "" when nothing does.
+func SettingsDrift(c stack.Container, st ContainerState) string {
+	var diffs []string
+	if st.RestartPolicy != "" && c.Restart != "" && st.RestartPolicy != c.Restart {
+		diffs = append(diffs, fmt.Sprintf("restart policy %s (DuoBox sets %s)", st.RestartPolicy, c.Restart))
+	}
+	if st.MemoryLimit > 0 {
+		diffs = append(diffs, fmt.Sprintf("memory limit %.1f GiB (DuoBox sets none)", float64(st.MemoryLimit)/(1<<30)))
+	}
+	if st.MemorySwap > 0 && st.MemoryLimit == 0 {
+		diffs = append(diffs, "memory+swap limit (DuoBox sets none)")
+	}
+	if st.NanoCPUs > 0 {
+		diffs = append(diffs, fmt.Sprintf("CPU limit %.2f CPUs (DuoBox sets none)", float64(st.NanoCPUs)/1e9))
+	}
+	if st.CPUShares > 0 {
+		diffs = append(diffs, fmt.Sprintf("CPU shares %d (DuoBox sets none)", st.CPUShares))
+	}
+	if st.PidsLimit > 0 {
+		diffs = append(diffs, fmt.Sprintf("process limit %d (DuoBox sets none)", st.PidsLimit))
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return "settings changed outside DuoBox (docker update): " + strings.Join(diffs, ", ")
 }

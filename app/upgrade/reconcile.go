@@ -19,7 +19,7 @@ import (
 // created are removed (their last log lines kept), and the history marks the
 // run interrupted. While another process holds the lock it does nothing.
 func (u *Upgrader) Reconcile(ctx context.Context, stackName string) ([]Run, error) {
-	runs, unlock, err := u.Exclusive(ctx, stackName)
+	runs, unlock, err := u.ExclusiveAs(ctx, stackName, "reconcile")
 	if app.KindOf(err) == app.KindConflict {
 		return nil, nil
 	}
@@ -35,7 +35,13 @@ func (u *Upgrader) Reconcile(ctx context.Context, stackName string) ([]Run, erro
 // a crash left open (the runs returned). While another process holds the
 // lock it fails with a conflict. Call unlock when done.
 func (u *Upgrader) Exclusive(ctx context.Context, stackName string) (runs []Run, unlock func(), err error) {
-	unlock, err = u.lock(stackName)
+	return u.ExclusiveAs(ctx, stackName, "up")
+}
+
+// ExclusiveAs is Exclusive for the command op ("up", "upgrade", "rollback"),
+// the name a refused command is told.
+func (u *Upgrader) ExclusiveAs(ctx context.Context, stackName, op string) (runs []Run, unlock func(), err error) {
+	unlock, err = u.lock(stackName, op)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -22,7 +22,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 	if err != nil {
 		return Run{}, err
 	}
-	_, unlock, err := u.Exclusive(ctx, cfg.Name) // after finishing or undoing a crashed run
+	_, unlock, err := u.ExclusiveAs(ctx, cfg.Name, "rollback") // after finishing or undoing a crashed run
 	if err != nil {
 		return Run{}, err
 	}

@@ -219,7 +219,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	_, unlock, err := u.Exclusive(ctx, cfg.Name) // after finishing or undoing a crashed run
+	_, unlock, err := u.ExclusiveAs(ctx, cfg.Name, "upgrade") // after finishing or undoing a crashed run
 	if err != nil {
 		return Run{}, err
 	}

@@ -27,6 +27,11 @@ func newRestartCommand(g *globals) *cobra.Command {
 			if !asJSON {
 				env.deployer.OnEvent = func(ev deploy.Event) { fmt.Fprintln(cmd.ErrOrStderr(), ev.Message) }
 			}
+			unlock, err := env.holdStack(cmd.Context(), "restart", func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "duobox: "+s) })
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			rep, err := env.deployer.Restart(cmd.Context(), env.prepared.Spec, args[0])
 			if err != nil {
 				return err

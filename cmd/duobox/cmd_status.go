@@ -57,7 +57,11 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 				for _, c := range st.Containers {
 					var notes []string
 					if c.Drifted {
-						notes = append(notes, "config changed: run 'duobox up' to recreate")
+						why := "config changed"
+						if c.DriftReason != "" {
+							why = c.DriftReason
+						}
+						notes = append(notes, why+": run 'duobox up' to recreate")
 					}
 					if c.Foreign {
 						notes = append(notes, "not created by DuoBox")

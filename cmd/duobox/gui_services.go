@@ -313,14 +313,24 @@ func (s *guiState) searchDocs(ctx context.Context, index, query string, limit in
 
 func (s *guiState) down(ctx context.Context) error {
 	return s.withStack(ctx, deploy.PrepareReadOnly, func(env *stackEnv) error {
-		_, err := env.deployer.Down(ctx, env.prepared.Spec.Stack, false)
+		unlock, err := env.holdStack(ctx, "down", func(string) {})
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		_, err = env.deployer.Down(ctx, env.prepared.Spec.Stack, false)
 		return err
 	})
 }
 
 func (s *guiState) restart(ctx context.Context, role string) error {
 	return s.withStack(ctx, deploy.Prepare, func(env *stackEnv) error {
-		_, err := env.deployer.Restart(ctx, env.prepared.Spec, role)
+		unlock, err := env.holdStack(ctx, "restart", func(string) {})
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		_, err = env.deployer.Restart(ctx, env.prepared.Spec, role)
 		return err
 	})
 }

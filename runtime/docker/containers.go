@@ -144,6 +144,13 @@ func (e *Engine) Inspect(ctx context.Context, id string) (deploy.ContainerState,
 	}
 	c := r.Container
 	s := deploy.ContainerState{ID: c.ID, Image: c.Image, Restarts: c.RestartCount, IPAddress: containerIP(c)}
+	if hc := c.HostConfig; hc != nil {
+		s.RestartPolicy = string(hc.RestartPolicy.Name)
+		s.MemoryLimit, s.MemorySwap, s.NanoCPUs, s.CPUShares = hc.Memory, hc.MemorySwap, hc.NanoCPUs, hc.CPUShares
+		if hc.PidsLimit != nil {
+			s.PidsLimit = *hc.PidsLimit
+		}
+	}
 	if st := c.State; st != nil {
 		s.Status, s.Running, s.Restarting, s.ExitCode, s.OOMKilled, s.Error = string(st.Status), st.Running, st.Restarting, st.ExitCode, st.OOMKilled, st.Error
 		s.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
