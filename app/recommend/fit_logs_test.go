@@ -191,7 +191,7 @@ func TestPredictionMatchesPublishedStartups(t *testing.T) {
 		t.Logf("%-48s %-7s %22s %26s %s/%s", fx.name, fx.header["vllm"], wCol, kvCol, predicted, fx.header["outcome"])
 	}
 	t.Logf("weights within ±3 %%: %d of %d rows (worst %.1f %%)", weightsOK, weightsRows, 100*worstW)
-	t.Logf("KV pool within ±10 %% on vLLM %s rows: %d of %d (worst %.1f %%); on other versions' started rows: %d of %d", DefaultEngine, kvOK, kvRows, 100*worstKV, kvOtherOK, kvOtherRows)
+	t.Logf("KV pool within ±10 %% on vLLM %s rows: %d of %d (worst %.1f %%); on other versions' rows with a positive pool: %d of %d", DefaultEngine, kvOK, kvRows, 100*worstKV, kvOtherOK, kvOtherRows)
 	t.Logf("verdicts the log agrees with: %d of %d", verdictOK, verdictRows)
 	if weightsRows < 10 || verdictRows < 14 {
 		t.Fatalf("too few fixture rows: %d with weights, %d in all", weightsRows, verdictRows)
