@@ -183,6 +183,15 @@ func (r *runner) besideSwap(ctx context.Context, c stack.Container, network stri
 // retire stops a container that no longer answers for name (in-flight
 // requests finish within the grace) and takes the alias off it, so that a
 // later start of it (a rollback) does not answer for name before it is healthy.
+//
+// A client that keeps a keep-alive connection to the old container (the
+// gateway's HTTP pool) goes on using it after the name has moved, until the
+// old server closes it at SIGTERM. A server that answers with "Connection:
+// close" for a moment before it closes idle connections (the test bed's
+// stand-in does) loses no request; one that closes idle connections at once
+// (vLLM's uvicorn) leaves a request that the client sends at that very
+// instant to fail with EOF. DuoBox cannot see into the gateway's pool, so it
+// does not wait on it.
 func (u *Upgrader) retire(ctx context.Context, id, network, name string) error {
 	if err := u.Engine.Stop(ctx, id, u.stopGrace()); err != nil {
 		return err

@@ -53,7 +53,7 @@ func benchUp(ctx context.Context, env *benchEnv) (result, error) {
 			Models:      []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
 			ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1", HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 			Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1", HealthCmd: testbed.HealthCmd(testbed.Gateway)},
-				Port: gw, AgentPort: agent},
+				Port: gw, AgentPort: agent, PublishAll: true}, // the bench host name is not this machine's
 		}.WithDefaults(), nil
 	}
 

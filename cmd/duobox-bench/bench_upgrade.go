@@ -70,7 +70,7 @@ func newUpgradeBench(ctx context.Context, env *benchEnv, name string) (*upgradeB
 		Models:      []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
 		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1", HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: benchTagA, HealthCmd: testbed.HealthCmd(testbed.Gateway)},
-			Port: gw, AgentPort: agent},
+			Port: gw, AgentPort: agent, PublishAll: true}, // the bench host name is not this machine's
 	}.WithDefaults()
 	if err := config.Save(filepath.Join(b.home, "config", "deployment.yaml"), b.cfg); err != nil {
 		bed.Close()

@@ -59,7 +59,7 @@ func benchUpgradeDowntimeModel(ctx context.Context, env *benchEnv) (result, erro
 			ServedName: "mistral-7b", MaxModelLen: 4096}},
 		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: benchModelTagA, HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1", HealthCmd: testbed.HealthCmd(testbed.Gateway)},
-			Port: ports[0], AgentPort: ports[1]},
+			Port: ports[0], AgentPort: ports[1], PublishAll: true},
 	}.WithDefaults()
 	if err := config.Save(filepath.Join(b.home, "config", "deployment.yaml"), b.cfg); err != nil {
 		return result{}, err

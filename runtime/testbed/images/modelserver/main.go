@@ -35,6 +35,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,18 +159,31 @@ func main() {
 	})
 	logf("INFO", "Starting vLLM API server 0 on http://0.0.0.0:%s", port)
 	sw.ExitLater()
-	srv := &http.Server{Addr: ":" + port, Handler: fake.AccessLog(mux, func(r *http.Request, status int, d time.Duration) {
+	var lameDuck atomic.Bool
+	logged := fake.AccessLog(mux, func(r *http.Request, status int, d time.Duration) {
 		logf("INFO", "%s - \"%s %s HTTP/1.1\" %d OK", r.RemoteAddr, r.Method, r.URL.Path, status)
+	})
+	srv := &http.Server{Addr: ":" + port, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lameDuck.Load() {
+			w.Header().Set("Connection", "close") // the client opens its next connection elsewhere
+		}
+		logged.ServeHTTP(w, r)
 	})}
-	// SIGTERM (docker stop) shuts down gracefully, as vLLM's uvicorn server
-	// does: no new connections, idle keep-alive connections closed, requests
-	// in flight answered, then exit.
+	// SIGTERM (docker stop) shuts down gracefully: first a lame-duck second
+	// in which every answer closes its keep-alive connection (a client
+	// reusing one learns it from the answer instead of racing the close),
+	// then no new connections, idle ones closed, requests in flight
+	// answered, exit. (vLLM's uvicorn server skips the lame-duck second: it
+	// closes idle keep-alive connections at once; see the note in
+	// app/upgrade/beside.go.)
 	stopped := make(chan struct{})
 	go func() {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 		<-sig
 		logf("INFO", "Shutting down")
+		lameDuck.Store(true)
+		time.Sleep(time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
