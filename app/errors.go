@@ -32,6 +32,12 @@ type Problem struct {
 	What string
 	Fix  string
 	Err  error
+	// Remedy names a fix both faces offer, each in its own words (the CLI
+	// names a command, the window a control). When set it is the fix the
+	// window shows, and the CLI's when Fix is empty.
+	Remedy Remedy
+	// Severity says how bad it is (zero: SeverityError).
+	Severity Severity
 }
 
 func (p *Problem) Error() string {
@@ -39,10 +45,18 @@ func (p *Problem) Error() string {
 	if p.Err != nil && p.What == "" {
 		msg = p.Err.Error()
 	}
-	if p.Fix != "" {
-		msg += " — " + p.Fix
+	if fix := p.FixFor(FaceCLI); fix != "" {
+		msg += " — " + fix
 	}
 	return msg
+}
+
+// FixFor is the fix in face's words.
+func (p *Problem) FixFor(face Face) string {
+	if p.Remedy != "" && (face == FaceWindow || p.Fix == "") {
+		return p.Remedy.In(face)
+	}
+	return p.Fix
 }
 
 func (p *Problem) Unwrap() error { return p.Err }

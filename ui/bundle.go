@@ -60,7 +60,7 @@ func newBundlePanel(u *UI) *BundlePanel {
 		p.Load.Disable()
 	}
 	if u.svc.CreateBundle == nil && u.svc.LoadBundle == nil {
-		p.State = unavailable("Offline bundles", "duobox bundle create / duobox bundle load")
+		p.State = unavailable("Offline bundles")
 	}
 	p.Content = container.NewVBox(
 		container.NewBorder(nil, nil, widget.NewLabel("Bundle file"), nil, p.Path),

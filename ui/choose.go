@@ -200,7 +200,7 @@ func (v *ChooseView) onFilter() {
 		r, err := v.u.svc.Recommend(ctx, m, version)
 		return func() {
 			if err != nil {
-				v.Advice.SetText(problem(err))
+				sayErr(v.Advice, err)
 				return
 			}
 			v.show(m, r)

@@ -183,7 +183,7 @@ func (v *ConfigureView) onReadVersion() {
 				v.Result.SetText(problem(err) + "\nFix: type the version from Admin → Overview → Dashboard instead.")
 				return
 			}
-			v.Version.SetText(ver)
+			v.u.setGitLabVersion(ver)
 			v.Result.SetText("GitLab at " + url + " runs " + ver + ".")
 		}
 	})
@@ -255,8 +255,7 @@ func (v *ConfigureView) onSave() {
 		return func() {
 			v.Save.Enable()
 			if err != nil {
-				v.Result.Importance = widget.DangerImportance
-				v.Result.SetText(problem(err))
+				sayErr(v.Result, err)
 				return
 			}
 			v.u.setConfig(d)

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"github.com/duobox/duobox/app"
 	"image/color"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ func newDashboardView(u *UI) *DashboardView {
 	}
 	var body fyne.CanvasObject = container.NewVBox(v.Summary, v.Banners, v.Cards, v.Memory, v.TestOut)
 	if u.svc.Health == nil {
-		body = unavailable("The dashboard", "duobox status; duobox health --watch")
+		body = unavailable("The dashboard")
 		v.Refresh.Disable()
 	}
 	v.Content = container.NewBorder(container.NewHBox(v.Refresh, v.Stop, v.Test), nil, nil, nil, scrolled(body))
@@ -68,7 +69,8 @@ func (v *DashboardView) refresh() {
 		return
 	}
 	if v.u.config() == nil {
-		v.Summary.SetText("Nothing deployed yet. Fix: go through This machine → Choose model → Configure → Deploy, or run 'duobox init' and 'duobox up'.")
+		say(v.Summary, app.SeverityNote, "Nothing deployed yet. Fix: go through This machine → Choose model → Configure, then press Deploy.")
+		v.enableActions(false)
 		return
 	}
 	v.Refresh.Disable()
@@ -77,9 +79,7 @@ func (v *DashboardView) refresh() {
 		return func() {
 			v.Refresh.Enable()
 			if err != nil {
-				v.Summary.SetText(problem(err))
-				v.Summary.Importance = widget.DangerImportance
-				v.Summary.Refresh()
+				sayErr(v.Summary, err)
 				return
 			}
 			v.show(r)
@@ -122,16 +122,15 @@ func (v *DashboardView) show(r StackReport) {
 	v.report = r
 	text := fmt.Sprintf("Stack %s: %s", strings.ReplaceAll(r.Status, "_", " "), r.Reason)
 	if r.Fix != "" {
-		text += "\nFix: " + r.Fix
+		text += "\nFix: " + fixText(r.Fix)
 	}
-	v.Summary.SetText(text)
-	v.Summary.Importance = statusImportance(r.Status)
-	v.Summary.Refresh()
+	say(v.Summary, statusSeverity(r.Status), text)
+	v.enableActions(r.Status != "not_deployed")
 	v.Banners.RemoveAll()
 	for _, b := range r.Banners {
 		text := fmt.Sprintf("⚠ %s: %s", b.Role, b.Summary)
 		if b.Fix != "" {
-			text += "\nFix: " + b.Fix
+			text += "\nFix: " + fixText(b.Fix)
 		}
 		l := wrapped(text)
 		l.Importance = widget.DangerImportance
@@ -148,16 +147,40 @@ func (v *DashboardView) show(r StackReport) {
 	}
 }
 
-func statusImportance(s string) widget.Importance {
+// enableActions enables Test and Stop only when something is deployed,
+// saying why they are off otherwise.
+func (v *DashboardView) enableActions(deployed bool) {
+	for _, b := range []struct {
+		w   *widget.Button
+		has bool
+	}{{v.Test, v.u.svc.Test != nil}, {v.Stop, v.u.svc.Down != nil}} {
+		if deployed && b.has {
+			b.w.Enable()
+		} else {
+			b.w.Disable()
+		}
+	}
+	if !deployed {
+		say(v.TestOut, app.SeverityNote, notDeployedActions)
+	} else if v.TestOut.Text == notDeployedActions {
+		v.TestOut.SetText("")
+	}
+}
+
+const notDeployedActions = "Test and Stop need a deployed stack. Fix: press Deploy."
+
+// statusSeverity: ok is a success, starting and degraded are warnings,
+// nothing deployed (or stopped) is a note, down is an error.
+func statusSeverity(s string) app.Severity {
 	switch s {
 	case "ok":
-		return widget.SuccessImportance
-	case "starting":
-		return widget.WarningImportance
+		return app.SeveritySuccess
+	case "starting", "degraded":
+		return app.SeverityWarning
 	case "not_deployed":
-		return widget.MediumImportance
+		return app.SeverityNote
 	}
-	return widget.DangerImportance
+	return app.SeverityError
 }
 
 // card draws one container.
@@ -172,7 +195,7 @@ func (v *DashboardView) card(c ContainerCard) fyne.CanvasObject {
 	stripe := canvas.NewRectangle(stateColor(c))
 	stripe.SetMinSize(fyne.NewSize(6, 6))
 	if !c.Exists {
-		body := wrapped("Not created. Fix: press Deploy (or run 'duobox up').")
+		body := wrapped("Not created. Fix: press Deploy.")
 		return widget.NewCard(title, c.Name, container.NewBorder(nil, nil, stripe, nil, body))
 	}
 	state := c.State
@@ -224,8 +247,8 @@ func stateColor(c ContainerCard) color.Color {
 		return theme.Color(theme.ColorNameSuccess)
 	case c.State == "running" && c.Health == "starting", c.State == "restarting", c.State == "created":
 		return theme.Color(theme.ColorNameWarning)
-	case !c.Exists:
-		return theme.Color(theme.ColorNameDisabled)
+	case !c.Exists, c.State == "exited" && c.HealthReason == "":
+		return theme.Color(theme.ColorNameDisabled) // stopped is not a failure
 	}
 	return theme.Color(theme.ColorNameError)
 }
@@ -236,9 +259,9 @@ func (v *DashboardView) onRestart(role string) {
 		err := v.u.svc.Restart(ctx, role)
 		return func() {
 			if err != nil {
-				v.TestOut.SetText(problem(err))
+				sayErr(v.TestOut, err)
 			} else {
-				v.TestOut.SetText("✓ Restarted the " + role + ".")
+				say(v.TestOut, app.SeveritySuccess, "✓ Restarted the "+role+".")
 			}
 			v.refresh()
 		}
@@ -253,9 +276,9 @@ func (v *DashboardView) onStop() {
 		return func() {
 			v.Stop.Enable()
 			if err != nil {
-				v.TestOut.SetText(problem(err))
+				sayErr(v.TestOut, err)
 			} else {
-				v.TestOut.SetText("✓ Stopped. Press Deploy to start again.")
+				say(v.TestOut, app.SeverityNote, "Stopped. Press Deploy to start again.")
 			}
 			v.refresh()
 		}
@@ -270,15 +293,14 @@ func (v *DashboardView) onTest() {
 		return func() {
 			v.Test.Enable()
 			if err != nil {
-				v.TestOut.SetText(problem(err))
+				sayErr(v.TestOut, err)
 				return
 			}
-			v.TestOut.SetText(testText(r))
-			v.TestOut.Importance = widget.SuccessImportance
+			sev := app.SeveritySuccess
 			if !r.OK {
-				v.TestOut.Importance = widget.DangerImportance
+				sev = app.SeverityError
 			}
-			v.TestOut.Refresh()
+			say(v.TestOut, sev, testText(r))
 		}
 	})
 }
@@ -302,7 +324,7 @@ func testText(r TestResult) string {
 			b.WriteString("   " + s.Diagnosis + "\n")
 		}
 		if s.Fix != "" {
-			b.WriteString("   Fix: " + s.Fix + "\n")
+			b.WriteString("   Fix: " + fixText(s.Fix) + "\n")
 		}
 	}
 	if r.Note != "" {

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/weights"
 )
@@ -67,7 +68,7 @@ func newDeployView(u *UI) *DeployView {
 	v.Next.Disable()
 	if u.svc.Up == nil {
 		v.Start.Disable()
-		v.Result = unavailable("Deploying", "duobox up")
+		v.Result = unavailable("Deploying")
 	}
 	v.Bundle = newBundlePanel(u)
 	v.Content = container.NewBorder(nil, container.NewVBox(v.Result, container.NewHBox(v.Start, v.Cancel, v.Next)), nil, nil,
@@ -142,8 +143,7 @@ func (v *DeployView) finish(err error) {
 		if v.Bundle.offerBundle(err) {
 			msg += "\nOr: load an offline bundle (Load a bundle…, below)."
 		}
-		v.Result.SetText(msg)
-		v.Result.Importance = widget.DangerImportance
+		say(v.Result, app.SeverityOf(err), msg)
 	default:
 		msg := "✓ Deployed: the model server and the AI Gateway are healthy. Next: paste the GitLab snippet (GitLab tab) and test."
 		v.Result.SetText(msg)

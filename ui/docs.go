@@ -49,11 +49,11 @@ func newDocsView(u *UI) *DocsView {
 	v.Query.OnSubmitted = func(string) { v.onSearch() }
 	if u.svc.BuildDocsIndex == nil {
 		v.Build.Disable()
-		v.State = unavailable("Building the docs index", "duobox docs-index")
+		v.State = unavailable("Building the docs index")
 	}
 	if u.svc.SearchDocs == nil {
 		v.Search.Disable()
-		v.Results = unavailable("Searching the docs index", "duobox docs-search")
+		v.Results = unavailable("Searching the docs index")
 	}
 	form := widget.NewForm(
 		widget.NewFormItem("From", v.From),
@@ -104,7 +104,7 @@ func (v *DocsView) onBuild() {
 			v.Build.Enable()
 			if err != nil {
 				v.Progress.Hide()
-				v.State.SetText(problem(err))
+				sayErr(v.State, err)
 				return
 			}
 			v.Progress.SetValue(1)
@@ -132,7 +132,7 @@ func (v *DocsView) onSearch() {
 			v.Search.Enable()
 			switch {
 			case err != nil:
-				v.Results.SetText(problem(err))
+				sayErr(v.Results, err)
 			case len(hits) == 0:
 				v.Results.SetText("Nothing found for “" + q + "”: Duo Chat would answer without documentation.")
 			default:

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/stack"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -26,7 +28,16 @@ type GitLabView struct {
 	Notes   *widget.Label
 	Apply   *widget.Button
 	Applied *widget.Label
-	Content fyne.CanvasObject
+	// URL and Token connect DuoBox to GitLab (the token is stored 0600).
+	URL        *widget.Entry
+	Token      *widget.Entry
+	Connect    *widget.Button
+	Connection *widget.Label
+	// ExportFormat and Export write compose, docker-run or Helm files.
+	ExportFormat *widget.Select
+	Export       *widget.Button
+	Exported     *widget.Label
+	Content      fyne.CanvasObject
 
 	u       *UI
 	snippet *gitlab.Snippet
@@ -56,12 +67,26 @@ func newGitLabView(u *UI) *GitLabView {
 	v.Models = container.NewVBox()
 	v.Notes = wrapped("")
 	v.Apply = widget.NewButtonWithIcon("Apply in GitLab", theme.ConfirmIcon(), v.onApply)
-	v.Applied = wrapped("Apply creates the model entries and settings through GitLab's API (needs an admin token: 'duobox gitlab connect').")
+	v.Applied = wrapped("Apply creates the model entries and settings through GitLab's API (GitLab 17.9 on; needs an administrator's token: connect first).")
 	if u.svc.ApplyGitLab == nil {
 		v.Apply.Disable()
 	}
+	v.URL = widget.NewEntry()
+	v.URL.SetPlaceHolder("https://gitlab.example.com")
+	v.Token = widget.NewPasswordEntry()
+	v.Token.SetPlaceHolder("personal access token (scope api); kept in a 0600 file")
+	v.Connect = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), v.onConnect)
+	v.Connection = wrapped("Connect reads GitLab's version and checks the token; the token is stored only when that works.")
+	if u.svc.ConnectGitLab == nil {
+		v.Connect.Disable()
+	}
+	v.ExportFormat = widget.NewSelect(stack.Formats, func(string) { v.Export.Enable() })
+	v.ExportFormat.PlaceHolder = "compose, docker-run or helm"
+	v.Export = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), v.onExport)
+	v.Export.Disable()
+	v.Exported = wrapped("Export writes the same containers for another tool into a folder you choose; secrets stay in their 0600 files.")
 	if u.svc.Snippet == nil {
-		v.Content = unavailable("The GitLab snippet", "duobox env")
+		v.Content = unavailable("The GitLab snippet")
 		return v
 	}
 	v.Content = scrolled(container.NewVBox(
@@ -70,7 +95,12 @@ func newGitLabView(u *UI) *GitLabView {
 		heading("Values to set in GitLab"), v.Values,
 		heading("Self-hosted models to add"), v.Models,
 		heading("Notes for this GitLab version"), v.Notes,
+		heading("Connect to GitLab"),
+		widget.NewForm(widget.NewFormItem("GitLab URL", v.URL), widget.NewFormItem("GitLab token", v.Token)),
+		container.NewHBox(v.Connect), v.Connection,
 		container.NewHBox(v.Apply), v.Applied,
+		heading("Export the deployment"),
+		container.NewBorder(nil, nil, nil, v.Export, v.ExportFormat), v.Exported,
 	))
 	return v
 }
@@ -81,8 +111,11 @@ func (v *GitLabView) load() {
 		return
 	}
 	if v.u.config() == nil {
-		v.Notes.SetText("Nothing to hand to GitLab yet. Fix: write the deployment config first (Configure), or run 'duobox env --gitlab-version X.Y --host HOST'.")
+		say(v.Notes, app.SeverityNote, "Nothing to hand to GitLab yet. Fix: fill in Configure and press Save config.")
 		return
+	}
+	if v.URL.Text == "" {
+		v.URL.SetText(v.u.config().GitLab.URL)
 	}
 	f := gitlab.Format(v.Format.Selected)
 	v.u.bg.run(func(ctx context.Context) func() {
@@ -95,7 +128,7 @@ func (v *GitLabView) load() {
 			if err != nil {
 				v.text = ""
 				v.Snippet.SetText("")
-				v.Notes.SetText(problem(err))
+				sayErr(v.Notes, err)
 				return
 			}
 			v.show(s, buf.String(), notes)
@@ -131,7 +164,10 @@ func (v *GitLabView) show(s *gitlab.Snippet, text string, notes []string) {
 		v.Models.Add(wrapped(fmt.Sprintf("%s → %s (%s)", a.Label, a.DeploymentName, a.Level)))
 	}
 	all := append(append([]string{}, s.Notes...), notes...)
-	v.Notes.SetText(strings.Join(all, "\n"))
+	for i := range all {
+		all[i] = fixText(all[i])
+	}
+	say(v.Notes, app.SeverityNote, strings.Join(all, "\n"))
 }
 
 // valueRow is a name, its value and a Copy button for the value.
@@ -150,10 +186,55 @@ func (v *GitLabView) onApply() {
 		return func() {
 			v.Apply.Enable()
 			if err != nil {
-				v.Applied.SetText(problem(err))
+				sayErr(v.Applied, err)
 				return
 			}
-			v.Applied.SetText("✓ " + msg)
+			say(v.Applied, app.SeveritySuccess, "✓ "+msg)
 		}
+	})
+}
+
+func (v *GitLabView) onConnect() {
+	url, token := strings.TrimSpace(v.URL.Text), v.Token.Text
+	v.Connect.Disable()
+	say(v.Connection, app.SeverityNote, "Reading GitLab's version and checking the token…")
+	v.u.bg.run(func(ctx context.Context) func() {
+		r, err := v.u.svc.ConnectGitLab(ctx, url, token)
+		return func() {
+			v.Connect.Enable()
+			if err != nil {
+				sayErr(v.Connection, err)
+				return
+			}
+			v.Token.SetText("")
+			v.u.setGitLabVersion(r.Instance.Parsed.String())
+			if r.Admin {
+				say(v.Connection, app.SeveritySuccess, fmt.Sprintf("✓ GitLab %s at %s — token of administrator %s: Apply can set it up.", r.Version, r.Connection.URL, r.User))
+			} else {
+				say(v.Connection, app.SeverityWarning, fmt.Sprintf("Connected to GitLab %s at %s, but Apply is not possible with this token: %s", r.Version, r.Connection.URL, fixText(r.AdminNote)))
+			}
+			v.load()
+		}
+	})
+}
+
+func (v *GitLabView) onExport() {
+	format := v.ExportFormat.Selected
+	if format == "" || v.u.svc.Export == nil {
+		return
+	}
+	v.u.chooseFolder("Export "+format+" into", func(dir string) {
+		v.Export.Disable()
+		v.u.bg.run(func(context.Context) func() {
+			paths, err := v.u.svc.Export(format, dir)
+			return func() {
+				v.Export.Enable()
+				if err != nil {
+					sayErr(v.Exported, err)
+					return
+				}
+				say(v.Exported, app.SeveritySuccess, "✓ Wrote "+strings.Join(paths, ", "))
+			}
+		})
 	})
 }

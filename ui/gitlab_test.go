@@ -57,7 +57,7 @@ func TestGitLab_withoutConfigSaysHowToGetOne(t *testing.T) {
 	b := newBed(t)
 	u := b.open()
 	selectTab(u, TabGitLab)
-	if !strings.Contains(u.GitLab.Notes.Text, "Fix: write the deployment config first") {
+	if !strings.Contains(u.GitLab.Notes.Text, "Fix: fill in Configure and press Save config") || strings.Contains(u.GitLab.Notes.Text, "duobox ") {
 		t.Errorf("notes %q", u.GitLab.Notes.Text)
 	}
 }

@@ -63,7 +63,7 @@ type LogPane struct {
 func newLogsView(u *UI) *LogsView {
 	v := &LogsView{u: u, Panes: map[string]*LogPane{}, tick: 250 * time.Millisecond}
 	if u.svc.FollowLogs == nil {
-		v.Content = unavailable("The log viewer", "duobox logs -f model")
+		v.Content = unavailable("The log viewer")
 		return v
 	}
 	v.Tabs = container.NewAppTabs()
@@ -198,7 +198,7 @@ func (p *LogPane) open() {
 		s, err := p.u.svc.FollowLogs(ctx, p.role)
 		return func() {
 			if err != nil {
-				p.Status.SetText(problem(err))
+				sayErr(p.Status, err)
 				return
 			}
 			p.mu.Lock()
@@ -287,9 +287,7 @@ func (p *LogPane) show(gen int, lines []LogLine, err error) {
 		return
 	}
 	if err != nil {
-		p.Status.SetText(problem(err))
-		p.Status.Importance = widget.DangerImportance
-		p.Status.Refresh()
+		sayErr(p.Status, err)
 		return
 	}
 	received := p.received.Add(int64(len(lines)))
@@ -392,7 +390,7 @@ func (p *LogPane) onExport() {
 		err := s.Export(path, f)
 		return func() {
 			if err != nil {
-				p.Status.SetText(problem(err))
+				sayErr(p.Status, err)
 				return
 			}
 			p.Status.SetText("Exported the shown lines to " + path)

@@ -71,7 +71,7 @@ func (v *MachineView) detect() {
 	v.u.bg.run(func(ctx context.Context) func() {
 		m, err := v.u.svc.Detect(ctx)
 		if err != nil {
-			return func() { v.Redetect.Enable(); v.Status.SetText(problem(err)) }
+			return func() { v.Redetect.Enable(); sayErr(v.Status, err) }
 		}
 		var r recommend.Result
 		var rerr error
@@ -82,7 +82,7 @@ func (v *MachineView) detect() {
 			v.Redetect.Enable()
 			v.show(m)
 			if rerr != nil {
-				v.Status.SetText(problem(rerr))
+				sayErr(v.Status, rerr)
 				return
 			}
 			v.u.Choose.show(m, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
@@ -90,45 +91,25 @@ type Services struct {
 	// ApplyGitLab creates the model entries and settings through GitLab's
 	// API and says what it did.
 	ApplyGitLab func(ctx context.Context) (string, error)
+	// ConnectGitLab reads GitLab's version at url and checks token ("" =
+	// the stored one); only then is the token stored (0600).
+	ConnectGitLab func(ctx context.Context, url, token string) (gitlab.ConnectResult, error)
+	// Export writes the deployment as format (compose, docker-run, helm)
+	// into dir and returns the files written.
+	Export func(format, dir string) ([]string, error)
+	// LogContainers lists the stack's DuoBox containers (the serving ones
+	// and those an upgrade kept) by name.
+	LogContainers func(ctx context.Context) ([]string, error)
 }
 
-// StackReport is one health check as the Dashboard shows it.
-type StackReport struct {
-	Status     string // ok, starting, degraded, down, not_deployed
-	Reason     string
-	Fix        string
-	Containers []ContainerCard
-	Banners    []Banner
-	GPUError   string
-}
-
-// ContainerCard is one container's card on the Dashboard.
-type ContainerCard struct {
-	Role         string // model or gateway
-	Name         string
-	Exists       bool
-	State        string // running, exited, restarting, …
-	Health       string // healthy, starting, unhealthy, ""
-	HealthReason string // the probe's detail, or why it is not healthy
-	StartedAt    time.Time
-	Restarts     int
-	Image        string // repository:tag
-	Digest       string
-	// GPUMemory is the history of the GPU memory in use, as fractions of
-	// the card's total, oldest first (model container only).
-	GPUMemory []float64
-	Latency   time.Duration // the last probe's latency; 0 when unknown
-	Notes     []string      // what the log said that is worth knowing (e.g. KV cache size)
-	// NoGPU: the container runs without a GPU (CPU mode), so there is no sparkline.
-	NoGPU bool
-}
-
-// Banner is a recognised failure with its fix.
-type Banner struct {
-	Role    string
-	Summary string
-	Fix     string
-}
+// The Dashboard's and the log viewer's values are the use-case layer's.
+type (
+	StackReport   = actions.StackReport
+	ContainerCard = actions.ContainerCard
+	Banner        = actions.Banner
+	LogLine       = actions.LogLine
+	LogFilter     = actions.LogFilter
+)
 
 // TestResult is the smoke test.
 type TestResult struct {
@@ -145,25 +126,6 @@ type TestStep struct {
 	FirstTokens string
 	Diagnosis   string
 	Fix         string
-}
-
-// LogLine is one parsed log line.
-type LogLine struct {
-	Seq     uint64
-	Time    time.Time
-	Stream  string // stdout or stderr
-	Level   string // debug, info, warning, error, critical, or ""
-	Text    string
-	Summary string // what a recogniser made of the line, with its fix
-	Fix     string
-}
-
-// LogFilter selects lines: a regular expression, a minimum level and a
-// stream; empty fields select everything.
-type LogFilter struct {
-	Pattern string
-	Level   string
-	Stream  string
 }
 
 // LogStream is one followed container log. Safe for concurrent use.

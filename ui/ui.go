@@ -16,6 +16,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -65,6 +67,9 @@ type UI struct {
 	detected bool
 	// autoRefresh is how often the shown Dashboard re-checks; 0: never (tests).
 	autoRefresh time.Duration
+	// pickFolder and pickFile ask for a folder or a file (a dialog; tests replace them).
+	pickFolder func(title string, done func(path string))
+	pickFile   func(title string, done func(path string))
 }
 
 // New builds the window's content on a and w and sets it; call Start to
@@ -96,6 +101,34 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 	)
 	u.Tabs.SetTabLocation(container.TabLocationLeading)
 	u.Tabs.OnSelected = u.onTabSelected
+	u.pickFolder = func(title string, done func(string)) {
+		d := dialog.NewFolderOpen(func(dir fyne.ListableURI, err error) {
+			if err == nil && dir != nil {
+				done(dir.Path())
+			}
+		}, w)
+		d.SetConfirmText(title)
+		d.Show()
+	}
+	u.pickFile = func(title string, done func(string)) {
+		d := dialog.NewFileOpen(func(f fyne.URIReadCloser, err error) {
+			if err == nil && f != nil {
+				f.Close()
+				done(f.URI().Path())
+			}
+		}, w)
+		d.SetConfirmText(title)
+		d.Show()
+	}
+	// Ctrl+1…9 switch screens, in sidebar order.
+	for i, key := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9} {
+		i := i
+		w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+			if i < len(u.Tabs.Items) {
+				u.Tabs.SelectIndex(i)
+			}
+		})
+	}
 	a.Settings().SetTheme(NewTheme(u.prefs.ThemeVariant()))
 	w.SetContent(u.Tabs)
 	return u
@@ -264,8 +297,8 @@ func (t *tasks) wait() {
 }
 
 // unavailable is the message a screen shows when its service is missing.
-func unavailable(what, cli string) *widget.Label {
-	l := widget.NewLabel(what + " is not available in this build of DuoBox. Use the command line instead: " + cli)
+func unavailable(what string) *widget.Label {
+	l := widget.NewLabel(what + " is not available in this build of DuoBox.")
 	l.Wrapping = fyne.TextWrapWord
 	l.Importance = widget.WarningImportance
 	return l
@@ -297,6 +330,7 @@ func (u *UI) copyButton(label string, value func() string) *widget.Button {
 	b.OnTapped = func() {
 		u.clipboard().SetContent(value())
 		b.SetText("Copied")
+		restoreLater(b, label)
 	}
 	return b
 }
@@ -304,10 +338,35 @@ func (u *UI) copyButton(label string, value func() string) *widget.Button {
 func (u *UI) clipboard() fyne.Clipboard { return u.app.Clipboard() }
 
 // problem renders a failure with its fix on a line of its own.
+// in the window's words (one vocabulary with the CLI: "press Deploy" where
+// the CLI says "run 'duobox up'").
 func problem(err error) string {
-	var p *app.Problem
-	if errors.As(err, &p) && p.Fix != "" && p.What != "" {
-		return "Problem: " + p.What + "\nFix: " + p.Fix
+	what, fix := app.Describe(err, app.FaceWindow)
+	what, fix = app.InWindowWords(what), app.InWindowWords(fix)
+	if fix != "" {
+		return "Problem: " + what + "\nFix: " + fix
 	}
-	return "Problem: " + err.Error()
+	return "Problem: " + what
+}
+
+// fixText is a fix written for the CLI (health reports, log recognisers) in the window's words.
+func fixText(s string) string { return app.InWindowWords(s) }
+
+// chooseFolder asks for a folder, then calls done with it (UI goroutine).
+func (u *UI) chooseFolder(title string, done func(string)) { u.pickFolder(title, done) }
+
+// chooseFile asks for a file, then calls done with its path (UI goroutine).
+func (u *UI) chooseFile(title string, done func(string)) { u.pickFile(title, done) }
+
+// setGitLabVersion makes v the GitLab version on every screen that shows one.
+func (u *UI) setGitLabVersion(v string) {
+	if v == "" {
+		return
+	}
+	if u.Configure != nil && u.Configure.Version.Text != v {
+		u.Configure.Version.SetText(v)
+	}
+	if u.Choose != nil && u.Choose.Version.Text != v {
+		u.Choose.Version.SetText(v)
+	}
 }

@@ -47,7 +47,7 @@ func newUpgradeView(u *UI) *UpgradeView {
 	v.History = container.NewVBox()
 	if u.svc.UpgradeCheck == nil || u.svc.Upgrade == nil {
 		v.Rollback.Disable()
-		v.Content = container.NewVBox(unavailable("Upgrading from the window", "duobox upgrade; duobox rollback"))
+		v.Content = container.NewVBox(unavailable("Upgrading from the window"))
 		return v
 	}
 	if u.svc.Rollback == nil {
@@ -83,7 +83,7 @@ func (v *UpgradeView) check() {
 		}
 		return func() {
 			if err != nil {
-				v.Current.SetText(problem(err))
+				sayErr(v.Current, err)
 			} else {
 				v.showInfo(info)
 			}

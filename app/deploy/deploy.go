@@ -42,6 +42,9 @@ type Event struct {
 	Container string    `json:"container,omitempty"`
 	Message   string    `json:"message,omitempty"`
 	Pull      *Progress `json:"pull,omitempty"`
+	// Step is the upgrade or rollback step this event reports (upgrade.Step
+	// values such as "rolling_back"); "" for other events.
+	Step string `json:"step,omitempty"`
 }
 
 // Event kinds.

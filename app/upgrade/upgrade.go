@@ -264,7 +264,10 @@ func (r *runner) step(ctx context.Context, s Step) error {
 	if err := r.u.recordStep(ctx, r.run, s); err != nil {
 		return err
 	}
-	r.u.emit(deploy.EventStep, r.run.Container, "%s: %s", r.run.Action, strings.ReplaceAll(string(s), "_", " "))
+	if r.u.OnEvent != nil {
+		r.u.OnEvent(deploy.Event{Kind: deploy.EventStep, Container: r.run.Container, Step: string(s),
+			Message: fmt.Sprintf("%s: %s", r.run.Action, strings.ReplaceAll(string(s), "_", " "))})
+	}
 	if r.u.BeforeStep != nil {
 		r.u.BeforeStep(s)
 	}

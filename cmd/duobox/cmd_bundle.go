@@ -169,7 +169,7 @@ run the bundle; "can_run" in --json says so.
 			if err != nil {
 				return err
 			}
-			cat, err := loadCatalog(g)
+			cat, err := g.core().Catalog()
 			if err != nil {
 				return err
 			}
@@ -309,7 +309,7 @@ func createBundle(ctx context.Context, g *globals, o bundle.CreateOptions, progr
 			o.ModelServerRegistry = cfg.ModelServer.Registry
 		}
 	}
-	cat, err := loadCatalog(g)
+	cat, err := g.core().Catalog()
 	if err != nil {
 		return bundle.CreateResult{}, err
 	}

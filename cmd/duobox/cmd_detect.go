@@ -24,9 +24,9 @@ all in parallel. Every probe reports its source and, when it fails, why and what
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rec := startRecorder(cmd.Context(), g)
-			defer rec.close()
-			m, err := flags.detectRecording(cmd.Context(), rec)
+			rec := g.core().StartRecorder(cmd.Context())
+			defer rec.Close()
+			m, err := flags.detectRecording(cmd.Context(), g, rec)
 			if err != nil {
 				return err
 			}

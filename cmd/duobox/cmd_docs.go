@@ -1,31 +1,19 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/docsindex"
 )
 
 func init() {
 	register(newDocsIndexCommand)
 	register(newDocsSearchCommand)
-}
-
-// defaultDocsIndex is where docs-index writes and docs-search reads when not told.
-func defaultDocsIndex(g *globals) (string, error) {
-	d, err := g.dirs()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d.Data, "docs.db"), nil
 }
 
 func newDocsIndexCommand(g *globals) *cobra.Command {
@@ -52,7 +40,7 @@ an existing FILE is refused without --force. The file does not record the GitLab
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Output == "" {
-				out, err := defaultDocsIndex(g)
+				out, err := g.core().DefaultDocsIndex()
 				if err != nil {
 					return err
 				}
@@ -109,7 +97,7 @@ The index is --index, else the deployment's docs_index, else <data dir>/docs.db.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if index == "" {
 				var err error
-				if index, err = searchIndexPath(g); err != nil {
+				if index, err = g.core().SearchIndexPath(); err != nil {
 					return err
 				}
 			}
@@ -136,18 +124,6 @@ The index is --index, else the deployment's docs_index, else <data dir>/docs.db.
 	f.IntVar(&limit, "limit", docsindex.DefaultLimit, "most pages to return (the gateway asks for 20)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
-}
-
-// searchIndexPath is the deployment's docs_index when a config sets one, else the default path.
-func searchIndexPath(g *globals) (string, error) {
-	if file, err := g.configFile(); err == nil {
-		if d, err := config.Load(file); err == nil && d.DocsIndex != "" {
-			return d.DocsIndex, nil
-		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-	}
-	return defaultDocsIndex(g)
 }
 
 func docsNonNil(h []docsindex.Hit) []docsindex.Hit {

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app/deploy"
-	"github.com/duobox/duobox/app/upgrade"
 )
 
 func init() { register(newDownCommand) }
@@ -23,20 +21,11 @@ directory and the keys always stay. Objects without DuoBox's label are never tou
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openStack(cmd.Context(), g, deploy.PrepareReadOnly)
-			if err != nil {
-				return err
-			}
-			defer env.close()
+			var on func(deploy.Event)
 			if !asJSON {
-				env.deployer.OnEvent = func(ev deploy.Event) { fmt.Fprintln(cmd.ErrOrStderr(), ev.Message) }
+				on = func(ev deploy.Event) { fmt.Fprintln(cmd.ErrOrStderr(), ev.Message) }
 			}
-			unlock, err := env.holdStack(cmd.Context(), "down", func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "duobox: "+s) })
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			rep, err := env.deployer.Down(cmd.Context(), env.prepared.Spec.Stack, volumes)
+			rep, err := g.core().Down(cmd.Context(), volumes, func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "duobox: "+s) }, on)
 			if err != nil {
 				return err
 			}
@@ -55,12 +44,4 @@ directory and the keys always stay. Objects without DuoBox's label are never tou
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print what was removed as JSON")
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove the Hugging Face cache volume (the weights are downloaded again next time)")
 	return cmd
-}
-
-// holdStack takes the stack's lock for op (down, restart) — the lock up,
-// upgrade and rollback take — waiting while another command holds it; say
-// is told once who holds it.
-func (env *stackEnv) holdStack(ctx context.Context, op string, say func(string)) (func(), error) {
-	u := &upgrade.Upgrader{LockDir: env.dirs.State}
-	return u.Hold(ctx, env.cfg.Name, op, say)
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/gitlab"
 )
 
@@ -56,7 +53,7 @@ The GitLab token appears only with --include-secrets.
 					return err
 				}
 			}
-			in, notes, err := resolveGitLabInput(g, given)
+			in, notes, err := g.core().GitLabInput(given)
 			if err != nil {
 				return err
 			}
@@ -97,53 +94,4 @@ The GitLab token appears only with --include-secrets.
 	cmd.Flags().BoolVar(&includeSecrets, "include-secrets", false, "put the stored GitLab token into the graphql script instead of reading it from its file")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// resolveGitLabInput gathers the snippet input from the flags, the deployment
-// config (when there is one) and the last GitLab connection. A broken config
-// is an error unless the flags alone suffice, then a warning.
-func resolveGitLabInput(g *globals, given gitlab.Given) (gitlab.Input, []string, error) {
-	dirs, err := g.dirs()
-	if err != nil {
-		return gitlab.Input{}, nil, err
-	}
-	cat, err := loadCatalog(g)
-	if err != nil {
-		return gitlab.Input{}, nil, err
-	}
-	src := gitlab.Sources{Catalog: cat}
-	var notes []string
-	path, err := g.configFile()
-	if err != nil {
-		return gitlab.Input{}, nil, err
-	}
-	dep, err := config.Load(path)
-	switch {
-	case err == nil:
-		src.Deployment = &dep
-	case errors.Is(err, os.ErrNotExist):
-		if g.configPath != "" {
-			return gitlab.Input{}, nil, err
-		}
-	case given.Version != "" && given.Host != "":
-		notes = append(notes, "warning: ignoring the deployment config: "+err.Error())
-	default:
-		return gitlab.Input{}, nil, err
-	}
-	conn, ok, err := gitlab.LoadConnection(dirs)
-	if err != nil {
-		return gitlab.Input{}, nil, err
-	}
-	if ok {
-		src.Connection = &conn
-	}
-	in, more, err := gitlab.Resolve(given, src)
-	if err != nil {
-		var p *app.Problem
-		if errors.As(err, &p) && src.Deployment == nil && (given.Version == "" || given.Host == "") && len(notes) == 0 {
-			p.Fix += " (no deployment config found at " + path + ")"
-		}
-		return in, nil, err
-	}
-	return in, append(notes, more...), nil
 }

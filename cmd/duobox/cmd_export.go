@@ -43,7 +43,7 @@ or expected as Kubernetes Secrets — unless --include-secrets.
 			if err != nil {
 				return err
 			}
-			cat, err := loadCatalog(g)
+			cat, err := g.core().Catalog()
 			if err != nil {
 				return err
 			}

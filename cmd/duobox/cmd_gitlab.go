@@ -81,48 +81,19 @@ read_api is enough for connect and check.
 		Example: `  printf '%s\n' "$GITLAB_TOKEN" | duobox gitlab connect --url https://gitlab.example.com --token-stdin`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			dirs, err := g.dirs()
-			if err != nil {
-				return err
-			}
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			if dep, err := config.Load(path); rawURL == "" && err == nil {
-				rawURL = dep.GitLab.URL
-			}
-			if rawURL == "" {
-				if conn, ok, _ := gitlab.LoadConnection(dirs); ok {
-					rawURL = conn.URL
-				}
-			}
-			if rawURL == "" {
-				return app.BadInput("pass --url with GitLab's base URL, for example https://gitlab.example.com", "no GitLab URL")
-			}
-			u, err := gitlab.ParseURL(rawURL)
-			if err != nil {
-				return err
-			}
 			token, err := readToken(cmd.InOrStdin(), tokenStdin, tokenFile)
 			if err != nil {
 				return err
 			}
-			newToken := token != ""
-			if !newToken {
-				if token, err = gitlab.LoadToken(dirs); err != nil {
-					return err
-				}
-			}
-			if token == "" {
-				return app.BadInput("pass --token-stdin or --token-file with a personal access token (scope api, or read_api to only read the version)",
-					"no GitLab token stored yet")
-			}
-			r, err := gitlab.Connect(ctx, dirs, u, token, newToken, path)
+			dirs, err := g.dirs()
 			if err != nil {
 				return err
 			}
+			r, err := g.core().ConnectGitLab(cmd.Context(), rawURL, token)
+			if err != nil {
+				return err
+			}
+			u := struct{ Base string }{r.Connection.URL}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), r)
 			}
@@ -155,25 +126,6 @@ read_api is enough for connect and check.
 	return cmd
 }
 
-// connectedClient builds a client from the recorded connection (or the config's URL) and the stored token.
-func connectedClient(g *globals, in gitlab.Input) (*gitlab.Client, error) {
-	dirs, err := g.dirs()
-	if err != nil {
-		return nil, err
-	}
-	if in.GitLab == nil {
-		return nil, app.BadInput("run 'duobox gitlab connect --url URL --token-stdin' first", "no GitLab URL known")
-	}
-	token, err := gitlab.LoadToken(dirs)
-	if err != nil {
-		return nil, err
-	}
-	if token == "" {
-		return nil, app.BadInput("run 'duobox gitlab connect --url "+in.GitLab.Base+" --token-stdin' first", "no GitLab token stored")
-	}
-	return &gitlab.Client{URL: *in.GitLab, Token: token}, nil
-}
-
 func newGitLabApplyCommand(g *globals) *cobra.Command {
 	var given gitlab.Given
 	var yes, asJSON bool
@@ -189,16 +141,7 @@ order, stopping at the first failure. Nothing stored on this machine changes.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			given.VersionFromGitLab = true // apply builds for the version GitLab reports
-			in, _, err := resolveGitLabInput(g, given)
-			if err != nil {
-				return err
-			}
-			c, err := connectedClient(g, in)
-			if err != nil {
-				return err
-			}
-			plan, err := gitlab.PlanApply(ctx, c, in)
+			plan, c, err := g.core().PlanGitLab(ctx, given)
 			if err != nil {
 				return err
 			}
@@ -251,7 +194,7 @@ func newGitLabCheckCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			given.VersionFromGitLab = true // the checks do not depend on the version
-			in, _, err := resolveGitLabInput(g, given)
+			in, _, err := g.core().GitLabInput(given)
 			if err != nil {
 				return err
 			}

@@ -5,20 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/paths"
-	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/app/store"
-	"github.com/duobox/duobox/app/version"
-	"github.com/duobox/duobox/runtime/docker"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -59,111 +51,11 @@ Without --watch the exit status is 0 when the status is ok and 4 otherwise.
 	return cmd
 }
 
-// healthEnv is what health and test share: the config, the engine and the state database.
-type healthEnv struct {
-	cfg    config.Deployment
-	dirs   paths.Dirs
-	engine *docker.Engine
-	store  *store.Store
-}
-
-func openHealthEnv(ctx context.Context, g *globals) (*healthEnv, error) {
-	cfg, dirs, err := loadDeployment(g)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := docker.Connect()
-	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		eng.Close()
-		return nil, err
-	}
-	st, err := store.Open(ctx, dirs.Database())
-	if err != nil {
-		eng.Close()
-		return nil, err
-	}
-	return &healthEnv{cfg: cfg, dirs: dirs, engine: eng, store: st}, nil
-}
-
-func (e *healthEnv) close() {
-	e.store.Close()
-	e.engine.Close()
-}
-
-// gatewayURL is the gateway as GitLab reaches it.
-func (e *healthEnv) gatewayURL() string {
-	return "http://" + net.JoinHostPort(strings.Trim(config.HostForURL(e.cfg.Host), "[]"), strconv.Itoa(e.cfg.Gateway.Port))
-}
-
-// agentAddr is the Agent Platform's gRPC address as GitLab reaches it, or ""
-// when this GitLab version's gateway does not run it.
-func (e *healthEnv) agentAddr() string {
-	v, err := version.Parse(e.cfg.GitLab.Version)
-	if err != nil || !stack.HasAgentPlatform(v) {
-		return ""
-	}
-	return net.JoinHostPort(strings.Trim(config.HostForURL(e.cfg.Host), "[]"), strconv.Itoa(e.cfg.Gateway.AgentPort))
-}
-
-func (e *healthEnv) servedName() string {
-	if len(e.cfg.Models) == 0 {
-		return ""
-	}
-	return e.cfg.Models[0].Name()
-}
-
-// checker builds the health checker; the recognised events of each
-// container's newest lines explain failures and are stored (the KV cache
-// capacity vLLM printed feeds the dashboard).
-func (e *healthEnv) checker(ctx context.Context) *health.Checker {
-	src := docker.LogSource{Engine: e.engine}
-	rec := health.Recorder{Store: e.store}
-	return &health.Checker{
-		Engine: e.engine,
-		GPUs:   health.GPUSampler{},
-		Target: health.Target{Stack: e.cfg.Name, ServedName: e.servedName(), GatewayURL: e.gatewayURL(), ModelPort: stack.ModelPort,
-			AgentAddr: e.agentAddr()},
-		Events: func(role string) []logs.Event {
-			c, err := e.engine.ManagedContainer(ctx, e.cfg.Name, role)
-			if err != nil || !c.Exists {
-				return nil
-			}
-			evs, recs, err := health.ScanLogEvents(ctx, src, c.Name, 2000)
-			if err != nil {
-				return nil
-			}
-			for _, r := range recs {
-				_ = rec.SaveEvent(ctx, e.cfg.Name, role, c.Name, r.Time, *r.Event)
-			}
-			return evs
-		},
-	}
-}
-
 func runHealth(ctx context.Context, g *globals, stdout, stderr io.Writer, watch, asJSON bool, interval time.Duration) error {
-	env, err := openHealthEnv(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer env.close()
-	rec := &health.Recorder{Store: env.store}
-	checker := env.checker(ctx)
-	withCapacity := func(r *health.Report) {
-		if c, err := rec.LatestCapacity(ctx, env.cfg.Name); err == nil && !c.ReportedAt.IsZero() {
-			r.KVCache = &c
-		}
-	}
 	if !watch {
-		r, err := checker.Check(ctx)
+		r, err := g.core().Health(ctx)
 		if err != nil {
 			return err
-		}
-		withCapacity(&r)
-		if err := rec.SaveReport(ctx, r); err != nil {
-			fmt.Fprintf(stderr, "duobox: %v\n", err)
 		}
 		if asJSON {
 			if err := writeJSON(stdout, r); err != nil {
@@ -172,14 +64,9 @@ func runHealth(ctx context.Context, g *globals, stdout, stderr io.Writer, watch,
 		} else {
 			printHealth(stdout, r)
 		}
-		if r.Status != health.StatusOK {
-			return &app.Problem{Kind: app.KindNotReady, What: fmt.Sprintf("the stack is %s: %s", r.Status, r.Reason), Fix: r.Fix}
-		}
-		return nil
+		return actions.HealthError(r)
 	}
-	m := &health.Monitor{Checker: checker, Recorder: rec, Interval: interval}
-	err = m.Run(ctx, func(r health.Report) {
-		withCapacity(&r)
+	return g.core().WatchHealth(ctx, interval, func(r health.Report) {
 		if asJSON {
 			writeJSONLine(stdout, r)
 			return
@@ -187,10 +74,6 @@ func runHealth(ctx context.Context, g *globals, stdout, stderr io.Writer, watch,
 		fmt.Fprintf(stdout, "── %s\n", r.Time.Local().Format("15:04:05"))
 		printHealth(stdout, r)
 	}, func(err error) { fmt.Fprintf(stderr, "duobox: %v\n", err) })
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 func writeJSONLine(w io.Writer, v any) {

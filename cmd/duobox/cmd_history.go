@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/duobox/duobox/app/deploy"
 )
 
 func init() { register(newHistoryCommand) }
@@ -24,15 +22,7 @@ failed their health check.
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openUpgraderWith(cmd.Context(), g, deploy.PrepareReadOnly, 0, true)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			if env.engine.Ping(cmd.Context()) == nil {
-				env.reconcile(cmd.Context())
-			}
-			runs, err := env.upgrader.History(cmd.Context(), env.cfg.Name, limit)
+			runs, err := g.core().UpgradeHistory(cmd.Context(), limit)
 			if err != nil {
 				return err
 			}

@@ -4,17 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/secrets"
-	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/version"
 )
 
@@ -43,54 +42,30 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if in.GitLabURL == "" || in.GitLabVersion == "" || in.Host == "" {
 				return &usageError{cmd: "init", err: errors.New("--gitlab-url, --gitlab-version and --host are required")}
 			}
-			// Refuse a bad host before probing anything (the seed: "Do not use localhost").
+			// Refuse a bad host or version before probing anything (the seed: "Do not use localhost").
 			if err := config.CheckHostSyntax(in.Host); err != nil {
 				return app.BadInput("pass --host with the name or address GitLab uses to reach this machine (see 'duobox detect')", "--host: %v", err)
 			}
-			v, err := version.Parse(in.GitLabVersion)
-			if err != nil {
+			if _, err := version.Parse(in.GitLabVersion); err != nil {
 				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
 			}
+			var err error
 			if in.VLLM, err = vf.options(recommend.Options{Context: in.MaxModelLen}); err != nil {
 				return err
 			}
-			path, err := g.configFile()
+			token, err := readHFToken(hfTokenFile)
 			if err != nil {
-				return err
-			}
-			if _, err := os.Stat(path); err == nil && !force && !printOnly {
-				return app.BadInput("pass --force to replace it, or edit it", "a deployment config already exists at %s", path)
-			}
-			hfToken, err := readHFToken(hfTokenFile)
-			if err != nil {
-				return err
-			}
-			cat, err := loadCatalog(g)
-			if err != nil {
-				return err
-			}
-			if err := recommend.CheckGitLabVersion(v, cat); err != nil {
 				return err
 			}
 			m, err := flags.detect(ctx, g)
 			if err != nil {
 				return err
 			}
-			in.Catalog = cat
-			opts := in.VLLM
-			opts.GitLab = v
-			if in.Recommended, err = recommend.Recommend(m, cat, opts); err != nil {
-				return err
-			}
-			if in.GatewayTag == "" {
-				if tags, err := listGatewayTags(ctx, g, config.Relocate(config.DefaultGatewayImage, in.GatewayRegistry)); err == nil {
-					in.GatewayTags = tags
-				}
-			}
-			d, notes, err := deploy.NewDeployment(in)
+			res, err := g.core().Init(ctx, actions.InitRequest{Input: in, Machine: &m, HFToken: token, Replace: force, PrintOnly: printOnly})
 			if err != nil {
 				return err
 			}
+			d, path, notes := res.Config, res.Path, res.Notes
 			if printOnly {
 				body, err := config.Marshal(d)
 				if err != nil {
@@ -98,20 +73,6 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				}
 				_, err = cmd.OutOrStdout().Write(body)
 				return err
-			}
-			dirs, err := g.dirs()
-			if err != nil {
-				return err
-			}
-			if err := storeHFToken(hfToken, filepath.Join(dirs.Secrets(), stack.SecretHFToken)); err != nil {
-				return err
-			}
-			prepared, err := deploy.Prepare(d, dirs, cat)
-			if err != nil {
-				return err
-			}
-			if err := config.Save(path, d); err != nil {
-				return app.Environment(err, "check that the config folder is writable", "cannot write %s: %v", path, err)
 			}
 			if in.AuthBypass {
 				fmt.Fprintln(cmd.ErrOrStderr(), "duobox: warning: --auth-bypass turns the gateway's authentication off (AIGW_AUTH__BYPASS_EXTERNAL=true); GitLab's docs allow it only for troubleshooting")
@@ -123,7 +84,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 					Notes    []string          `json:"notes,omitempty"`
 					Warnings []string          `json:"warnings,omitempty"`
 					NewKeys  []string          `json:"new_keys,omitempty"`
-				}{path, d, notes, prepared.Warnings, prepared.NewKeys})
+				}{path, d, notes, res.Warnings, res.NewKeys})
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Wrote %s\n", path)
@@ -135,11 +96,11 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				}
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "  gateway logs in %s\n", prepared.LogDir)
-			for _, k := range prepared.NewKeys {
+			fmt.Fprintf(w, "  gateway logs in %s\n", res.LogDir)
+			for _, k := range res.NewKeys {
 				fmt.Fprintf(w, "  generated %s (0600)\n", k)
 			}
-			for _, n := range append(notes, prepared.Warnings...) {
+			for _, n := range append(notes, res.Warnings...) {
 				fmt.Fprintf(w, "Note: %s\n", n)
 			}
 			fmt.Fprintln(w, "Next: duobox up")
@@ -211,17 +172,6 @@ func readHFToken(file string) (string, error) {
 		return "", app.BadInput("give the token from https://huggingface.co/settings/tokens", "%s: %v", from, err)
 	}
 	return token, nil
-}
-
-// storeHFToken writes a checked token into the 0600 secret file.
-func storeHFToken(token, target string) error {
-	if token == "" {
-		return nil
-	}
-	if err := config.WriteFileAtomic(target, []byte(token+"\n"), 0o600); err != nil {
-		return app.Environment(err, "check that the secrets folder is writable", "cannot write %s: %v", target, err)
-	}
-	return nil
 }
 
 func joinInts(xs []int) string {

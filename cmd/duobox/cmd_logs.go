@@ -3,11 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,11 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/app/store"
-	"github.com/duobox/duobox/runtime/docker"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -261,74 +257,18 @@ func printLogSummary(w io.Writer, p *logs.Pipeline, asJSON bool) error {
 	return bw.Flush()
 }
 
-// logsTarget is the container a logs or health command reads, resolved on the engine.
-type logsTarget struct {
-	engine    *docker.Engine
-	cfg       *config.Deployment // nil when there is no config
-	stackName string
-	role      string
-	container health.ContainerState
-}
-
-// resolveLogsTarget connects and finds the container: a role (model,
-// gateway) of the stack, or a DuoBox container's name.
-func resolveLogsTarget(ctx context.Context, g *globals, stackFlag, arg string) (*logsTarget, error) {
-	t := &logsTarget{stackName: stackFlag}
-	if path, err := g.configFile(); err == nil {
-		if cfg, err := config.Load(path); err == nil {
-			t.cfg = &cfg
-			if t.stackName == "" {
-				t.stackName = cfg.Name
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-	}
-	if t.stackName == "" {
-		t.stackName = config.DefaultName
-	}
-	eng, err := docker.Connect()
-	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		eng.Close()
-		return nil, err
-	}
-	t.engine = eng
-	switch arg {
-	case stack.RoleModel, stack.RoleGateway:
-		t.role = arg
-		t.container, err = eng.ManagedContainer(ctx, t.stackName, arg)
-		if err == nil && !t.container.Exists {
-			err = app.BadInput("run 'duobox up' first, or name the stack with --stack", "the stack %q has no %s container", t.stackName, arg)
-		}
-	default:
-		t.container, err = eng.ContainerHealthState(ctx, arg)
-		if errors.Is(err, app.ErrNotFound) {
-			err = app.BadInput("say model or gateway, or give a DuoBox container's name ('duobox status' lists them)", "there is no container %q", arg)
-		}
-		t.role = t.container.Role
-	}
-	if err != nil {
-		eng.Close()
-		return nil, err
-	}
-	return t, nil
-}
-
 func runLogs(ctx context.Context, g *globals, stdout, stderr io.Writer, arg string, o logsOptions) error {
 	q, tail, err := o.query(200)
 	if err != nil {
 		return err
 	}
-	t, err := resolveLogsTarget(ctx, g, o.stack, arg)
+	t, err := g.core().ResolveLogs(ctx, o.stack, arg)
 	if err != nil {
 		return err
 	}
-	defer t.engine.Close()
-	src := docker.LogSource{Engine: t.engine}
-	name := t.container.Name
+	defer t.Close()
+	src := t.Engine.LogSource()
+	name := t.Container.Name
 	p := logs.NewPipeline(logs.Options{Ring: logs.RingOptions{MaxLines: o.ringLines}})
 
 	// --since filters on each line's time too, so it needs the engine's timestamps.
@@ -367,9 +307,9 @@ func runLogs(ctx context.Context, g *globals, stdout, stderr io.Writer, arg stri
 			p.OnRecord(cp.Write)
 		}
 	}
-	if st := openStore(ctx, g); st != nil {
+	if st, err := g.core().OpenStore(ctx); err == nil {
 		defer st.Close()
-		p.OnRecord(health.EventRecorder(ctx, health.Recorder{Store: st}, t.stackName, t.role, name))
+		p.OnRecord(health.EventRecorder(ctx, health.Recorder{Store: st}, t.StackName, t.Role, name))
 	}
 	q.Tail = 0
 	view := logs.NewView(p.Ring(), q, false)
@@ -405,35 +345,22 @@ func runLogs(ctx context.Context, g *globals, stdout, stderr io.Writer, arg stri
 }
 
 // rotatedCopy opens <log dir>/duobox-<container>.log, or says why not.
-func rotatedCopy(g *globals, t *logsTarget, stderr io.Writer) *logs.RotatedCopy {
+func rotatedCopy(g *globals, t *actions.LogsTarget, stderr io.Writer) *logs.RotatedCopy {
 	dirs, err := g.dirs()
 	if err != nil {
 		return nil
 	}
 	configured := ""
-	if t.cfg != nil {
-		configured = t.cfg.LogDir
+	if t.Config != nil {
+		configured = t.Config.LogDir
 	}
 	dir, err := stack.ResolveLogDir(configured, dirs.Data, deploy.LogDirWritable)
 	if err == nil {
 		var cp *logs.RotatedCopy
-		if cp, err = logs.NewRotatedCopy(dir, "duobox-"+t.container.Name, 10, 5); err == nil {
+		if cp, err = logs.NewRotatedCopy(dir, "duobox-"+t.Container.Name, 10, 5); err == nil {
 			return cp
 		}
 	}
 	fmt.Fprintf(stderr, "duobox: no rotated copy of the log: %v\n", err)
 	return nil
-}
-
-// openStore opens the state database, or returns nil (recording is best effort here).
-func openStore(ctx context.Context, g *globals) *store.Store {
-	dirs, err := g.dirs()
-	if err != nil {
-		return nil
-	}
-	st, err := store.Open(ctx, filepath.Clean(dirs.Database()))
-	if err != nil {
-		return nil
-	}
-	return st
 }

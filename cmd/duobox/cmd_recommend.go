@@ -1,21 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/catalog"
-	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
-	"github.com/duobox/duobox/app/version"
-	"github.com/duobox/duobox/bundles"
 )
 
 func init() { register(newRecommendCommand) }
@@ -58,18 +53,20 @@ completion, code generation and chat as far as the machine allows.
 			}
 			catalogDone := make(chan loaded, 1)
 			go func() {
-				c, err := loadCatalog(g)
+				c, err := g.core().Catalog()
 				catalogDone <- loaded{c, err}
 			}()
-			rec := startRecorder(cmd.Context(), g)
-			defer rec.close()
-			m, detectErr := flags.detectRecording(cmd.Context(), rec)
+			rec := g.core().StartRecorder(cmd.Context())
+			defer rec.Close()
+			m, detectErr := flags.detectRecording(cmd.Context(), g, rec)
 			cl := <-catalogDone
 			if cl.err != nil {
 				return cl.err
 			}
 			c := cl.c
-			v, assumed, err := resolveGitLabVersion(g, gitlabVersion, c)
+			v, assumed, err := g.core().GitLabVersion(gitlabVersion, c, func(err error) error {
+				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
+			})
 			if err != nil {
 				return err
 			}
@@ -81,11 +78,10 @@ completion, code generation and chat as far as the machine allows.
 			}
 			opts.GitLab = v
 			if opts.Engine == "" {
-				opts.Engine = configuredEngine(g)
+				opts.Engine = g.core().ConfiguredEngine()
 			}
-			<-rec.opened
-			if rec.err == nil {
-				opts.Calibrations = calibrationsFor(cmd.Context(), rec.store, m, opts.Engine)
+			if st := rec.Store(); st != nil {
+				opts.Calibrations = calibrationsFor(cmd.Context(), st, m, opts.Engine)
 			}
 			res, err := recommend.Recommend(m, c, opts)
 			if err != nil {
@@ -94,7 +90,7 @@ completion, code generation and chat as far as the machine allows.
 			if assumed {
 				res.Notes = append(res.Notes, fmt.Sprintf("No GitLab version given; assumed %s. Pass --gitlab-version X.Y for yours.", v))
 			}
-			rec.save("recommendation", res)
+			rec.Save("recommendation", res)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), recommendOutput{Machine: m, Result: res})
 			}
@@ -109,59 +105,6 @@ completion, code generation and chat as far as the machine allows.
 	cmd.Flags().IntVar(&context, "max-model-len", 0, "the same as --context (vLLM's name for it)")
 	vf.add(cmd)
 	return cmd
-}
-
-// configuredEngine is the vLLM version of the deployment config's model
-// server image, when there is a config with a version tag ("" otherwise).
-func configuredEngine(g *globals) string {
-	path, err := g.configFile()
-	if err != nil {
-		return ""
-	}
-	d, err := config.Load(path)
-	if err != nil {
-		return ""
-	}
-	if _, err := recommend.ParseEngine(d.ModelServer.Tag); err != nil {
-		return ""
-	}
-	return d.ModelServer.Tag
-}
-
-// loadCatalog loads the bundled catalog and the user's overlay, warning about a broken overlay.
-func loadCatalog(g *globals) (catalog.Catalog, error) {
-	dirs, err := g.dirs()
-	if err != nil {
-		return catalog.Catalog{}, err
-	}
-	c, overlayErr, err := bundles.CatalogWithOverlay(dirs.CatalogOverlay())
-	if err != nil {
-		return c, err
-	}
-	if overlayErr != nil {
-		g.warnf("%v", overlayErr)
-	}
-	return c, nil
-}
-
-// resolveGitLabVersion reads --gitlab-version, else the deployment config's, else the catalog's newest.
-func resolveGitLabVersion(g *globals, flag string, c catalog.Catalog) (v version.GitLab, assumed bool, err error) {
-	if flag != "" {
-		v, err = version.Parse(flag)
-		if err != nil {
-			return v, false, app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
-		}
-		return v, false, nil
-	}
-	if path, err := g.configFile(); err == nil {
-		if d, err := config.Load(path); err == nil {
-			v, err := version.Parse(d.GitLab.Version)
-			return v, false, err
-		} else if !errors.Is(err, os.ErrNotExist) && g.configPath != "" {
-			return v, false, err
-		}
-	}
-	return recommend.DefaultGitLab(c), true, nil
 }
 
 func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {

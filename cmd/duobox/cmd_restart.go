@@ -19,20 +19,11 @@ func newRestartCommand(g *globals) *cobra.Command {
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"model", "gateway"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openStack(cmd.Context(), g, deploy.Prepare)
-			if err != nil {
-				return err
-			}
-			defer env.close()
+			var on func(deploy.Event)
 			if !asJSON {
-				env.deployer.OnEvent = func(ev deploy.Event) { fmt.Fprintln(cmd.ErrOrStderr(), ev.Message) }
+				on = func(ev deploy.Event) { fmt.Fprintln(cmd.ErrOrStderr(), ev.Message) }
 			}
-			unlock, err := env.holdStack(cmd.Context(), "restart", func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "duobox: "+s) })
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			rep, err := env.deployer.Restart(cmd.Context(), env.prepared.Spec, args[0])
+			rep, err := g.core().Restart(cmd.Context(), args[0], func(s string) { fmt.Fprintln(cmd.ErrOrStderr(), "duobox: "+s) }, on)
 			if err != nil {
 				return err
 			}

@@ -34,14 +34,9 @@ unavailable (its start time measured on this machine). --stop-first forces the s
 			if len(args) == 1 {
 				role = args[0]
 			}
-			env, err := openUpgrader(cmd.Context(), g, timeout, asJSON)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			env.reconcile(cmd.Context())
-			run, err := env.upgrader.Rollback(cmd.Context(), env.cfg, role, stopFirst)
-			env.bar.done()
+			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
+			run, err := g.core().Rollback(cmd.Context(), role, timeout, stopFirst, cliEvents(g, bar))
+			bar.done()
 			if err != nil {
 				return err
 			}

@@ -2,20 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
-	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/runtime/health"
 )
 
@@ -57,62 +50,18 @@ The exit status is 0 when both steps pass and 4 otherwise.
 }
 
 func runSmokeTest(ctx context.Context, g *globals, stdout io.Writer, asJSON bool) error {
-	env, err := openHealthEnv(ctx, g)
+	res, err := g.core().Test(ctx)
 	if err != nil {
 		return err
 	}
-	defer env.close()
-	if len(env.cfg.Models) == 0 {
-		return app.BadInput("add a model to the config ('duobox init' or the GUI)", "the deployment config has no model")
-	}
-	model, err := env.engine.ManagedContainer(ctx, env.cfg.Name, stack.RoleModel)
-	if err != nil {
-		return err
-	}
-	target := health.SmokeTarget{ServedName: env.servedName(), GatewayURL: env.gatewayURL(),
-		ModelEndpoint: stack.ModelEndpoint(env.cfg.Name, 0)}
-	if model.Running && model.IPAddress != "" {
-		target.ModelURL = "http://" + net.JoinHostPort(model.IPAddress, strconv.Itoa(stack.ModelPort))
-	}
-	if cat, err := loadCatalog(g); err == nil {
-		if m, ok := cat.Find(env.cfg.Models[0].HFRepo); ok {
-			target.Family = m.Family
-		}
-	}
-	note := ""
-	if !env.cfg.Gateway.AuthBypass {
-		key, err := os.ReadFile(filepath.Join(env.dirs.Secrets(), stack.SecretAIGWSigningKey))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			note = "DuoBox has no self-signed key pair for this gateway version, so the check call goes without a token; a 401 is expected there: use GitLab's Test connection button"
-		case err != nil:
-			return fmt.Errorf("read the gateway signing key: %w", err)
-		default:
-			if target.Token, err = deploy.MintCheckToken(key, deploy.DefaultCaller, 5*time.Minute); err != nil {
-				return err
-			}
-		}
-	}
-	res := health.Smoke(ctx, nil, target)
 	if asJSON {
-		out := struct {
-			health.SmokeResult
-			Note string `json:"note,omitempty"`
-		}{res, note}
-		if err := writeJSON(stdout, out); err != nil {
+		if err := writeJSON(stdout, res); err != nil {
 			return err
 		}
 	} else {
-		printSmoke(stdout, res, note)
+		printSmoke(stdout, res.SmokeResult, res.Note)
 	}
-	if !res.OK {
-		for _, s := range res.Steps {
-			if !s.OK && !s.Skipped {
-				return &app.Problem{Kind: app.KindNotReady, What: fmt.Sprintf("%s failed: %s", s.Name, s.Diagnosis), Fix: s.Fix}
-			}
-		}
-	}
-	return nil
+	return actions.TestError(res)
 }
 
 func printSmoke(w io.Writer, r health.SmokeResult, note string) {

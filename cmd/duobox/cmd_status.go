@@ -1,19 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/deploy"
-	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/runtime/health"
 )
 
 func init() { register(newStatusCommand) }
@@ -30,25 +25,13 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openStack(cmd.Context(), g, deploy.PrepareReadOnly)
+			st, err := g.core().Status(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer env.close()
-			st, err := env.deployer.Status(cmd.Context(), env.prepared.Spec)
-			if err != nil {
-				return err
-			}
-			agent := agentPlatformProbe(cmd.Context(), env.prepared.Spec, st)
+			agent := st.AgentPlatform
 			if asJSON {
-				out := struct {
-					deploy.Status
-					AgentPlatform *health.Probe `json:"agent_platform,omitempty"`
-					AuthOff       []string      `json:"auth_off,omitempty"`
-					SecretsInEnv  []string      `json:"secrets_in_env,omitempty"`
-					Warnings      []string      `json:"warnings,omitempty"`
-				}{st, agent, env.prepared.AuthOff, env.prepared.SecretsInEnv, env.prepared.Warnings}
-				if err := writeJSON(cmd.OutOrStdout(), out); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
 					return err
 				}
 			} else {
@@ -79,7 +62,7 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 					}
 					fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", c.Name, c.Role, c.State, dash(c.Health), strings.Join(notes, "; "))
 				}
-				fmt.Fprintf(w, "network %s: %s\n", env.prepared.Spec.Network.Name, st.Network)
+				fmt.Fprintf(w, "network %s: %s\n", st.NetworkName, st.Network)
 				for _, o := range st.Orphans {
 					fmt.Fprintf(w, "leftover %s %s (removed by the next 'duobox up')\n", o.Kind, o.Name)
 				}
@@ -91,46 +74,13 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 						fmt.Fprintf(w, "%s is %s; its last log lines:\n    %s\n", c.Name, c.CrashLoop, strings.Join(c.LastLines, "\n    "))
 					}
 				}
-				printSecurityNotes(w, env.prepared)
+				printSecurityNotes(w, st.Prepared)
 			}
-			if agent != nil && !agent.OK {
-				return &app.Problem{Kind: app.KindNotReady, What: "the gateway runs but its Agent Platform half is down (" + agent.URL + "): " + agent.Detail,
-					Fix: "run 'duobox health' for the reason from the gateway's log"}
-			}
-			if !st.Healthy {
-				return &app.Problem{Kind: app.KindNotReady, What: "the stack is not fully up and healthy", Fix: "run 'duobox up'"}
-			}
-			return nil
+			return actions.StatusError(st)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// agentPlatformProbe probes the Agent Platform's gRPC health when the
-// gateway publishes its port and runs; nil otherwise.
-func agentPlatformProbe(ctx context.Context, spec stack.Spec, st deploy.Status) *health.Probe {
-	for _, c := range spec.Containers {
-		if c.Role != stack.RoleGateway || !stack.HasAgentPlatformPort(c) {
-			continue
-		}
-		for _, sc := range st.Containers {
-			if sc.Role == stack.RoleGateway && sc.State != "running" {
-				return nil
-			}
-		}
-		for _, p := range c.Ports {
-			if p.ContainerPort == stack.AgentPort {
-				host := p.HostIP
-				if host == "" || host == "0.0.0.0" || host == "::" {
-					host = "127.0.0.1"
-				}
-				pr := health.Prober{}.AgentPlatform(ctx, net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(p.HostPort)))
-				return &pr
-			}
-		}
-	}
-	return nil
 }
 
 func dash(s string) string {

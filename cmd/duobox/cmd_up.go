@@ -10,13 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
-	"github.com/duobox/duobox/app/paths"
+	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/app/store"
-	"github.com/duobox/duobox/runtime/docker"
+	"github.com/duobox/duobox/app/weights"
 )
 
 func init() { register(newUpCommand) }
@@ -36,38 +35,28 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			env, err := openStack(ctx, g, deploy.Prepare)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			for _, w := range env.prepared.Warnings {
-				fmt.Fprintf(cmd.ErrOrStderr(), "duobox: warning: %s\n", w)
-			}
-			for _, k := range env.prepared.NewKeys {
-				fmt.Fprintf(cmd.ErrOrStderr(), "duobox: generated key %s (0600)\n", k)
-			}
-			env.deployer.HealthTimeout = timeout
-			// Weights first (GPU mode): verified and resumable, so the model starts offline.
 			weightsBar := newProgressBar(cmd.ErrOrStderr())
-			onWeights := weightsBar.update
-			if asJSON {
-				onWeights = nil
-			}
-			err = deploy.EnsureWeights(ctx, env.prepared, env.cfg, env.catalog, onWeights)
-			weightsBar.end()
-			if err != nil {
-				return err
-			}
 			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
-			env.deployer.OnEvent = bar.event
-			rep, err := env.lockedUp(ctx, g)
+			o := actions.UpOptions{HealthTimeout: timeout, OnEvent: bar.event,
+				OnPrepared: func(p deploy.Prepared) {
+					for _, w := range p.Warnings {
+						fmt.Fprintf(cmd.ErrOrStderr(), "duobox: warning: %s\n", w)
+					}
+					for _, k := range p.NewKeys {
+						fmt.Fprintf(cmd.ErrOrStderr(), "duobox: generated key %s (0600)\n", k)
+					}
+				}}
+			if !asJSON {
+				o.OnWeights = func(p weights.Progress) { weightsBar.update(p) }
+			}
+			var learned []recommend.StartRecord
+			o.AfterUp = func(ctx context.Context, s *actions.Stack) { learned = learnFromStart(ctx, g, s) }
+			rep, err := g.core().Up(cmd.Context(), o)
+			weightsBar.end()
 			bar.done()
 			if err != nil {
 				return err
 			}
-			learned := learnFromStart(ctx, g, env)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
 			}
@@ -75,7 +64,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 			for _, a := range rep.Actions {
 				fmt.Fprintf(w, "%-9s %-8s %s %s\n", a.Did, a.Kind, a.Name, a.Why)
 			}
-			printEndpoints(w, env.cfg, env.prepared.Spec)
+			printEndpoints(w, rep.Config, rep.Spec)
 			printStartRecords(w, learned)
 			return nil
 		},
@@ -83,89 +72,6 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the actions as JSON (up returns only once every container is healthy)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 20*time.Minute, "how long to wait for the containers to become healthy (a first model download takes long)")
 	return cmd
-}
-
-// lockedUp is what 'duobox up' and the GUI's Deploy run once the weights are
-// in place: it holds the upgrade lock so it never overlaps an upgrade (a
-// conflict while one runs), finishes or undoes an upgrade a crash left open,
-// then makes the engine match the spec.
-func (env *stackEnv) lockedUp(ctx context.Context, g *globals) (deploy.Report, error) {
-	uenv, err := newUpgradeEnv(g, env, deploy.Prepare, env.deployer.HealthTimeout, true)
-	if err != nil {
-		return deploy.Report{}, err
-	}
-	unlock, changed, err := uenv.exclusive(ctx)
-	if err != nil {
-		return deploy.Report{}, err
-	}
-	defer unlock()
-	if changed {
-		if env.prepared, err = deploy.Prepare(env.cfg, env.dirs, env.catalog); err != nil {
-			return deploy.Report{}, err
-		}
-	}
-	return env.deployer.Up(ctx, env.prepared.Spec)
-}
-
-// stackEnv is what up, down, status and restart share: the config, the
-// prepared spec, and a deployer on the engine and the state database.
-type stackEnv struct {
-	cfg      config.Deployment
-	dirs     paths.Dirs
-	catalog  catalog.Catalog
-	prepared deploy.Prepared
-	deployer *deploy.Deployer
-	engine   *docker.Engine
-	store    *store.Store
-}
-
-// loadDeployment reads and validates the deployment config (a malformed edit
-// stops here, before the engine is touched) and resolves DuoBox's folders.
-func loadDeployment(g *globals) (config.Deployment, paths.Dirs, error) {
-	path, err := g.configFile()
-	if err != nil {
-		return config.Deployment{}, paths.Dirs{}, err
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return config.Deployment{}, paths.Dirs{}, err
-	}
-	dirs, err := g.dirs()
-	return cfg, dirs, err
-}
-
-// openStack loads and validates the config (a malformed edit stops here,
-// before the engine is touched), prepares the spec (deploy.Prepare, or
-// deploy.PrepareReadOnly for commands that must not create files) and connects.
-func openStack(ctx context.Context, g *globals, prepare func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Prepared, error)) (*stackEnv, error) {
-	cfg, dirs, err := loadDeployment(g)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := loadCatalog(g)
-	if err != nil {
-		return nil, err
-	}
-	prepared, err := prepare(cfg, dirs, cat)
-	if err != nil {
-		return nil, err
-	}
-	eng, err := docker.Connect()
-	if err != nil {
-		return nil, err
-	}
-	st, err := store.Open(ctx, dirs.Database())
-	if err != nil {
-		eng.Close()
-		return nil, err
-	}
-	return &stackEnv{cfg: cfg, dirs: dirs, catalog: cat, prepared: prepared, engine: eng, store: st,
-		deployer: &deploy.Deployer{Engine: eng, Store: st}}, nil
-}
-
-func (e *stackEnv) close() {
-	e.store.Close()
-	e.engine.Close()
 }
 
 // printEndpoints tells the user where things are and what GitLab needs.

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app/catalog"
-	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/deploy"
-	"github.com/duobox/duobox/app/hardware"
-	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/upgrade"
@@ -82,26 +77,14 @@ Only one upgrade or rollback runs at a time (a second one exits with status 5).
 			case local:
 				source = upgrade.SourceLocal
 			}
-			env, err := openUpgrader(cmd.Context(), g, timeout, asJSON)
-			if err != nil {
-				return err
-			}
-			defer env.close()
-			env.reconcile(cmd.Context())
-			target, warnings, err := upgrade.Target(cmd.Context(), upgrade.TargetInput{Config: env.cfg, Role: role, To: to,
-				GitLabVersion: gitlabVersion, Tags: tags, Source: source, Archive: archive, Force: force, FIPS: fips})
-			for _, w := range warnings {
-				g.warnf("%s", w)
-			}
+			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
+			run, err := g.core().Upgrade(cmd.Context(), actions.UpgradeRequest{Role: role, To: to, GitLabVersion: gitlabVersion,
+				Tags: tags, Source: source, Archive: archive, Force: force, FIPS: fips, Timeout: timeout, StopFirst: stopFirst}, cliEvents(g, bar))
+			bar.done()
 			if errors.Is(err, upgrade.ErrUpToDate) {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s already runs the recommended tag %s\n", role, upgrade.ImageOf(env.cfg, role).Tag)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s already runs the recommended tag %s\n", role, run.From.Tag)
 				return nil
 			}
-			if err != nil {
-				return err
-			}
-			run, err := env.upgrader.Upgrade(cmd.Context(), upgrade.Request{Config: env.cfg, Role: role, To: target, Source: source, Archive: archive, StopFirst: stopFirst})
-			env.bar.done()
 			if err != nil {
 				return err
 			}
@@ -129,17 +112,7 @@ func usageErrorf(cmd *cobra.Command, format string, args ...any) error {
 
 // runUpgradeCheck prints what is available; it needs the config, not the engine.
 func runUpgradeCheck(cmd *cobra.Command, g *globals, in upgrade.CheckInput, asJSON bool) error {
-	path, err := g.configFile()
-	if err != nil {
-		return err
-	}
-	if in.Config, err = config.Load(path); err != nil {
-		return err
-	}
-	if in.Lister.Tags == nil {
-		in.Lister.Tags = gatewayTagsFor(g) // offline: the tags a loaded bundle recorded
-	}
-	rep, err := upgrade.Check(cmd.Context(), in)
+	rep, err := g.core().UpgradeCheck(cmd.Context(), in)
 	if err != nil {
 		return err
 	}
@@ -177,89 +150,16 @@ func runUpgradeCheck(cmd *cobra.Command, g *globals, in upgrade.CheckInput, asJS
 	return nil
 }
 
-// upgradeEnv is what upgrade and rollback share: the stack and an upgrader
-// that saves the config file and records history in the state database.
-type upgradeEnv struct {
-	*stackEnv
-	upgrader *upgrade.Upgrader
-	bar      *progressPrinter
-	warn     func(format string, args ...any)
-}
-
-// openUpgrader opens the stack (deploy.Prepare) with an upgrader on it.
-func openUpgrader(ctx context.Context, g *globals, timeout time.Duration, quiet bool) (*upgradeEnv, error) {
-	return openUpgraderWith(ctx, g, deploy.Prepare, timeout, quiet)
-}
-
-// openUpgraderWith is openUpgrader with another prepare (deploy.PrepareReadOnly
-// for commands that only read).
-func openUpgraderWith(ctx context.Context, g *globals, prepare func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Prepared, error), timeout time.Duration, quiet bool) (*upgradeEnv, error) {
-	env, err := openStack(ctx, g, prepare)
-	if err != nil {
-		return nil, err
-	}
-	u, err := newUpgradeEnv(g, env, prepare, timeout, quiet)
-	if err != nil {
-		env.close()
-		return nil, err
-	}
-	return u, nil
-}
-
-// newUpgradeEnv puts an upgrader on an open stack.
-func newUpgradeEnv(g *globals, env *stackEnv, prepare func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Prepared, error), timeout time.Duration, quiet bool) (*upgradeEnv, error) {
-	path, err := g.configFile()
-	if err != nil {
-		return nil, err
-	}
-	bar := newProgressPrinter(os.Stderr, !quiet)
-	u := &upgrade.Upgrader{Engine: env.engine, Store: env.store, LockDir: env.dirs.State, ConfigPath: path,
-		Build: func(d config.Deployment) (stack.Spec, error) {
-			p, err := prepare(d, env.dirs, env.catalog)
-			return p.Spec, err
-		},
-		OnEvent: bar.event, HealthTimeout: timeout,
-		Beside: func(ctx context.Context, d config.Deployment) (upgrade.Fit, error) {
-			m, err := hardware.Detector{}.Detect(ctx) // taken now: the running model's memory counts as used
-			if err != nil {
-				return upgrade.Fit{}, err
-			}
-			return upgrade.BesideFit(m, d, env.catalog), nil
-		}}
-	return &upgradeEnv{stackEnv: env, upgrader: u, bar: bar, warn: g.warnf}, nil
-}
-
-// reconcile finishes or undoes a run an earlier crash left open, and says so.
-func (e *upgradeEnv) reconcile(ctx context.Context) {
-	runs, err := e.upgrader.Reconcile(ctx, e.cfg.Name)
-	if err != nil {
-		e.warn("%v", err)
-	}
-	e.reportReconciled(runs)
-}
-
-// exclusive holds the upgrade lock for up (failing while an upgrade runs),
-// after reconciling; it reports whether the config changed.
-func (e *upgradeEnv) exclusive(ctx context.Context) (unlock func(), changed bool, err error) {
-	runs, unlock, err := e.upgrader.Exclusive(ctx, e.cfg.Name)
-	if err != nil {
-		return nil, false, err
-	}
-	return unlock, e.reportReconciled(runs), nil
-}
-
-// reportReconciled warns about each interrupted run and reloads the config
-// when a run was finished or undone (either may have saved it).
-func (e *upgradeEnv) reportReconciled(runs []upgrade.Run) bool {
-	for _, r := range runs {
-		e.warn("found an interrupted %s of %s (%s → %s): %s", r.Action, r.Container, r.From.Tag, r.To.Tag, r.Reason)
-	}
-	if len(runs) > 0 { // the config may have changed (a finished run saved it)
-		if cfg, err := config.Load(e.upgrader.ConfigPath); err == nil {
-			e.cfg = cfg
+// cliEvents prints an action's events: warnings as warnings, the rest on bar.
+func cliEvents(g *globals, bar *progressPrinter) func(deploy.Event) {
+	return func(ev deploy.Event) {
+		if ev.Kind == deploy.EventWarning {
+			bar.endBar()
+			g.warnf("%s", ev.Message)
+			return
 		}
+		bar.event(ev)
 	}
-	return len(runs) > 0
 }
 
 func printRun(w io.Writer, r upgrade.Run, asJSON bool) error {

@@ -44,7 +44,7 @@ func weightsEnv(g *globals) (weights.Env, error) {
 
 // weightsTarget resolves MODEL (a catalog id or a repo id) through the catalog.
 func weightsTarget(g *globals, model, revision string) (weights.Target, error) {
-	c, err := loadCatalog(g)
+	c, err := g.core().Catalog()
 	if err != nil {
 		return weights.Target{}, err
 	}

@@ -8,13 +8,13 @@ import (
 	"math"
 	"time"
 
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
-	"github.com/duobox/duobox/runtime/docker"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -23,14 +23,14 @@ import (
 // start, sets them against DuoBox's prediction for that model, GPU and vLLM
 // version, and stores the measurement, which calibrates the next prediction
 // on this machine (issue 14). It never fails 'up': what it cannot read it skips.
-func learnFromStart(ctx context.Context, g *globals, env *stackEnv) []recommend.StartRecord {
-	if env.cfg.Mode != config.ModeGPU || env.engine == nil {
+func learnFromStart(ctx context.Context, g *globals, env *actions.Stack) []recommend.StartRecord {
+	if env.Config.Mode != config.ModeGPU || env.Engine == nil {
 		return nil
 	}
 	var machine *hardware.Machine
 	var out []recommend.StartRecord
-	for i, cm := range env.cfg.Models {
-		evs, _, err := health.ScanLogEvents(ctx, docker.LogSource{Engine: env.engine}, stack.ModelContainerName(env.cfg.Name, i), 5000)
+	for i, cm := range env.Config.Models {
+		evs, _, err := health.ScanLogEvents(ctx, env.Engine.LogSource(), stack.ModelContainerName(env.Config.Name, i), 5000)
 		if err != nil {
 			continue
 		}
@@ -38,7 +38,7 @@ func learnFromStart(ctx context.Context, g *globals, env *stackEnv) []recommend.
 		if math.IsNaN(measured.Weights) && math.IsNaN(measured.KVPool) {
 			continue // vLLM printed none of its memory lines (yet)
 		}
-		entry, ok := env.catalog.Find(cm.HFRepo)
+		entry, ok := env.Catalog.Find(cm.HFRepo)
 		if !ok {
 			continue
 		}
@@ -63,13 +63,13 @@ func learnFromStart(ctx context.Context, g *globals, env *stackEnv) []recommend.
 		if gpu.MemoryTotal == 0 {
 			continue
 		}
-		rec, engine := predictStart(entry, cm, env.cfg.ModelServer.Tag, gpu.MemoryTotal, measured)
+		rec, engine := predictStart(entry, cm, env.Config.ModelServer.Tag, gpu.MemoryTotal, measured)
 		out = append(out, rec)
-		if env.store != nil {
+		if env.Store != nil {
 			settings, _ := json.Marshal(rec.Settings)
 			body, _ := json.Marshal(rec)
 			meas, _ := json.Marshal(rec.Measured)
-			if err := env.store.SaveFitMeasurement(ctx, store.FitMeasurement{Model: entry.ID, GPU: gpu.Name, VLLM: engine,
+			if err := env.Store.SaveFitMeasurement(ctx, store.FitMeasurement{Model: entry.ID, GPU: gpu.Name, VLLM: engine,
 				Settings: settings, Predicted: body, Measured: meas, At: time.Now()}); err != nil {
 				g.warnf("%v", err)
 			}

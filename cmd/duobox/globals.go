@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/paths"
 )
 
@@ -13,6 +14,17 @@ import (
 type globals struct {
 	configPath string
 	stderr     io.Writer // warnings go here (the command's stderr)
+	actions    *actions.Core
+}
+
+// core is the use-case layer every command runs, made once the flags are
+// parsed (--config decides its config file).
+func (g *globals) core() *actions.Core {
+	if g.actions == nil {
+		g.actions = &actions.Core{ConfigPath: g.configPath, Connect: connectEngine,
+			Warn: func(msg string) { g.warnf("%s", msg) }}
+	}
+	return g.actions
 }
 
 // warnf prints a warning that does not stop the command.
@@ -25,25 +37,10 @@ func (g *globals) warnf(format string, args ...any) {
 }
 
 // dirs resolves DuoBox's folders and creates them.
-func (g *globals) dirs() (paths.Dirs, error) {
-	d, err := paths.Resolve()
-	if err != nil {
-		return d, err
-	}
-	return d, d.Ensure()
-}
+func (g *globals) dirs() (paths.Dirs, error) { return g.core().Dirs() }
 
 // configFile is --config, or the default deployment config path.
-func (g *globals) configFile() (string, error) {
-	if g.configPath != "" {
-		return g.configPath, nil
-	}
-	d, err := g.dirs()
-	if err != nil {
-		return "", err
-	}
-	return d.ConfigFile(), nil
-}
+func (g *globals) configFile() (string, error) { return g.core().ConfigFile() }
 
 // writeJSON prints v as indented JSON followed by a newline.
 func writeJSON(w io.Writer, v any) error {

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
+	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/ui"
 )
 
@@ -30,8 +31,15 @@ func runGUI(ctx context.Context, g *globals) error {
 	a := fyneapp.NewWithID(AppID)
 	w := a.NewWindow("DuoBox")
 	w.Resize(fyne.NewSize(1100, 760))
-	svc, closeServices := guiServices(g)
-	defer closeServices()
+	core := g.core()
+	defer core.Close()
+	svc := ui.ServicesFrom(core)
+	svc.CreateBundle = func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.CreateResult, error) {
+		return createBundle(ctx, g, bundle.CreateOptions{Output: file}, on)
+	}
+	svc.LoadBundle = func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.LoadResult, error) {
+		return loadBundle(ctx, g, file, on)
+	}
 	u := ui.New(a, w, svc)
 	// Detection and the config watcher start once the event loop runs, so
 	// they do not compete with the first frame for the CPU.

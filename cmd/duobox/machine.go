@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/hardware"
-	"github.com/duobox/duobox/app/store"
-	"github.com/duobox/duobox/runtime/docker"
 )
 
 // machineFlags are the detection overrides shared by detect, recommend and init.
@@ -54,85 +51,20 @@ func (f *machineFlags) overrides() (hardware.Overrides, error) {
 	return o, nil
 }
 
-// detect probes the machine (engine included) and records the snapshot.
-func (f *machineFlags) detect(ctx context.Context, g *globals) (hardware.Machine, error) {
-	rec := startRecorder(ctx, g)
-	defer rec.close()
-	return f.detectRecording(ctx, rec)
-}
-
-// detectRecording is detect with the caller's recorder (nil: not recorded).
-// Start rec before detecting so the database opens while the probes run.
-func (f *machineFlags) detectRecording(ctx context.Context, rec *recorder) (hardware.Machine, error) {
+// detectRecording probes the machine with the flags' overrides (the engine
+// included) and queues the snapshot on rec (nil: not recorded). Start rec
+// before detecting so the database opens while the probes run.
+func (f *machineFlags) detectRecording(ctx context.Context, g *globals, rec *actions.Recorder) (hardware.Machine, error) {
 	o, err := f.overrides()
 	if err != nil {
 		return hardware.Machine{}, err
 	}
-	d := hardware.Detector{Overrides: o}
-	if engine, err := docker.Connect(); err == nil {
-		defer engine.Close()
-		d.Engine = engine.Probe
-	} else {
-		d.Engine = func(context.Context) hardware.Engine {
-			return hardware.Engine{Error: err.Error(), Fix: "check DOCKER_HOST and 'docker context ls'"}
-		}
-	}
-	m, err := d.Detect(ctx)
-	if err != nil {
-		return m, app.BadInput("fix the override flag", "%v", err)
-	}
-	rec.save("machine", m)
-	return m, nil
+	return g.core().DetectRecording(ctx, o, rec)
 }
 
-// recorder opens the state database in the background and, on close,
-// records the snapshots saved meanwhile in one transaction; failures only
-// warn, since the command itself succeeded.
-type recorder struct {
-	g       *globals
-	ctx     context.Context
-	opened  chan struct{}
-	store   *store.Store
-	err     error
-	pending []store.Snapshot
-}
-
-func startRecorder(ctx context.Context, g *globals) *recorder {
-	r := &recorder{g: g, ctx: ctx, opened: make(chan struct{})}
-	go func() {
-		defer close(r.opened)
-		dirs, err := g.dirs()
-		if err != nil {
-			r.err = err
-			return
-		}
-		r.store, r.err = store.Open(ctx, dirs.Database())
-	}()
-	return r
-}
-
-// save queues v as the newest snapshot of kind (safe on a nil recorder: does nothing).
-func (r *recorder) save(kind string, v any) {
-	if r == nil {
-		return
-	}
-	body, _ := json.Marshal(v)
-	r.pending = append(r.pending, store.Snapshot{Kind: kind, Body: body})
-}
-
-// close writes the queued snapshots and closes the database.
-func (r *recorder) close() {
-	<-r.opened
-	if r.err != nil {
-		if len(r.pending) > 0 {
-			r.g.warnf("not recorded in the state database: %v", r.err)
-		}
-		return
-	}
-	if len(r.pending) > 0 {
-		if err := r.store.SaveSnapshots(r.ctx, time.Now(), r.pending...); err != nil {
-			r.g.warnf("not recorded in the state database: %v", err)
-		}
-	}
-	r.store.Close()
+// detect is detectRecording with its own recorder.
+func (f *machineFlags) detect(ctx context.Context, g *globals) (hardware.Machine, error) {
+	rec := g.core().StartRecorder(ctx)
+	defer rec.Close()
+	return f.detectRecording(ctx, g, rec)
 }
