@@ -159,3 +159,17 @@ func TestDetectRecordsASnapshot(t *testing.T) {
 		t.Fatalf("no state database: %v", err)
 	}
 }
+
+// 'duobox --version' and 'duobox version' say the same; a usage error names
+// the binary in its help hint.
+func TestVersionAndHelpHints(t *testing.T) {
+	c1, flag, _ := runCLI(t, "--version")
+	c2, sub, _ := runCLI(t, "version")
+	if c1 != 0 || c2 != 0 || flag != sub || !strings.HasPrefix(flag, "duobox ") {
+		t.Fatalf("--version %d %q, version %d %q", c1, flag, c2, sub)
+	}
+	code, _, errOut := runCLI(t, "init", "--host", "192.0.2.1")
+	if code != 2 || !strings.Contains(errOut, "Run 'duobox init --help'") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}

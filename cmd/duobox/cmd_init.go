@@ -40,7 +40,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if in.GitLabURL == "" || in.GitLabVersion == "" || in.Host == "" {
-				return &usageError{cmd: "init", err: errors.New("--gitlab-url, --gitlab-version and --host are required")}
+				return &usageError{cmd: cmd.CommandPath(), err: errors.New("--gitlab-url, --gitlab-version and --host are required")}
 			}
 			// Refuse a bad host or version before probing anything (the seed: "Do not use localhost").
 			if err := config.CheckHostSyntax(in.Host); err != nil {

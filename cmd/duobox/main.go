@@ -82,6 +82,8 @@ With no command, DuoBox opens its desktop window.
 			return runGUI(cmd.Context(), g)
 		},
 	}
+	root.Version = duoboxVersion()
+	root.SetVersionTemplate("duobox {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "deployment config file (default: $DUOBOX_HOME/config/deployment.yaml or the XDG config dir)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c.CommandPath(), err: err}
