@@ -71,7 +71,7 @@ func newConfigureView(u *UI) *ConfigureView {
 	v.HFToken = widget.NewPasswordEntry()
 	v.HFToken.SetPlaceHolder("hf_… (only for gated models; stored in a 0600 file, never in the config)")
 	v.LogDir = widget.NewEntry()
-	v.LogDir.SetPlaceHolder("/srv/gitlab-agw when writable, else DuoBox's data folder")
+	v.LogDir.SetPlaceHolder("only used when the gateway env sets AIGW_LOGGING__TO_FILE")
 	v.DocsIndex = widget.NewEntry()
 	v.DocsIndex.SetPlaceHolder("optional: path to a docs.db (GitLab 17.2–17.3 docs answers)")
 	v.GatewayRegistry = registryEntry()

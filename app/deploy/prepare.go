@@ -59,15 +59,19 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 			return nil
 		}
 	}
-	logDir, err := stack.ResolveLogDir(d.LogDir, dirs.Data, check)
-	if readOnly && err != nil { // not created yet: name the folder up would use
-		logDir, err = filepath.Join(dirs.Data, "gitlab-agw"), nil
-		if d.LogDir != "" {
-			logDir = d.LogDir
+	var logDir string
+	var err error
+	if stack.GatewayLogsToFile(d) { // no folder nothing writes
+		logDir, err = stack.ResolveLogDir(d.LogDir, dirs.Data, check)
+		if readOnly && err != nil { // not created yet: name the folder up would use
+			logDir, err = filepath.Join(dirs.Data, "gitlab-agw"), nil
+			if d.LogDir != "" {
+				logDir = d.LogDir
+			}
 		}
-	}
-	if err != nil {
-		return p, err
+		if err != nil {
+			return p, err
+		}
 	}
 	p.LogDir = logDir
 	var warn string

@@ -41,8 +41,15 @@ func TestPrepare_PublishesOnAllAddressesOnlyWhenAsked(t *testing.T) {
 	if p.HostIP != "" || len(p.Warnings) == 0 || !strings.Contains(p.Warnings[0], "publish_all_addresses") {
 		t.Errorf("publish all: host ip %q warnings %v", p.HostIP, p.Warnings)
 	}
-	if st, err := os.Stat(p.LogDir); err != nil || st.Mode().Perm() != 0o700 {
-		t.Errorf("log folder: %v %v, want 0700", st.Mode().Perm(), err)
+	if _, err := os.Stat(d.LogDir); p.LogDir != "" || !os.IsNotExist(err) {
+		t.Errorf("log folder %q made although the gateway writes no log file (%v)", p.LogDir, err)
+	}
+	d.Gateway.Image.Env = map[string]string{"AIGW_LOGGING__TO_FILE": "/var/log/aigateway/aigateway.log"}
+	if p, err = Prepare(d, dirs, bundlesCatalog(t)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(p.LogDir); err != nil || st.Mode().Perm() != 0o700 || p.LogDir != d.LogDir {
+		t.Errorf("log folder %q for the gateway's log file: %v, want 0700", p.LogDir, err)
 	}
 }
 

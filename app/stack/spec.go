@@ -384,12 +384,7 @@ func gatewayContainer(d config.Deployment, o Options, v version.GitLab, gitlabUR
 		Health: Health{Test: healthTest(d.Gateway.Image.HealthCmd, gatewayHealthURL), URL: gatewayHealthURL, Interval: 10 * time.Second,
 			Timeout: 5 * time.Second, StartPeriod: 2 * time.Minute, Retries: 3},
 	}
-	if o.LogDir != "" {
-		// AIGW_LOGGING__TO_FILE is deliberately not set: the gateway's
-		// FileHandler replaces its stdout handler (ai_gateway/structured_logging.py),
-		// so its lines would leave 'docker logs', which DuoBox's log view and
-		// health reasons read; the image's user (aigateway) may also not write
-		// here. A user who wants the file sets it in gateway.image.env.
+	if o.LogDir != "" && GatewayLogsToFile(d) {
 		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.LogDir, Target: gatewayLogPath})
 	}
 	if d.DocsIndex != "" {
@@ -498,6 +493,17 @@ func healthTest(custom []string, url string) []string {
 		return append([]string{"CMD"}, custom...)
 	}
 	return []string{"CMD", "python3", "-c", fmt.Sprintf(pythonHealthProbeFormat, url)}
+}
+
+// GatewayLogsToFile reports whether the user asked the gateway for a log
+// file (AIGW_LOGGING__TO_FILE in gateway.image.env). Only then is the log
+// directory created and mounted at /var/log/aigateway: without it the gateway
+// writes no file (ai_gateway/config.py ConfigLogging.to_file), and DuoBox does
+// not set it, because the gateway's file handler replaces its stdout handler
+// (ai_gateway/structured_logging.py), so its lines would leave 'docker logs',
+// which DuoBox's log view and health reasons read.
+func GatewayLogsToFile(d config.Deployment) bool {
+	return d.Gateway.Image.Env["AIGW_LOGGING__TO_FILE"] != ""
 }
 
 // ResolveLogDir picks the seed's log directory: /srv/gitlab-agw when it

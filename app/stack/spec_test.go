@@ -112,8 +112,8 @@ func TestBuildGatewayEnvByVersion(t *testing.T) {
 			}
 		}
 		if !slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/data/docs.db", Target: tc.docsTarget, ReadOnly: true}) ||
-			!slices.Contains(g.Mounts, Mount{Type: "bind", Source: "/srv/gitlab-agw", Target: gatewayLogPath}) {
-			t.Errorf("%s: mounts %v", tc.version, g.Mounts)
+			slices.ContainsFunc(g.Mounts, func(m Mount) bool { return m.Target == gatewayLogPath }) {
+			t.Errorf("%s: mounts %v (no log folder unless the gateway is asked for a log file)", tc.version, g.Mounts)
 		}
 	}
 }
@@ -335,5 +335,18 @@ func TestReadSecretsRefusesGroupReadableFile(t *testing.T) {
 	_, err := ReadSecrets(Container{SecretEnv: []SecretEnv{{Name: "K", File: f}}})
 	if err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("want refusal with chmod fix, got %v", err)
+	}
+}
+
+func TestBuildMountsTheLogFolderOnlyForALogFile(t *testing.T) {
+	d := testConfig("18.5")
+	gw := build(t, d).Containers[1]
+	if slices.ContainsFunc(gw.Mounts, func(m Mount) bool { return m.Target == gatewayLogPath }) || GatewayLogsToFile(d) {
+		t.Fatalf("log folder mounted although the gateway writes no file: %v", gw.Mounts)
+	}
+	d.Gateway.Image.Env = map[string]string{"AIGW_LOGGING__TO_FILE": gatewayLogPath + "/aigateway.log"}
+	gw = build(t, d).Containers[1]
+	if !slices.Contains(gw.Mounts, Mount{Type: "bind", Source: "/srv/gitlab-agw", Target: gatewayLogPath}) {
+		t.Fatalf("gateway asked for a log file, mounts %v", gw.Mounts)
 	}
 }

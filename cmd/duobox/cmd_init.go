@@ -96,7 +96,9 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				}
 				fmt.Fprintln(w)
 			}
-			fmt.Fprintf(w, "  gateway logs in %s\n", res.LogDir)
+			if res.LogDir != "" {
+				fmt.Fprintf(w, "  gateway log file in %s (mounted at /var/log/aigateway)\n", res.LogDir)
+			}
 			for _, k := range res.NewKeys {
 				fmt.Fprintf(w, "  generated %s (0600)\n", k)
 			}
@@ -126,7 +128,7 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 	f.StringVar(&in.ModelServerImage, "model-server-image", "", "model server image, repository[:tag] (a mirror, a patched or a CPU build)")
 	f.StringVar(&in.GatewayHealthCmd, "gateway-health-cmd", "", `the gateway's health command: "cmd args…" run in the image, "CMD-SHELL <line>", or "none" (DuoBox then probes from outside)`)
 	f.StringVar(&in.ModelServerHealthCmd, "model-server-health-cmd", "", `the model server's health command, e.g. "curl -fsS http://127.0.0.1:8000/health", "CMD-SHELL <line>", or "none"`)
-	f.StringVar(&in.LogDir, "log-dir", "", "gateway log directory (default /srv/gitlab-agw when writable, else under DuoBox's data folder)")
+	f.StringVar(&in.LogDir, "log-dir", "", "gateway log directory, mounted at /var/log/aigateway only when gateway.image.env sets AIGW_LOGGING__TO_FILE (default /srv/gitlab-agw when writable, else under DuoBox's data folder)")
 	f.StringVar(&in.DocsIndex, "docs-index", "", "a documentation index (docs.db) to mount into the gateway (needed for 17.2–17.3 docs answers)")
 	f.BoolVar(&in.PublishAll, "publish-all", false, "publish the gateway on all addresses of this machine (needed when --host is not one of its addresses, e.g. behind NAT)")
 	f.BoolVar(&in.AuthBypass, "auth-bypass", false, "turn the gateway's authentication off (AIGW_AUTH__BYPASS_EXTERNAL=true): troubleshooting only")
