@@ -11,6 +11,7 @@ import (
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/gitlab"
 	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/upgrade"
 	"github.com/duobox/duobox/app/weights"
@@ -79,8 +80,16 @@ func ServicesFrom(c *actions.Core) Services {
 			return s, nil
 		},
 		ExportDir: exportDir,
-		UpgradeCheck: func(ctx context.Context) (UpgradeInfo, error) {
-			rep, err := c.UpgradeCheck(ctx, upgrade.CheckInput{Role: stack.RoleGateway})
+		UpgradeCheck: func(ctx context.Context, q UpgradeQuery) (UpgradeInfo, error) {
+			in := upgrade.CheckInput{Role: q.Role}
+			if q.TagsFile != "" {
+				tags, err := release.ReadTagsFile(q.TagsFile)
+				if err != nil {
+					return UpgradeInfo{}, err
+				}
+				in.Tags = tags
+			}
+			rep, err := c.UpgradeCheck(ctx, in)
 			if err != nil {
 				return UpgradeInfo{}, err
 			}
@@ -95,12 +104,23 @@ func ServicesFrom(c *actions.Core) Services {
 			}
 			return info, nil
 		},
-		Upgrade: func(ctx context.Context, to string, onStep func(UpgradeStep)) error {
-			run, err := c.Upgrade(ctx, actions.UpgradeRequest{Role: stack.RoleGateway, To: to}, upgradeSteps(onStep))
+		Upgrade: func(ctx context.Context, q UpgradeQuery, to string, onStep func(UpgradeStep)) error {
+			req := actions.UpgradeRequest{Role: q.Role, To: to}
+			if q.TagsFile != "" {
+				tags, err := release.ReadTagsFile(q.TagsFile)
+				if err != nil {
+					return err
+				}
+				req.Tags = tags
+			}
+			if q.Archive != "" {
+				req.Source, req.Archive = upgrade.SourceArchive, q.Archive
+			}
+			run, err := c.Upgrade(ctx, req, upgradeSteps(onStep))
 			return rolledBack(run, err, onStep)
 		},
-		Rollback: func(ctx context.Context, onStep func(UpgradeStep)) error {
-			run, err := c.Rollback(ctx, stack.RoleGateway, 0, false, upgradeSteps(onStep))
+		Rollback: func(ctx context.Context, role string, onStep func(UpgradeStep)) error {
+			run, err := c.Rollback(ctx, role, 0, false, upgradeSteps(onStep))
 			return rolledBack(run, err, onStep)
 		},
 		UpgradeHistory: func(ctx context.Context) ([]UpgradeRecord, error) {

@@ -69,9 +69,9 @@ type Services struct {
 
 	// UpgradeCheck, Upgrade, Rollback and UpgradeHistory are the
 	// health-gated upgrade (app/upgrade).
-	UpgradeCheck   func(ctx context.Context) (UpgradeInfo, error)
-	Upgrade        func(ctx context.Context, target string, onStep func(UpgradeStep)) error
-	Rollback       func(ctx context.Context, onStep func(UpgradeStep)) error
+	UpgradeCheck   func(ctx context.Context, q UpgradeQuery) (UpgradeInfo, error)
+	Upgrade        func(ctx context.Context, q UpgradeQuery, target string, onStep func(UpgradeStep)) error
+	Rollback       func(ctx context.Context, role string, onStep func(UpgradeStep)) error
 	UpgradeHistory func(ctx context.Context) ([]UpgradeRecord, error)
 
 	// Snippet builds the GitLab-side configuration in one format.
@@ -140,6 +140,14 @@ type LogStream interface {
 	Export(path string, f LogFilter) error
 	// Close stops following.
 	Close()
+}
+
+// UpgradeQuery says which container an upgrade is about and, offline,
+// where its versions come from.
+type UpgradeQuery struct {
+	Role     string // stack.RoleGateway (default) or stack.RoleModel
+	TagsFile string // offline: a file listing the tags, one per line
+	Archive  string // offline: a 'docker save' image archive to upgrade from
 }
 
 // UpgradeInfo is what Upgrade can move to.

@@ -10,6 +10,9 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/stack"
 )
 
 // UpgradeView shows the running and available gateway versions, upgrades
@@ -23,7 +26,17 @@ type UpgradeView struct {
 	Progress  *widget.ProgressBar
 	Steps     *widget.Label
 	History   *fyne.Container
-	Content   fyne.CanvasObject
+	// Role chooses the container: the AI Gateway or the model server.
+	Role *widget.RadioGroup
+	// TagsFile and Archive choose an offline source (a file dialog each);
+	// Online goes back to the registry.
+	TagsFile *widget.Button
+	Archive  *widget.Button
+	Online   *widget.Button
+	Source   *widget.Label
+	Content  fyne.CanvasObject
+
+	query UpgradeQuery
 
 	u  *UI
 	mu sync.Mutex
@@ -45,6 +58,34 @@ func newUpgradeView(u *UI) *UpgradeView {
 	v.Progress.Hide()
 	v.Steps = wrapped("")
 	v.History = container.NewVBox()
+	v.query.Role = stack.RoleGateway
+	v.Role = widget.NewRadioGroup([]string{roleGatewayLabel, roleModelLabel}, func(s string) {
+		v.query.Role = stack.RoleGateway
+		if s == roleModelLabel {
+			v.query.Role = stack.RoleModel
+		}
+		v.check()
+	})
+	v.Role.Horizontal = true
+	v.Role.Selected = roleGatewayLabel
+	v.TagsFile = widget.NewButtonWithIcon("Tags file…", theme.FileTextIcon(), func() {
+		v.u.chooseFile("Use these tags", func(path string) {
+			v.query.TagsFile, v.query.Archive = path, ""
+			v.check()
+		})
+	})
+	v.Archive = widget.NewButtonWithIcon("Image archive…", theme.FolderOpenIcon(), func() {
+		v.u.chooseFile("Upgrade from this archive", func(path string) {
+			v.query.Archive, v.query.TagsFile = path, ""
+			v.check()
+		})
+	})
+	v.Online = widget.NewButtonWithIcon("Registry", theme.ViewRefreshIcon(), func() {
+		v.query.Archive, v.query.TagsFile = "", ""
+		v.check()
+	})
+	v.Source = wrapped("")
+	v.showSource()
 	if u.svc.UpgradeCheck == nil || u.svc.Upgrade == nil {
 		v.Rollback.Disable()
 		v.Content = container.NewVBox(unavailable("Upgrading from the window"))
@@ -54,9 +95,11 @@ func newUpgradeView(u *UI) *UpgradeView {
 		v.Rollback.Disable()
 	}
 	v.Content = scrolled(container.NewVBox(
+		container.NewHBox(widget.NewLabel("Container"), v.Role),
+		container.NewHBox(widget.NewLabel("Versions from"), v.Online, v.TagsFile, v.Archive), v.Source,
 		v.Current,
 		container.NewBorder(nil, nil, widget.NewLabel("Upgrade to"), container.NewHBox(v.Upgrade, v.Rollback), v.Available),
-		wrapped("An upgrade pulls the new gateway image, swaps the container and waits until it is healthy; when it is not, DuoBox rolls back to the previous image by itself and says why."),
+		wrapped("An upgrade pulls the new image (or loads it from the archive), swaps the container and waits until it is healthy; when it is not, DuoBox rolls back to the previous image by itself and says why."),
 		v.Progress, v.Steps,
 		heading("History"), v.History,
 	))
@@ -74,8 +117,10 @@ func (v *UpgradeView) check() {
 		v.Rollback.Disable()
 		return
 	}
+	q := v.query
+	v.showSource()
 	v.u.bg.run(func(ctx context.Context) func() {
-		info, err := v.u.svc.UpgradeCheck(ctx)
+		info, err := v.u.svc.UpgradeCheck(ctx, q)
 		var hist []UpgradeRecord
 		var herr error
 		if v.u.svc.UpgradeHistory != nil {
@@ -84,6 +129,11 @@ func (v *UpgradeView) check() {
 		return func() {
 			if err != nil {
 				sayErr(v.Current, err)
+				v.Available.Options = nil
+				v.Available.ClearSelected()
+				v.Available.PlaceHolder = "(the list could not be read)"
+				v.Available.Refresh()
+				v.Upgrade.Disable()
 			} else {
 				v.showInfo(info)
 			}
@@ -102,7 +152,8 @@ func (v *UpgradeView) showInfo(info UpgradeInfo) {
 	for _, n := range info.Notes {
 		text += "\n" + n
 	}
-	v.Current.SetText(text)
+	say(v.Current, app.SeverityNote, text)
+	v.Available.PlaceHolder = "(no newer version)"
 	v.Available.Options = info.Available
 	if len(info.Available) > 0 {
 		v.Available.SetSelected(info.Available[0])
@@ -110,6 +161,9 @@ func (v *UpgradeView) showInfo(info UpgradeInfo) {
 	} else {
 		v.Available.ClearSelected()
 		v.Upgrade.Disable()
+	}
+	if v.query.Archive != "" { // the archive's own tag is the target
+		v.Upgrade.Enable()
 	}
 	v.Available.Refresh()
 }
@@ -138,17 +192,18 @@ func (v *UpgradeView) showHistory(hist []UpgradeRecord, err error) {
 
 func (v *UpgradeView) onUpgrade() {
 	target := v.Available.Selected
-	if target == "" {
+	q := v.query
+	if target == "" && q.Archive == "" {
 		return
 	}
 	v.runStepped("Upgrading to "+target+"…", func(ctx context.Context, on func(UpgradeStep)) error {
-		return v.u.svc.Upgrade(ctx, target, on)
+		return v.u.svc.Upgrade(ctx, q, target, on)
 	})
 }
 
 func (v *UpgradeView) onRollback() {
 	v.runStepped("Rolling back to the previous image…", func(ctx context.Context, on func(UpgradeStep)) error {
-		return v.u.svc.Rollback(ctx, on)
+		return v.u.svc.Rollback(ctx, v.query.Role, on)
 	})
 }
 
@@ -186,7 +241,7 @@ func (v *UpgradeView) runStepped(start string, work func(context.Context, func(U
 			v.render()
 			v.Progress.Hide()
 			if err != nil {
-				v.Steps.SetText(v.Steps.Text + "\n" + problem(err))
+				say(v.Steps, app.SeverityOf(err), v.Steps.Text+"\n"+problem(err))
 			}
 			v.check()
 		}
@@ -206,4 +261,24 @@ func (v *UpgradeView) render() {
 	}
 	v.Steps.SetText(text)
 	v.Progress.SetValue(v.pull)
+}
+
+const (
+	roleGatewayLabel = "AI Gateway"
+	roleModelLabel   = "Model server"
+)
+
+// showSource says where the versions come from.
+func (v *UpgradeView) showSource() {
+	switch {
+	case v.query.Archive != "":
+		v.Source.SetText("Offline: the image in " + v.query.Archive)
+		if v.u.svc.Upgrade != nil {
+			v.Upgrade.Enable()
+		}
+	case v.query.TagsFile != "":
+		v.Source.SetText("Offline: the tags listed in " + v.query.TagsFile)
+	default:
+		v.Source.SetText("The image's registry.")
+	}
 }
