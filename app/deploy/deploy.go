@@ -103,10 +103,8 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 	if err := d.removeOrphans(ctx, spec, &rep); err != nil {
 		return rep, err
 	}
-	for i := range spec.Containers {
-		if err := d.ensureImage(ctx, facts, &spec.Containers[i]); err != nil {
-			return rep, err
-		}
+	if err := d.ensureImages(ctx, facts, spec.Containers); err != nil {
+		return rep, err
 	}
 
 	var created []Object // this run's creations, undone on failure
@@ -163,16 +161,17 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 	if err = runAll(jobs); err != nil {
 		return rep, err
 	}
-	// Create (or recreate) all containers concurrently, then issue the
-	// starts in spec order — model server(s) first, then the gateway —
-	// without waiting for one start to finish before the next: the gateway
-	// calls the model only on request, so it needs the model's name on the
-	// network, not its readiness. Health is awaited for all together.
+	// Create (or recreate) each container and start it as soon as it is
+	// created, all containers at once: the gateway calls the model only on
+	// request, so it needs the model's name on the network, not its
+	// readiness. Health is awaited for all together.
 	type outcome struct {
-		obj     Object
-		act     Action
-		created []Object
-		err     error
+		obj      Object
+		act      Action
+		created  []Object
+		err      error
+		startErr error
+		started  time.Time
 	}
 	outcomes := make([]outcome, len(spec.Containers))
 	var wg sync.WaitGroup
@@ -182,39 +181,34 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 			defer wg.Done()
 			o := &outcomes[i]
 			o.obj, o.act, o.err = d.ensureContainer(ctx, spec, c, secrets[c.Name], &o.created)
+			if o.err != nil || o.act.Did == "kept" {
+				return
+			}
+			o.started = time.Now()
+			o.startErr = d.Engine.Start(ctx, o.obj.ID)
 		}()
 	}
 	wg.Wait()
 	ids := map[string]string{}
-	errs := make([]error, len(spec.Containers))
+	started := map[string]time.Time{}
+	errs := make([]error, 0, 2*len(spec.Containers))
 	for i, c := range spec.Containers {
 		o := outcomes[i]
 		created = append(created, o.created...)
-		if errs[i] = o.err; o.err != nil {
+		if o.err != nil {
+			errs = append(errs, o.err)
 			continue
 		}
 		ids[c.Name] = o.obj.ID
 		rep.Actions = append(rep.Actions, o.act)
+		if !o.started.IsZero() {
+			started[c.Name] = o.started
+		}
+	}
+	for _, o := range outcomes {
+		errs = append(errs, o.startErr)
 	}
 	if err = firstProblem(errs); err != nil {
-		return rep, err
-	}
-	startErrs := make([]error, len(spec.Containers))
-	started := map[string]time.Time{}
-	for i, c := range spec.Containers {
-		if outcomes[i].act.Did == "kept" {
-			continue
-		}
-		started[c.Name] = time.Now()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			startErrs[i] = d.Engine.Start(ctx, ids[c.Name])
-		}()
-		time.Sleep(time.Millisecond) // keep the issue order: model first
-	}
-	wg.Wait()
-	if err = firstProblem(startErrs); err != nil {
 		return rep, err
 	}
 	err = d.waitHealthy(ctx, spec.Containers, ids, started)
@@ -258,6 +252,13 @@ func (d *Deployer) preflight(ctx context.Context, spec stack.Spec) (*engineFacts
 		facts.info = d.Engine.Probe(context.WithoutCancel(ctx))
 		close(facts.done)
 	}()
+	if a, ok := d.Engine.(archer); ok { // the engine's architecture alone comes faster than its whole probe
+		facts.archDone = make(chan struct{})
+		go func() {
+			facts.serverArch, _ = a.ServerArch(context.WithoutCancel(ctx))
+			close(facts.archDone)
+		}()
+	}
 	for _, c := range spec.Containers {
 		if c.GPU == nil {
 			continue
@@ -274,6 +275,30 @@ func (d *Deployer) preflight(ctx context.Context, spec stack.Spec) (*engineFacts
 type engineFacts struct {
 	done chan struct{}
 	info hardware.Engine
+
+	archDone   chan struct{} // nil when the engine cannot tell its architecture alone
+	serverArch string
+}
+
+// archer is an engine that tells its architecture with a cheap call (the
+// Docker engine's /version) instead of the whole probe (/info).
+type archer interface {
+	ServerArch(ctx context.Context) (string, error)
+}
+
+// arch is the probe as far as the platform check needs it: the
+// architecture, from the cheap call when there is one.
+func (f *engineFacts) arch(ctx context.Context) hardware.Engine {
+	if f.archDone != nil {
+		select {
+		case <-f.archDone:
+		case <-ctx.Done():
+		}
+		if f.serverArch != "" {
+			return hardware.Engine{Arch: f.serverArch}
+		}
+	}
+	return f.get(ctx)
 }
 
 func (f *engineFacts) get(ctx context.Context) hardware.Engine {
@@ -375,7 +400,36 @@ func (d *Deployer) ensureImage(ctx context.Context, facts *engineFacts, c *stack
 	if err != nil {
 		return err
 	}
-	return d.applyPlatform(ctx, facts.get(ctx), c, info, true)
+	return d.applyPlatform(ctx, facts.arch(ctx), c, info, true)
+}
+
+// ensureImages makes every container's image present. The usual case, all
+// present, is checked for all images at once; any missing is pulled one
+// after the other (one progress bar at a time).
+func (d *Deployer) ensureImages(ctx context.Context, facts *engineFacts, cs []stack.Container) error {
+	infos := make([]ImageInfo, len(cs))
+	errs := make([]error, len(cs))
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			infos[i], errs[i] = d.Engine.Image(ctx, cs[i].Image)
+		}()
+	}
+	wg.Wait()
+	for i := range cs {
+		if errs[i] != nil {
+			if err := d.ensureImage(ctx, facts, &cs[i]); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := d.applyPlatform(ctx, facts.arch(ctx), &cs[i], infos[i], true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyPlatform sets c.Platform (and its hash) when the local image is built
@@ -594,12 +648,36 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 	base := map[string]int{}     // restarts before this wait: history, not this run's failure
 	for len(pending) > 0 {
 		var still []stack.Container
-		for _, c := range pending {
-			ok, err := d.healthy(ctx, c, ids[c.Name], outside, base)
-			if err != nil {
-				return err
+		oks := make([]bool, len(pending))
+		errs := make([]error, len(pending))
+		seen := make([]map[string]bool, len(pending))
+		bases := make([]map[string]int, len(pending))
+		var wg sync.WaitGroup
+		for i, c := range pending { // all at once: a health exec takes a while on a busy engine
+			// each its own maps (maps are not for sharing between goroutines)
+			seen[i] = map[string]bool{c.Name: outside[c.Name]}
+			bases[i] = map[string]int{}
+			if n, ok := base[c.Name]; ok {
+				bases[i][c.Name] = n
 			}
-			if ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				oks[i], errs[i] = d.healthy(ctx, c, ids[c.Name], seen[i], bases[i])
+			}()
+		}
+		wg.Wait()
+		for i, c := range pending {
+			outside[c.Name] = seen[i][c.Name]
+			if n, ok := bases[i][c.Name]; ok {
+				base[c.Name] = n
+			}
+		}
+		if err := firstProblem(errs); err != nil {
+			return err
+		}
+		for i, c := range pending {
+			if ok := oks[i]; ok {
 				d.step(c.Name, "%s is healthy", c.Name)
 				if at, ok := started[c.Name]; ok {
 					SaveStartTime(ctx, d.Store, c.Name, c.Image, time.Since(at))

@@ -401,6 +401,9 @@ func (e armHostWithEmulation) Probe(ctx context.Context) hardware.Engine {
 	return p
 }
 
+// ServerArch is the cheap answer deploy asks first; it must tell the same.
+func (e armHostWithEmulation) ServerArch(context.Context) (string, error) { return "arm64", nil }
+
 func (e armHostWithEmulation) CanEmulate(context.Context, string) bool { return true }
 
 func TestUpPlatformMismatch_FakeArmHostReport_RunsAmd64ImageWithPlatformAndSaysSo(t *testing.T) {
