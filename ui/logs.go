@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"github.com/duobox/duobox/app"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,9 +26,12 @@ const MaxLogLines = 100_000
 // and stream filters, colour by level and export. Lines reach the list in
 // batches: one fyne.Do per tick for all panes, never one per line.
 type LogsView struct {
-	Tabs    *container.AppTabs
-	Panes   map[string]*LogPane // by role
-	Content fyne.CanvasObject
+	Tabs  *container.AppTabs
+	Panes map[string]*LogPane // by role; otherPane for the chosen container
+	// Container chooses any container of the stack for the Other pane.
+	Container *widget.Select
+	Other     *LogPane
+	Content   fyne.CanvasObject
 
 	u       *UI
 	started bool
@@ -76,6 +80,14 @@ func newLogsView(u *UI) *LogsView {
 		}
 		v.Tabs.Append(container.NewTabItem(title, p.Content))
 	}
+	// Any other container of the stack (e.g. the one an upgrade kept), chosen here.
+	v.Other = newLogPane(u, "")
+	v.Other.Status.SetText("Choose a container of this stack above.")
+	v.Panes[otherPane] = v.Other
+	v.Container = widget.NewSelect(nil, func(name string) { v.Other.retarget(name) })
+	v.Container.PlaceHolder = "choose a container of this stack"
+	v.Tabs.Append(container.NewTabItem("Other container", container.NewBorder(
+		container.NewBorder(nil, nil, widget.NewLabel("Container"), nil, v.Container), nil, nil, nil, v.Other.Content)))
 	v.Content = v.Tabs
 	return v
 }
@@ -170,14 +182,17 @@ func (v *LogsView) ensureFollowing() {
 	}
 	if v.u.config() == nil {
 		for _, p := range v.Panes {
-			p.Status.SetText("Nothing deployed yet. Fix: deploy first (Deploy, or 'duobox up'); the logs show here then.")
+			say(p.Status, app.SeverityNote, "Nothing deployed yet. Fix: press Deploy; the logs show here then.")
 		}
 		return
 	}
 	v.started = true
 	for _, p := range v.Panes {
-		p.open()
+		if p.role != "" {
+			p.open()
+		}
 	}
+	v.listContainers()
 	if v.tick > 0 {
 		go v.poll()
 	}
@@ -194,8 +209,9 @@ func (v *LogsView) PollOnce() {
 
 func (p *LogPane) open() {
 	p.Status.SetText("Connecting…")
+	role := p.role
 	p.u.bg.run(func(ctx context.Context) func() {
-		s, err := p.u.svc.FollowLogs(ctx, p.role)
+		s, err := p.u.svc.FollowLogs(ctx, role)
 		return func() {
 			if err != nil {
 				sayErr(p.Status, err)
@@ -421,3 +437,42 @@ func (r *ring[T]) push(v T) {
 }
 
 func (r *ring[T]) reset() { *r = ring[T]{} }
+
+// otherPane keys the pane that follows a container chosen by name.
+const otherPane = "other"
+
+// listContainers fills the container choice with the stack's containers.
+func (v *LogsView) listContainers() {
+	if v.u.svc.LogContainers == nil {
+		v.Container.Disable()
+		return
+	}
+	v.u.bg.run(func(ctx context.Context) func() {
+		names, err := v.u.svc.LogContainers(ctx)
+		return func() {
+			if err != nil {
+				sayErr(v.Other.Status, err)
+				return
+			}
+			v.Container.Options = names
+			v.Container.Refresh()
+		}
+	})
+}
+
+// retarget follows another container in this pane; UI goroutine only.
+func (p *LogPane) retarget(name string) {
+	if name == "" || name == p.role {
+		return
+	}
+	p.close()
+	p.mu.Lock()
+	p.role = name
+	p.after = 0
+	p.gen++
+	p.mu.Unlock()
+	p.seqs.reset()
+	p.received.Store(0)
+	p.List.Refresh()
+	p.open()
+}

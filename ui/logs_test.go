@@ -153,7 +153,7 @@ func TestLogs_beforeDeployTellsWhatToDo(t *testing.T) {
 	b.svc.FollowLogs = func(context.Context, string) (LogStream, error) { return &fakeEngineLogStream{}, nil }
 	u := b.open()
 	selectTab(u, TabLogs)
-	if got := u.Logs.Panes[stack.RoleGateway].Status.Text; !strings.Contains(got, "Fix: deploy first") {
+	if got := u.Logs.Panes[stack.RoleGateway].Status.Text; !strings.Contains(got, "Fix: press Deploy") || strings.Contains(got, "duobox ") {
 		t.Errorf("status %q", got)
 	}
 }
@@ -179,5 +179,37 @@ func TestLogRing_KeepsTheNewestInOrder(t *testing.T) {
 	r.reset()
 	if r.len() != 0 {
 		t.Fatal("reset ring still holds values")
+	}
+}
+
+// Any container of the stack (e.g. the one an upgrade kept) is chosen in the window.
+func TestLogs_chooseAnotherContainer(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	var followed []string
+	kept := &fakeEngineLogStream{}
+	kept.add(3, "info", "old gateway line")
+	b.svc.FollowLogs = func(_ context.Context, which string) (LogStream, error) {
+		followed = append(followed, which)
+		if which == "duobox-gateway-rollback" {
+			return kept, nil
+		}
+		return &fakeEngineLogStream{}, nil
+	}
+	b.svc.LogContainers = func(context.Context) ([]string, error) {
+		return []string{"duobox-gateway", "duobox-gateway-rollback", "duobox-model"}, nil
+	}
+	u := b.open()
+	selectTab(u, TabLogs)
+	u.Wait()
+	v := u.Logs
+	if len(v.Container.Options) != 3 {
+		t.Fatalf("options %v", v.Container.Options)
+	}
+	v.Container.SetSelected("duobox-gateway-rollback")
+	u.Wait()
+	v.PollOnce()
+	if followed[len(followed)-1] != "duobox-gateway-rollback" || len(v.Other.Lines()) != 3 {
+		t.Fatalf("followed %v, %d lines", followed, len(v.Other.Lines()))
 	}
 }
