@@ -78,7 +78,7 @@ func (c *Core) ConfigFile() (string, error) {
 	if c.ConfigPath != "" {
 		return c.ConfigPath, nil
 	}
-	d, err := c.Dirs()
+	d, err := paths.Resolve() // resolve only: a rejected command creates nothing
 	if err != nil {
 		return "", err
 	}
@@ -109,7 +109,7 @@ func (c *Core) LoadDeployment() (config.Deployment, paths.Dirs, error) {
 // Catalog loads the bundled catalog and the user's overlay, warning about a
 // broken overlay.
 func (c *Core) Catalog() (catalog.Catalog, error) {
-	dirs, err := c.Dirs()
+	dirs, err := paths.Resolve() // read only: nothing is created to read the overlay
 	if err != nil {
 		return catalog.Catalog{}, err
 	}

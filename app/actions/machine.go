@@ -3,6 +3,8 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"github.com/duobox/duobox/app/paths"
+	"os"
 	"time"
 
 	"github.com/duobox/duobox/app"
@@ -105,36 +107,40 @@ func (c *Core) ConfiguredEngine() string {
 	return d.ModelServer.Tag
 }
 
-// Recorder opens the state database in the background and, on Close,
-// records the snapshots saved meanwhile in one transaction; failures only
-// warn, since the action itself succeeded.
+// Recorder records snapshots in the state database on Close. The database
+// (and DuoBox's folders) is opened to read only when it exists, and created
+// only when there is something to save, so a command refused for bad input
+// creates nothing (issue 16); failures only warn, since the action itself
+// succeeded.
 type Recorder struct {
 	c       *Core
 	ctx     context.Context
-	opened  chan struct{}
 	store   *store.Store
-	err     error
 	pending []store.Snapshot
 }
 
-// StartRecorder starts opening the state database.
+// StartRecorder makes a recorder; nothing is opened yet.
 func (c *Core) StartRecorder(ctx context.Context) *Recorder {
-	r := &Recorder{c: c, ctx: ctx, opened: make(chan struct{})}
-	go func() {
-		defer close(r.opened)
-		r.store, r.err = c.OpenStore(ctx)
-	}()
-	return r
+	return &Recorder{c: c, ctx: ctx}
 }
 
-// Store is the opened state database (nil when it could not be opened).
+// Store is the state database when it exists already (nil otherwise), for reading.
 func (r *Recorder) Store() *store.Store {
 	if r == nil {
 		return nil
 	}
-	<-r.opened
-	if r.err != nil {
+	if r.store != nil {
+		return r.store
+	}
+	d, err := paths.Resolve()
+	if err != nil {
 		return nil
+	}
+	if _, err := os.Stat(d.Database()); err != nil {
+		return nil
+	}
+	if r.store, err = store.Open(r.ctx, d.Database()); err != nil {
+		r.store = nil
 	}
 	return r.store
 }
@@ -153,19 +159,23 @@ func (r *Recorder) Close() {
 	if r == nil {
 		return
 	}
-	<-r.opened
-	if r.err != nil {
-		if len(r.pending) > 0 {
-			r.c.warn("not recorded in the state database: " + r.err.Error())
+	if r.store == nil && len(r.pending) > 0 {
+		st, err := r.c.OpenStore(r.ctx)
+		if err != nil {
+			r.c.warn("not recorded in the state database: " + err.Error())
+			return
 		}
+		r.store = st
+	}
+	if r.store == nil {
 		return
 	}
+	defer r.store.Close()
 	if len(r.pending) > 0 {
 		if err := r.store.SaveSnapshots(r.ctx, time.Now(), r.pending...); err != nil {
 			r.c.warn("not recorded in the state database: " + err.Error())
 		}
 	}
-	r.store.Close()
 }
 
 // StartMemory reads, per configured model, vLLM's memory figures at its

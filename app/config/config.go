@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
@@ -158,6 +160,9 @@ type Gateway struct {
 	PublishAll bool `yaml:"publish_all_addresses,omitempty"`
 }
 
+// MaxConfigSize caps the deployment config a command reads.
+const MaxConfigSize = 1 << 20
+
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
@@ -288,6 +293,9 @@ func (d Deployment) Validate() error {
 	if d.Gateway.AgentPort == d.Gateway.Port {
 		add("gateway.agent_port: %d is gateway.port as well; the Agent Platform needs its own port", d.Gateway.AgentPort)
 	}
+	if d.Gateway.Port == d.Gateway.AgentPort && d.Gateway.Port != 0 {
+		add("gateway.agent_port: %d is the same port as gateway.port; the gateway publishes two ports (5052 and 50052 by default)", d.Gateway.AgentPort)
+	}
 	if d.LogDir != "" && !filepath.IsAbs(d.LogDir) {
 		add("log_dir: %q must be an absolute path", d.LogDir)
 	}
@@ -307,6 +315,12 @@ func NormalizeGitLabURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", errors.New("empty: give the URL people open GitLab with, for example https://gitlab.example.com")
+	}
+	// "javascript:alert(1)" is a scheme, not a host: never suggest https://javascript:…
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && !strings.Contains(raw, "://") && !strings.Contains(u.Scheme, ".") {
+		if _, perr := strconv.Atoi(strings.SplitN(u.Opaque, "/", 2)[0]); perr != nil {
+			return "", fmt.Errorf("%q: the scheme must be http or https, not %q; give the URL people open GitLab with, for example https://gitlab.example.com", raw, u.Scheme)
+		}
 	}
 	if !strings.Contains(raw, "://") {
 		return "", fmt.Errorf("%q has no scheme: write https://%s (or http:// if GitLab has no TLS)", raw, raw)
@@ -334,6 +348,13 @@ func NormalizeGitLabURL(raw string) (string, error) {
 // Load reads and validates a config file. A missing file yields an error
 // wrapping os.ErrNotExist.
 func Load(path string) (Deployment, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return Deployment{}, app.BadInput("give the deployment config file (deployment.yaml), not a folder", "%s is a folder, not a config file", path)
+	} else if err == nil && st.Size() > MaxConfigSize {
+		return Deployment{}, app.BadInput("give the deployment config DuoBox wrote (a few KB)", "%s is %d bytes; a deployment config is at most %d", path, st.Size(), MaxConfigSize)
+	} else if err != nil && errors.Is(err, syscall.ENOTDIR) {
+		return Deployment{}, app.Environment(err, "check DUOBOX_HOME and --config", "%s cannot be read: a part of its path is a file, not a folder", path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

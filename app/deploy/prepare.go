@@ -140,6 +140,13 @@ func LocalBindAddress(host string) (ip, warning string) {
 	return ip, warning
 }
 
+// HostIsLocal reports whether host is (or resolves to) a non-loopback
+// address of this machine: the gateway can then be published on it alone.
+func HostIsLocal(host string) bool {
+	_, _, local := bindAddress(host, false)
+	return local
+}
+
 // bindAddress returns the host's own address and local=true when it is (or
 // resolves to) an address of this machine; otherwise "" (all addresses) and
 // a warning, which says it was asked for when publishAll is set.

@@ -5,8 +5,10 @@ package paths
 
 import (
 	"errors"
+	"github.com/duobox/duobox/app"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // EnvHome names the variable that puts every DuoBox file under one folder.
@@ -26,6 +28,9 @@ func Resolve() (Dirs, error) {
 	if home := os.Getenv(EnvHome); home != "" {
 		abs, err := filepath.Abs(home)
 		if err != nil {
+			return Dirs{}, err
+		}
+		if err := checkHome(abs); err != nil {
 			return Dirs{}, err
 		}
 		return Dirs{
@@ -57,7 +62,8 @@ func Resolve() (Dirs, error) {
 func (d Dirs) Ensure() error {
 	for _, dir := range []string{d.Config, d.Data, d.State, d.Cache, d.Secrets()} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
+			return app.Environment(err, "set "+EnvHome+" (or XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_STATE_HOME) to a folder you can write, or free space on its disk",
+				"cannot create DuoBox's folder %s: %v", dir, err)
 		}
 	}
 	return nil
@@ -74,3 +80,19 @@ func (d Dirs) Secrets() string { return filepath.Join(d.Config, "secrets") }
 
 // Database is the SQLite state file.
 func (d Dirs) Database() string { return filepath.Join(d.State, "duobox.db") }
+
+// checkHome refuses a DUOBOX_HOME that cannot hold DuoBox's folders: a file,
+// or a place in a kernel file system (/proc, /sys, /dev).
+func checkHome(abs string) error {
+	for _, fs := range []string{"/proc", "/sys", "/dev"} {
+		if abs == fs || strings.HasPrefix(abs, fs+"/") {
+			return app.Environment(nil, "set "+EnvHome+" to a folder on a disk you can write, for example ~/duobox",
+				"%s=%s is inside %s, a kernel file system that cannot hold DuoBox's files", EnvHome, abs, fs)
+		}
+	}
+	if st, err := os.Stat(abs); err == nil && !st.IsDir() {
+		return app.Environment(nil, "set "+EnvHome+" to a folder (it is created when missing), not a file",
+			"%s=%s is a file, not a folder", EnvHome, abs)
+	}
+	return nil
+}

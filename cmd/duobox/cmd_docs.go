@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/docsindex"
 )
 
@@ -39,6 +41,9 @@ an existing FILE is refused without --force. The file does not record the GitLab
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if u, err := url.Parse(req.SourceURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return app.BadInput("give the GitLab server as http(s)://host, for example "+docsindex.DefaultSourceURL, "--source-url %q is not an http(s) URL", req.SourceURL)
+			}
 			if req.Output == "" {
 				out, err := g.core().DefaultDocsIndex()
 				if err != nil {

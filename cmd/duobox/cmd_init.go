@@ -49,6 +49,29 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if _, err := version.Parse(in.GitLabVersion); err != nil {
 				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
 			}
+			// Every flag is checked before anything is detected or written (issue 16).
+			for _, flag := range []string{"port", "agent-port"} {
+				if cmd.Flags().Changed(flag) {
+					if p, _ := cmd.Flags().GetInt(flag); p < 1 || p > 65535 {
+						return app.BadInput("give a TCP port between 1 and 65535, or leave the flag out for the default", "--%s %d is not a TCP port", flag, p)
+					}
+				}
+			}
+			if cmd.Flags().Changed("max-model-len") && in.MaxModelLen <= 0 {
+				return app.BadInput("give a positive number of tokens, for example --max-model-len 16384, or leave the flag out for the recommendation's", "--max-model-len %d is not a context length", in.MaxModelLen)
+			}
+			for _, m := range in.Models { // a catalog id (one word) or an org/name repo id
+				if strings.Count(m, "/") > 1 || strings.HasPrefix(m, "/") || strings.HasSuffix(m, "/") || strings.Contains(m, "..") || strings.ContainsAny(m, " \t\\") {
+					return app.BadInput("give a Hugging Face repo id such as mistralai/Mistral-7B-Instruct-v0.3 (org/name), or a catalog id", "--model %q is not a model id", m)
+				}
+			}
+			if _, err := config.NormalizeGitLabURL(in.GitLabURL); err != nil {
+				return app.BadInput("pass --gitlab-url like https://gitlab.example.com", "--gitlab-url: %v", err)
+			}
+			if !in.PublishAll && !deploy.HostIsLocal(in.Host) {
+				return app.BadInput("give an address of this machine as --host (see 'duobox detect'), or publish on all addresses explicitly with --publish-all",
+					"%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", in.Host)
+			}
 			var err error
 			if in.VLLM, err = vf.options(recommend.Options{Context: in.MaxModelLen}); err != nil {
 				return err

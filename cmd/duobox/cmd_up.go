@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
@@ -35,6 +36,9 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if timeout <= 0 { // checked first: bad input writes nothing and touches no engine
+				return app.BadInput("give how long to wait as a positive duration, for example --timeout 30m", "--timeout %s is not a positive duration", timeout)
+			}
 			weightsBar := newProgressBar(cmd.ErrOrStderr())
 			bar := newProgressPrinter(cmd.ErrOrStderr(), !asJSON)
 			o := actions.UpOptions{HealthTimeout: timeout, OnEvent: bar.event,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/weights"
 )
 
@@ -35,7 +36,7 @@ else huggingface-cli's token file. It is sent to the hub only, never printed.
 
 // weightsEnv reads the hub settings, the token included.
 func weightsEnv(g *globals) (weights.Env, error) {
-	dirs, err := g.dirs()
+	dirs, err := paths.Resolve() // read only: the token is read, nothing is created
 	if err != nil {
 		return weights.Env{}, err
 	}
@@ -69,11 +70,11 @@ Free disk space is checked first. A second pull of the same model waits for the 
 ` + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := weightsEnv(g)
+			target, err := weightsTarget(g, args[0], revision) // checked first: bad input writes nothing
 			if err != nil {
 				return err
 			}
-			target, err := weightsTarget(g, args[0], revision)
+			env, err := weightsEnv(g)
 			if err != nil {
 				return err
 			}

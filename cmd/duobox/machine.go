@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,9 @@ func (f *machineFlags) overrides() (hardware.Overrides, error) {
 			return o, app.BadInput("write NAME:MiB", "%v", err)
 		}
 		o.GPUs = append(o.GPUs, g)
+	}
+	if math.IsNaN(f.ramGiB) || math.IsInf(f.ramGiB, 0) || f.ramGiB > 1<<20 {
+		return o, app.BadInput("give a number of GiB, e.g. --ram 64", "--ram %g is not a memory size", f.ramGiB)
 	}
 	if f.ramGiB < 0 {
 		return o, app.BadInput("give a positive number of GiB, e.g. --ram 64", "--ram %g is negative", f.ramGiB)
