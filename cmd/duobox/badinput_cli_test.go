@@ -113,6 +113,7 @@ func TestBadInputs_ExitCodeMessageAndNothingChanged(t *testing.T) {
 			}
 			writeRawConfig(t, home, body)
 		}, code: 2, want: "not an environment variable name"},
+		{name: "logs --from-file a folder", args: []string{"logs", "--from-file", tmp}, code: 2, want: "not a regular file"},
 		{name: "up --timeout negative", args: []string{"up", "--timeout", "-5s"}, code: 2, want: "not a positive duration"},
 		{name: "up --timeout 0", args: []string{"up", "--timeout", "0"}, code: 2, want: "not a positive duration"},
 		// Values out of range

@@ -157,6 +157,9 @@ func runLogsFromFile(ctx context.Context, stdout io.Writer, o logsOptions) error
 	}
 	var in io.Reader = os.Stdin
 	if o.fromFile != "-" {
+		if st, err := os.Stat(o.fromFile); err == nil && !st.Mode().IsRegular() {
+			return app.BadInput("give the path of a saved log file (docker logs NAME > FILE), not a folder", "--from-file %s is not a regular file", o.fromFile)
+		}
 		f, err := os.Open(o.fromFile)
 		if err != nil {
 			return app.BadInput("give the path of a saved log file", "cannot read %s: %v", o.fromFile, err)
