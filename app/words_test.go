@@ -65,3 +65,15 @@ func TestInWindowWords_everyMessageOfTheCore(t *testing.T) {
 		t.Fatalf("only %d messages found: the walk is broken", n)
 	}
 }
+
+// One remedy, one fix per face: the CLI keeps its command, the window names its control.
+func TestProblem_fixPerFace(t *testing.T) {
+	p := &Problem{Kind: KindEnvironment, What: "gated", Fix: "set HF_TOKEN", Remedy: RemedyHFToken}
+	if p.FixFor(FaceCLI) != "set HF_TOKEN" || !strings.Contains(p.FixFor(FaceWindow), "Hugging Face token field") {
+		t.Fatalf("cli %q window %q", p.FixFor(FaceCLI), p.FixFor(FaceWindow))
+	}
+	d := &Problem{Kind: KindNotReady, What: "nothing deployed", Remedy: RemedyDeploy}
+	if d.Error() != "nothing deployed — run 'duobox up'" || d.FixFor(FaceWindow) != "press Deploy" {
+		t.Fatalf("%q / %q", d.Error(), d.FixFor(FaceWindow))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 )
@@ -236,7 +237,7 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 
 func (v *ConfigureView) onSave() {
 	if v.u.svc.SaveConfig == nil {
-		v.Result.SetText("Saving is not available in this build; run 'duobox init'.")
+		say(v.Result, app.SeverityWarning, "Saving is not available in this build of DuoBox.")
 		return
 	}
 	in, err := v.Input()

@@ -83,7 +83,7 @@ func newDeployView(u *UI) *DeployView {
 
 func (v *DeployView) onStart() {
 	if v.u.config() == nil {
-		v.Result.SetText("There is no deployment config yet. Fix: fill in Configure and press Save config (or run 'duobox init').")
+		say(v.Result, app.SeverityNote, "There is no deployment config yet. Fix: fill in Configure and press Save config.")
 		return
 	}
 	v.Start.Disable()

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
 )
@@ -59,7 +60,7 @@ func newMachineView(u *UI) *MachineView {
 // detect probes the machine in the background, then recommends.
 func (v *MachineView) detect() {
 	if v.u.svc.Detect == nil {
-		v.Status.SetText("Detection is not available in this build; run 'duobox detect'.")
+		say(v.Status, app.SeverityWarning, "Detection is not available in this build of DuoBox.")
 		return
 	}
 	v.Status.SetText("Detecting this machine…")

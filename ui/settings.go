@@ -81,7 +81,7 @@ func newSettingsView(u *UI) *SettingsView {
 	v.ConfigPath = widget.NewLabelWithStyle(path, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	v.ConfigPath.Wrapping = fyne.TextWrapBreak
 	v.CopyPath = u.copyButton("Copy path", func() string { return u.svc.ConfigPath })
-	v.ConfigState = wrapped("No deployment config yet. Go through \"This machine\" → \"Choose model\" → \"Configure\" to write one, or run 'duobox init'.")
+	v.ConfigState = wrapped("No deployment config yet. Go through \"This machine\" → \"Choose model\" → \"Configure\" to write one.")
 	v.ConfigError = wrapped("")
 	v.ConfigError.Importance = widget.DangerImportance
 	v.ConfigError.Hide()

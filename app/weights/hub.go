@@ -252,7 +252,11 @@ func (h *hub) statusError(resp *http.Response, repo, revision, path string) erro
 		} else {
 			fix += "create a read token at https://huggingface.co/settings/tokens and set HF_TOKEN or save it in DuoBox's secrets folder as " + TokenSecretName + " (mode 0600)"
 		}
-		return &app.Problem{Kind: app.KindEnvironment, What: g.Error(), Fix: fix, Err: g}
+		p := &app.Problem{Kind: app.KindEnvironment, What: g.Error(), Fix: fix, Err: g}
+		if !g.TokenSent {
+			p.Remedy = app.RemedyHFToken // the window: Configure's Hugging Face token field
+		}
+		return p
 	}
 	return &app.Problem{Kind: app.KindEnvironment, What: fmt.Sprintf("the hub answered %s for %s", resp.Status, what),
 		Fix: "try again later, or set HF_ENDPOINT to a working mirror", Err: errHTTPStatus{resp.StatusCode}}
