@@ -251,6 +251,16 @@ func testbedStack(ctx context.Context, env *benchEnv, home string) (stop func(),
 	return stopStack, nil
 }
 
+// openOnTab makes the window that guiProcess starts with home open on tab
+// (Fyne's preferences under the XDG_CONFIG_HOME guiProcess sets).
+func openOnTab(home, tab string) error {
+	prefs := filepath.Join(home, "xdg", "fyne", "io.duobox.DuoBox", "preferences.json")
+	if err := os.MkdirAll(filepath.Dir(prefs), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(prefs, []byte(`{"last-tab":"`+tab+`"}`), 0o600)
+}
+
 func vmRSS(pid int) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -277,11 +287,7 @@ func benchGUIIdleRSS(ctx context.Context, env *benchEnv) (result, error) {
 	}
 	defer stopStack()
 	// Open on Logs (which starts following both containers), then show the Dashboard.
-	prefs := filepath.Join(home, "xdg", "fyne", "io.duobox.DuoBox", "preferences.json")
-	if err := os.MkdirAll(filepath.Dir(prefs), 0o755); err != nil {
-		return result{}, err
-	}
-	if err := os.WriteFile(prefs, []byte(`{"last-tab":"Logs"}`), 0o600); err != nil {
+	if err := openOnTab(home, "Logs"); err != nil {
 		return result{}, err
 	}
 	x, err := startXvfb(ctx)

@@ -53,11 +53,7 @@ func benchGUILogsFollow(ctx context.Context, env *benchEnv) (result, error) {
 	if out, err := exec.CommandContext(ctx, "docker", quiet...).CombinedOutput(); err != nil {
 		return result{}, fmt.Errorf("docker run: %v: %s", err, out)
 	}
-	prefs := filepath.Join(home, "xdg", "fyne", "io.duobox.DuoBox", "preferences.json")
-	if err := os.MkdirAll(filepath.Dir(prefs), 0o700); err != nil {
-		return result{}, err
-	}
-	if err := os.WriteFile(prefs, []byte(`{"last-tab":"Logs"}`), 0o600); err != nil {
+	if err := openOnTab(home, "Logs"); err != nil {
 		return result{}, err
 	}
 	x, err := startXvfb(ctx)
