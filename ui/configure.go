@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 )
@@ -242,11 +243,15 @@ func (v *ConfigureView) onSave() {
 	}
 	in, err := v.Input()
 	if err != nil {
-		v.Result.SetText("Please fix: " + strings.ReplaceAll(err.Error(), "\n", "; "))
-		v.Result.Importance = widget.DangerImportance
-		v.Result.Refresh()
+		say(v.Result, app.SeverityError, "Please fix: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
+	v.save(in)
+}
+
+// save writes the config; without a GPU it asks before using CPU mode
+// (nothing switches on its own).
+func (v *ConfigureView) save(in deploy.InitInput) {
 	token := strings.TrimSpace(v.HFToken.Text)
 	v.Save.Disable()
 	v.Result.Importance = widget.MediumImportance
@@ -255,6 +260,16 @@ func (v *ConfigureView) onSave() {
 		d, notes, err := v.u.svc.SaveConfig(ctx, in, token)
 		return func() {
 			v.Save.Enable()
+			if errors.Is(err, actions.ErrNoGPU) && in.Mode != config.ModeCPU {
+				sayErr(v.Result, err)
+				v.u.confirm("No NVIDIA GPU", "This machine has no NVIDIA GPU the Docker engine can use. Use CPU mode (slow; to try the flow)?", func(ok bool) {
+					if ok {
+						in.Mode = config.ModeCPU
+						v.save(in)
+					}
+				})
+				return
+			}
 			if err != nil {
 				sayErr(v.Result, err)
 				return
@@ -265,8 +280,7 @@ func (v *ConfigureView) onSave() {
 			for _, n := range notes {
 				msg += "\nNote: " + n
 			}
-			v.Result.Importance = widget.SuccessImportance
-			v.Result.SetText(msg)
+			say(v.Result, app.SeveritySuccess, msg)
 			v.Next.Enable()
 		}
 	})

@@ -8,7 +8,10 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
 )
 
 func TestConfigure_validatesHostLiveAndSavesTheConfig(t *testing.T) {
@@ -117,5 +120,33 @@ func TestConfigure_imagesHealthCommandsAndAgentPort(t *testing.T) {
 	if v2.AgentPort.Text != "50152" || v2.ModelServerImage.Text != "mirror.example.com/vllm-cpu:v0.18.1" ||
 		v2.ModelServerHealthCmd.Text != "curl -fsS http://127.0.0.1:8000/health" || v2.GatewayHealthCmd.Text != "none" {
 		t.Errorf("fill: %q %q %q %q", v2.AgentPort.Text, v2.ModelServerImage.Text, v2.ModelServerHealthCmd.Text, v2.GatewayHealthCmd.Text)
+	}
+}
+
+// Without a GPU, Save config asks before using CPU mode; nothing switches on its own.
+func TestConfigure_noGPUAsksForCPUMode(t *testing.T) {
+	b := newBed(t)
+	var modes []string
+	b.svc.SaveConfig = func(_ context.Context, in deploy.InitInput, _ string) (config.Deployment, []string, error) {
+		modes = append(modes, in.Mode)
+		if in.Mode != config.ModeCPU {
+			return config.Deployment{}, nil, &app.Problem{Kind: app.KindBadInput, Err: actions.ErrNoGPU, Remedy: app.RemedyCPUMode, What: "no NVIDIA GPU"}
+		}
+		return config.Deployment{Mode: config.ModeCPU}, nil, nil
+	}
+	u := b.open()
+	asked := ""
+	u.confirm = func(title, _ string, done func(bool)) { asked = title; done(true) }
+	selectTab(u, TabConfigure)
+	v := u.Configure
+	test.Type(v.GitLabURL, "https://gitlab.example.com/")
+	test.Type(v.Version, "18.2")
+	v.Host.SetText("")
+	test.Type(v.Host, "192.0.2.10")
+	test.Tap(v.Save)
+	u.Wait()
+	u.Wait()
+	if asked == "" || len(modes) != 2 || modes[0] == config.ModeCPU || modes[1] != config.ModeCPU {
+		t.Fatalf("asked %q, modes %v, result %q", asked, modes, v.Result.Text)
 	}
 }

@@ -70,6 +70,8 @@ type UI struct {
 	// pickFolder and pickFile ask for a folder or a file (a dialog; tests replace them).
 	pickFolder func(title string, done func(path string))
 	pickFile   func(title string, done func(path string))
+	// confirm asks a yes/no question (a dialog; tests replace it).
+	confirm func(title, question string, done func(bool))
 }
 
 // New builds the window's content on a and w and sets it; call Start to
@@ -120,6 +122,7 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 		d.SetConfirmText(title)
 		d.Show()
 	}
+	u.confirm = func(title, question string, done func(bool)) { dialog.ShowConfirm(title, question, done, w) }
 	// Ctrl+1…9 switch screens, in sidebar order.
 	for i, key := range []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9} {
 		i := i
