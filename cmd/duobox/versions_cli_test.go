@@ -13,8 +13,8 @@ func TestGitLabVersionOutsideTableExitsTwoNamingKnownVersions(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
 	for _, args := range [][]string{
-		{"init", "--gitlab-url", "https://gitlab.example.com", "--host", "192.0.2.10", "--gitlab-version", "16.11", "--mode", "cpu"},
-		{"init", "--gitlab-url", "https://gitlab.example.com", "--host", "192.0.2.10", "--gitlab-version", "20.1", "--mode", "cpu"},
+		{"init", "--gitlab-url", "https://gitlab.example.com", "--host", "192.0.2.10", "--publish-all", "--gitlab-version", "16.11", "--mode", "cpu"},
+		{"init", "--gitlab-url", "https://gitlab.example.com", "--host", "192.0.2.10", "--publish-all", "--gitlab-version", "20.1", "--mode", "cpu"},
 		{"env", "--gitlab-version", "20.1", "--host", "192.0.2.10"},
 		{"recommend", "--gitlab-version", "19.12"},
 	} {
