@@ -12,6 +12,7 @@ import (
 	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/secrets"
 	"github.com/duobox/duobox/app/version"
@@ -46,8 +47,12 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if err := config.CheckHostSyntax(in.Host); err != nil {
 				return app.BadInput("pass --host with the name or address GitLab uses to reach this machine (see 'duobox detect')", "--host: %v", err)
 			}
-			if _, err := version.Parse(in.GitLabVersion); err != nil {
+			v, err := version.Parse(in.GitLabVersion)
+			if err != nil {
 				return app.BadInput("pass --gitlab-version like 17.9 or 18.2.1-ee", "%v", err)
+			}
+			if err := gitlabversions.Check(v); err != nil { // before the host: issue 12's answer names the versions known
+				return err
 			}
 			// Every flag is checked before anything is detected or written (issue 16).
 			for _, flag := range []string{"port", "agent-port"} {
@@ -72,7 +77,6 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 				return app.BadInput("give an address of this machine as --host (see 'duobox detect'), or publish on all addresses explicitly with --publish-all",
 					"%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", in.Host)
 			}
-			var err error
 			if in.VLLM, err = vf.options(recommend.Options{Context: in.MaxModelLen}); err != nil {
 				return err
 			}
