@@ -287,28 +287,36 @@ func compareSemver(a, b [3]int) int {
 }
 
 // ReadTagsFile reads one tag per line (blank lines and # comments skipped):
-// the offline stand-in for listing a registry.
+// the offline stand-in for listing a registry. A line that is not an image
+// tag (a binary file, a pasted table) is bad input naming the line.
 func ReadTagsFile(path string) ([]string, error) {
+	const fix = "give a text file with one image tag per line (for example the output of 'crane ls IMAGE')"
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, app.BadInput("give a text file with one image tag per line (for example the output of 'crane ls IMAGE')",
-			"cannot read the tags file %s: %v", path, errors.Unwrap(err))
+		return nil, app.BadInput(fix, "cannot read the tags file %s: %v", path, errors.Unwrap(err))
 	}
 	defer f.Close()
 	tags := []string{}
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		if !tagPattern.MatchString(line) {
+			return nil, app.BadInput(fix, "line %d of the tags file %s is not an image tag: %.40q", n, path, line)
+		}
 		tags = append(tags, line)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read tags file %s: %w", path, err)
+		return nil, app.BadInput(fix, "the tags file %s is not a list of tags: %v", path, err)
 	}
 	return tags, nil
 }
+
+// tagPattern is an image tag as the registry API defines it (distribution's
+// reference grammar: a word character, then up to 127 of [A-Za-z0-9_.-]).
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // Digests asks the registry for the manifest digest of each tag (HEAD
 // requests, a few at a time, 10 s in all). Tags it cannot resolve are absent.

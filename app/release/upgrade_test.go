@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"net/http/httptest"
 	"os"
@@ -190,6 +191,17 @@ func TestReadTagsFile(t *testing.T) {
 	}
 	if _, err := ReadTagsFile(filepath.Join(t.TempDir(), "missing.txt")); app.KindOf(err) != app.KindBadInput {
 		t.Errorf("missing file: %v", err)
+	}
+	for name, body := range map[string][]byte{
+		"binary":       {0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0xff, 0xfe, '\n'},
+		"table":        []byte("REPOSITORY TAG\nself-hosted-v18.5.0-ee\n"),
+		"one long run": bytes.Repeat([]byte{'a'}, 200_000),
+	} {
+		bad := filepath.Join(t.TempDir(), name)
+		os.WriteFile(bad, body, 0o644)
+		if _, err := ReadTagsFile(bad); app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "tags file") {
+			t.Errorf("%s: %v, want bad input about the tags file", name, err)
+		}
 	}
 }
 
