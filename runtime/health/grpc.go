@@ -58,7 +58,11 @@ func (p Prober) AgentPlatform(ctx context.Context, addr string) Probe {
 		if strings.Contains(d, "connection refused") {
 			pr.Detail = "nothing listens on the Agent Platform port: the Duo Workflow Service is not running inside the gateway container"
 			pr.Fix = "read the gateway's log ('duobox logs gateway --level warning'): the service logs why it stopped"
-		} else if strings.Contains(err.Error(), "http2") || strings.Contains(err.Error(), "EOF") || strings.Contains(err.Error(), "malformed") {
+		} else if e := err.Error(); strings.Contains(e, "http2") || strings.Contains(e, "EOF") || strings.Contains(e, "malformed") ||
+			// A peer that accepted the connection and then closed it on the
+			// HTTP/2 preface (an HTTP/1 server): which of these the client
+			// sees depends on when the close lands while it writes.
+			strings.Contains(e, "broken pipe") || strings.Contains(e, "connection reset") {
 			pr.Connected = true
 			pr.Detail = "the Agent Platform port does not speak plaintext gRPC: " + err.Error()
 			pr.Fix = "if the service runs with TLS, GitLab needs the secure setting on; otherwise something else holds the port"
