@@ -28,7 +28,7 @@ func (u *Upgrader) lock(stackName, op string) (unlock func(), err error) {
 	}
 	if held {
 		return nil, app.Conflict(nil, "wait until it finishes ('duobox history' shows upgrades and rollbacks), then run the command again",
-			"%s, so %s cannot change the stack %q now", u.holder(stackName), commandName(op), stackName)
+			"%s, so this %s cannot change the stack %q now", u.holder(stackName), operationName(op), stackName)
 	}
 	writeHolder(u.lockPath(stackName), op)
 	return l.Unlock, nil
@@ -48,26 +48,33 @@ func (u *Upgrader) Hold(ctx context.Context, stackName, op string, onWait func(h
 			return l.Unlock, nil
 		}
 		if !waited && onWait != nil {
-			onWait(fmt.Sprintf("waiting: %s; %s starts when it finishes", u.holder(stackName), commandName(op)))
+			onWait(fmt.Sprintf("waiting: %s; this %s starts when it finishes", u.holder(stackName), operationName(op)))
 		}
 		waited = true
 		select {
 		case <-ctx.Done():
 			return nil, app.Conflict(ctx.Err(), "run the command again once it has finished",
-				"%s; %s stopped waiting for it", u.holder(stackName), commandName(op))
+				"%s; this %s stopped waiting for it", u.holder(stackName), operationName(op))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
 
-func commandName(op string) string { return "'duobox " + op + "'" }
+// operationName names op in words both faces can show (the window must not
+// print a CLI command, and the holder may be either): "deploy" for up.
+func operationName(op string) string {
+	if n, ok := map[string]string{"up": "deploy", "down": "stop"}[op]; ok {
+		return n
+	}
+	return op
+}
 
 // writeHolder records who holds the lock: "op pid unix-seconds".
 func writeHolder(path, op string) {
 	_ = os.WriteFile(path, []byte(fmt.Sprintf("%s %d %d\n", op, os.Getpid(), time.Now().Unix())), 0o600)
 }
 
-// holder says who holds the stack's lock: "another 'duobox up' (pid 4242,
+// holder says who holds the stack's lock: "another DuoBox deploy (pid 4242,
 // running since 14:02:11) is changing the stack".
 func (u *Upgrader) holder(stackName string) string {
 	data, _ := os.ReadFile(u.lockPath(stackName))
@@ -79,7 +86,7 @@ func (u *Upgrader) holder(stackName string) string {
 	if sec, err := strconv.ParseInt(f[2], 10, 64); err == nil {
 		since = ", running since " + time.Unix(sec, 0).Format("15:04:05")
 	}
-	return fmt.Sprintf("another %s (pid %s%s) is changing the stack", commandName(f[0]), f[1], since)
+	return fmt.Sprintf("another DuoBox %s (pid %s%s) is changing the stack", operationName(f[0]), f[1], since)
 }
 
 func (u *Upgrader) lockPath(stackName string) string {

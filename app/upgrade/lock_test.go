@@ -22,11 +22,11 @@ func TestStackLock_SaysWhoHoldsItAndDownWaits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = u.lock("s", "up")
-	want := fmt.Sprintf("another 'duobox up' (pid %d, running since", os.Getpid())
+	want := fmt.Sprintf("another DuoBox deploy (pid %d, running since", os.Getpid())
 	if app.KindOf(err) != app.KindConflict || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "upgrade or rollback") {
 		t.Errorf("second up: %v", err)
 	}
-	if _, err := u.lock("s", "rollback"); err == nil || !strings.Contains(err.Error(), "'duobox rollback' cannot change the stack") {
+	if _, err := u.lock("s", "rollback"); err == nil || !strings.Contains(err.Error(), "this rollback cannot change the stack") {
 		t.Errorf("rollback during up: %v", err)
 	}
 	waited := make(chan string, 1)
@@ -40,7 +40,7 @@ func TestStackLock_SaysWhoHoldsItAndDownWaits(t *testing.T) {
 	}()
 	select {
 	case h := <-waited:
-		if !strings.Contains(h, "waiting: "+want[:len("another 'duobox up'")]) || !strings.Contains(h, "'duobox down' starts when it finishes") {
+		if !strings.Contains(h, "waiting: "+want) || !strings.Contains(h, "this stop starts when it finishes") || strings.Contains(h, "duobox ") {
 			t.Errorf("wait message %q", h)
 		}
 	case <-time.After(5 * time.Second):
@@ -64,7 +64,7 @@ func TestStackLock_SaysWhoHoldsItAndDownWaits(t *testing.T) {
 	defer cancel()
 	unlock, _ = u.lock("s", "upgrade")
 	defer unlock()
-	if _, err := u.Hold(ctx, "s", "restart", nil); app.KindOf(err) != app.KindConflict || !strings.Contains(err.Error(), "'duobox upgrade'") {
+	if _, err := u.Hold(ctx, "s", "restart", nil); app.KindOf(err) != app.KindConflict || !strings.Contains(err.Error(), "another DuoBox upgrade") {
 		t.Errorf("restart giving up: %v", err)
 	}
 }
