@@ -78,3 +78,12 @@ shot logs "Logs" 4
 shot upgrade "Upgrade" 5
 shot gitlab "GitLab" 3
 shot settings "Settings"
+
+# 3. A fault, as a user meets it: the model server stopped behind DuoBox's
+# back; the Dashboard says what is down and what to do.
+stack="shots-${pids[0]}"
+model=$(docker ps -q --filter label=io.duobox.managed=true --filter label=io.duobox.role=model --filter "label=io.duobox.stack=$stack" | head -1)
+if [[ -n $model ]]; then
+  docker stop -t 1 "$model" >/dev/null
+  shot dashboard-model-stopped "Dashboard" 12
+fi
