@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	goruntime "runtime"
 	"runtime/debug"
@@ -12,6 +16,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/duobox/duobox/app/bundle"
+	"github.com/duobox/duobox/cmd/duobox/internal/oneinstance"
 	"github.com/duobox/duobox/ui"
 )
 
@@ -28,8 +33,20 @@ func runGUI(ctx context.Context, g *globals) error {
 		// for a few percent more GC work (make bench, gui-logs-follow).
 		debug.SetGCPercent(50)
 	}
+	var instance net.Listener
+	if dirs, err := g.dirs(); err == nil {
+		var forwarded bool
+		if instance, forwarded, _ = oneinstance.Claim(dirs.State); forwarded {
+			fmt.Fprintf(cmp.Or[io.Writer](g.stderr, os.Stderr), "duobox: DuoBox is already open (its state folder %s); brought its window forward\n", dirs.State)
+			return nil
+		}
+	}
 	a := fyneapp.NewWithID(AppID)
 	w := a.NewWindow("DuoBox")
+	if instance != nil {
+		defer instance.Close()
+		go oneinstance.Serve(instance, func() { fyne.Do(func() { w.Show(); w.RequestFocus() }) })
+	}
 	w.Resize(fyne.NewSize(1100, 760))
 	core := g.core()
 	defer core.Close()
