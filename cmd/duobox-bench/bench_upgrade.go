@@ -124,9 +124,10 @@ func (b *upgradeBench) duobox(ctx context.Context, onLine func(string), args ...
 	return nil
 }
 
-// prober GETs the gateway's /monitoring/healthz every 50 ms and remembers when it answered 200.
-type prober struct {
-	url  string
+// poller fires one call every 50 ms, each in its own goroutine, so a call
+// that hangs (a published port with no container behind it) does not
+// coarsen the timeline; each probe is stamped with when it was sent.
+type poller struct {
 	mu   sync.Mutex
 	seen []probe
 	stop chan struct{}
@@ -139,12 +140,8 @@ type probe struct {
 	why string // a failed call: what came back
 }
 
-// startProber fires one probe every 50 ms, each in its own goroutine, so a
-// probe that hangs (a published port with no container behind it) does not
-// coarsen the timeline; each probe is stamped with when it was sent.
-func startProber(port int) *prober {
-	p := &prober{url: fmt.Sprintf("http://127.0.0.1:%d/monitoring/healthz", port), stop: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+func startPoller(call func(at time.Time) probe) *poller {
+	p := &poller{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		var wg sync.WaitGroup
@@ -155,13 +152,9 @@ func startProber(port int) *prober {
 			wg.Add(1)
 			go func(at time.Time) {
 				defer wg.Done()
-				resp, err := client.Get(p.url)
-				ok := err == nil && resp.StatusCode == 200
-				if err == nil {
-					resp.Body.Close()
-				}
+				pr := call(at)
 				p.mu.Lock()
-				p.seen = append(p.seen, probe{at: at, ok: ok})
+				p.seen = append(p.seen, pr)
 				p.mu.Unlock()
 			}(time.Now())
 			select {
@@ -174,11 +167,27 @@ func startProber(port int) *prober {
 	return p
 }
 
-func (p *prober) finish() []probe {
+// finish stops the calls, waits for those in flight and returns every probe in send order.
+func (p *poller) finish() []probe {
 	close(p.stop)
 	<-p.done
 	slices.SortFunc(p.seen, func(a, b probe) int { return a.at.Compare(b.at) })
 	return p.seen
+}
+
+// startProber GETs the gateway's /monitoring/healthz every 50 ms and
+// remembers when it answered 200.
+func startProber(port int) *poller {
+	url := fmt.Sprintf("http://127.0.0.1:%d/monitoring/healthz", port)
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	return startPoller(func(at time.Time) probe {
+		resp, err := client.Get(url)
+		ok := err == nil && resp.StatusCode == 200
+		if err == nil {
+			resp.Body.Close()
+		}
+		return probe{at: at, ok: ok}
+	})
 }
 
 // okAfter is the first 200 at or after t (zero when none).

@@ -6,9 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/duobox/duobox/app/config"
@@ -123,51 +121,16 @@ func benchUpgradeDowntimeModel(ctx context.Context, env *benchEnv) (result, erro
 	return result{value: float64(failed), reference: float64(sent), unit: "requests", goal: 0, lowerIsBetter: true, note: note}, nil
 }
 
-// modelCaller calls the model through the gateway every 50 ms, each call in
-// its own goroutine stamped with when it was sent.
-type modelCaller struct {
-	mu    sync.Mutex
-	calls []probe
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-func startModelCaller(check deploy.ModelCheck) *modelCaller {
-	p := &modelCaller{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			wg.Add(1)
-			go func(at time.Time) {
-				defer wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				res, err := deploy.CheckModel(ctx, check)
-				pr := probe{at: at, ok: err == nil && res.Status == 200}
-				if !pr.ok {
-					pr.why = fmt.Sprintf("%s: status %d %s %v", at.Format("15:04:05.000"), res.Status, strings.TrimSpace(res.Body), err)
-				}
-				p.mu.Lock()
-				p.calls = append(p.calls, pr)
-				p.mu.Unlock()
-			}(time.Now())
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-			}
+// startModelCaller calls the model through the gateway every 50 ms.
+func startModelCaller(check deploy.ModelCheck) *poller {
+	return startPoller(func(at time.Time) probe {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		res, err := deploy.CheckModel(ctx, check)
+		pr := probe{at: at, ok: err == nil && res.Status == 200}
+		if !pr.ok {
+			pr.why = fmt.Sprintf("%s: status %d %s %v", at.Format("15:04:05.000"), res.Status, strings.TrimSpace(res.Body), err)
 		}
-	}()
-	return p
-}
-
-func (p *modelCaller) finish() []probe {
-	close(p.stop)
-	<-p.done
-	slices.SortFunc(p.calls, func(a, b probe) int { return a.at.Compare(b.at) })
-	return p.calls
+		return pr
+	})
 }
