@@ -22,9 +22,11 @@ type ChooseView struct {
 	Filter  *widget.Button
 	Advice  *widget.Label
 	Models  *widget.List
-	Details *widget.Label // the selected model's whole explanation
-	Next    *widget.Button
-	Content fyne.CanvasObject
+	// MemoryHeading says what each row's memory bar is set against.
+	MemoryHeading *widget.Label
+	Details       *widget.Label // the selected model's whole explanation
+	Next          *widget.Button
+	Content       fyne.CanvasObject
 
 	// vLLM settings; the prediction follows them as they are typed.
 	Utilization      *widget.Entry
@@ -40,7 +42,8 @@ type ChooseView struct {
 
 	u        *UI
 	result   recommend.Result
-	selected int // index into result.Models; -1 = none
+	selected int    // index into result.Models; -1 = none
+	scale    uint64 // with no GPU, the bars' full length: the largest need listed
 }
 
 func newChooseView(u *UI) *ChooseView {
@@ -50,6 +53,7 @@ func newChooseView(u *UI) *ChooseView {
 	v.Version.OnSubmitted = func(string) { v.onFilter() }
 	v.Filter = widget.NewButtonWithIcon("Show models for this version", theme.SearchIcon(), v.onFilter)
 	v.Advice = wrapped("Waiting for the machine's detection…")
+	v.MemoryHeading = heading("Free GPU memory needed")
 	v.Models = widget.NewList(func() int { return len(v.result.Models) }, v.newRow, v.updateRow)
 	v.Details = wrapped("Click a model to choose it; DuoBox preselects the one it recommends for this machine.")
 	v.Models.OnSelected = v.onSelected
@@ -78,7 +82,7 @@ func newChooseView(u *UI) *ChooseView {
 		container.NewBorder(nil, nil, widget.NewLabel("GitLab version"), v.Filter, v.Version),
 		settings,
 		v.Advice,
-		container.NewGridWithColumns(4, heading("Model"), heading("Verdict"), heading("GPU memory needed"), heading("Features")),
+		container.NewGridWithColumns(5, heading("Model"), heading("Licence"), heading("Verdict"), v.MemoryHeading, heading("Features")),
 	)
 	v.Content = container.NewBorder(top, container.NewVBox(v.Details, container.NewHBox(v.Next)), nil, nil, v.Models)
 	return v
@@ -92,6 +96,15 @@ func (v *ChooseView) show(m hardware.Machine, r recommend.Result) {
 	advice := []string{r.Reason}
 	advice = append(advice, r.Notes...)
 	v.Advice.SetText(strings.Join(advice, "\n"))
+	v.scale = 0
+	if len(m.NVIDIA()) == 0 {
+		for _, f := range r.Models {
+			v.scale = max(v.scale, f.FreeNeeded)
+		}
+		v.MemoryHeading.SetText(fmt.Sprintf("GPU needed (no GPU here: bar vs largest, %.0f GiB)", gib(v.scale)))
+	} else {
+		v.MemoryHeading.SetText("Free GPU memory: needed / free now")
+	}
 	keep := ""
 	if f, ok := v.Selected(); ok {
 		keep = f.ID
@@ -129,6 +142,13 @@ func (v *ChooseView) onSelected(id widget.ListItemID) {
 	v.selected = id
 	f := v.result.Models[id]
 	text := fmt.Sprintf("%s (%s): %s. %s", f.Name, f.HFRepo, strings.TrimSuffix(f.Why, "."), breakdownText(f))
+	if f.Licence != "" {
+		text += "\nLicence: " + f.Licence
+		if nonProduction(f.Licence) {
+			text += " — not for production use"
+		}
+		text += "."
+	}
 	if f.Advice != "" {
 		text += "\n" + strings.ToUpper(f.Advice[:1]) + f.Advice[1:] + "."
 	}
@@ -211,6 +231,7 @@ func (v *ChooseView) onFilter() {
 // row widgets, in template order.
 const (
 	rowName = iota
+	rowLicence
 	rowVerdict
 	rowMemory
 	rowFeatures
@@ -219,16 +240,14 @@ const (
 func (v *ChooseView) newRow() fyne.CanvasObject {
 	name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.Truncation = fyne.TextTruncateEllipsis
+	licence := widget.NewLabel("")
+	licence.Truncation = fyne.TextTruncateEllipsis
 	verdict := widget.NewLabel("")
-	bar := widget.NewProgressBar()
 	features := widget.NewLabel("")
 	features.Truncation = fyne.TextTruncateEllipsis
 	why := widget.NewLabel("")
 	why.Truncation = fyne.TextTruncateEllipsis
-	breakdown := widget.NewLabel("")
-	breakdown.Truncation = fyne.TextTruncateEllipsis
-	breakdown.SizeName = theme.SizeNameCaptionText
-	return container.NewVBox(container.NewGridWithColumns(4, name, verdict, bar, features), why, breakdown)
+	return container.NewVBox(container.NewGridWithColumns(5, name, licence, verdict, container.NewPadded(NewMeterBar()), features), why)
 }
 
 func (v *ChooseView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -239,33 +258,54 @@ func (v *ChooseView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	box := o.(*fyne.Container)
 	cells := box.Objects[0].(*fyne.Container).Objects
 	cells[rowName].(*widget.Label).SetText(f.Name)
+	licence := cells[rowLicence].(*widget.Label)
+	licence.Importance = widget.MediumImportance
+	if nonProduction(f.Licence) {
+		licence.Importance = widget.WarningImportance
+	}
+	licence.SetText(shortLicence(f.Licence))
 	verdict := cells[rowVerdict].(*widget.Label)
-	verdict.SetText(verdictText(f))
 	verdict.Importance = verdictImportance(f.Verdict)
-	verdict.Refresh()
-	bar := cells[rowMemory].(*widget.ProgressBar)
-	total, budget := f.Memory.Total, f.Memory.Budget
-	if f.Memory.Total == 0 {
-		total = f.MinGPUMemory
-	}
-	bar.TextFormatter = func() string {
-		if budget == 0 {
-			return fmt.Sprintf("needs %.1f GiB", gib(total))
-		}
-		return fmt.Sprintf("%.1f of %.1f GiB", gib(total), gib(budget))
-	}
-	if budget > 0 {
-		bar.SetValue(min(1, float64(total)/float64(budget)))
-	} else {
-		bar.SetValue(0)
-	}
+	verdict.SetText(verdictText(f))
+	value, text := memoryFigure(f, v.scale)
+	cells[rowMemory].(*fyne.Container).Objects[0].(*MeterBar).Set(value, text, verdictImportance(f.Verdict))
 	var feats []string
 	for _, ft := range f.Features {
 		feats = append(feats, strings.ReplaceAll(string(ft), "_", " "))
 	}
 	cells[rowFeatures].(*widget.Label).SetText(strings.Join(feats, ", "))
 	box.Objects[1].(*widget.Label).SetText(f.Why)
-	box.Objects[2].(*widget.Label).SetText(breakdownText(f))
+}
+
+// memoryFigure is a model's one memory figure: the free GPU memory it needs
+// against what this machine's GPU has free, or, with no GPU, against scale
+// (the largest need listed).
+func memoryFigure(f recommend.ModelFit, scale uint64) (float64, string) {
+	if f.GPUFree == 0 {
+		if scale == 0 {
+			return 0, fmt.Sprintf("%.1f GiB", gib(f.FreeNeeded))
+		}
+		return float64(f.FreeNeeded) / float64(scale), fmt.Sprintf("%.1f GiB · no GPU here", gib(f.FreeNeeded))
+	}
+	per := ""
+	if f.TensorParallel > 1 {
+		per = " per GPU"
+	}
+	return float64(f.FreeNeeded) / float64(f.GPUFree), fmt.Sprintf("%.1f of %.1f GiB free%s", gib(f.FreeNeeded), gib(f.GPUFree), per)
+}
+
+// shortLicence is a licence's name without its expansion, marked when it
+// forbids production use ("MNPL-0.1 · non-production").
+func shortLicence(l string) string {
+	short, _, _ := strings.Cut(l, " (")
+	if nonProduction(l) && !nonProduction(short) {
+		short += " · non-production"
+	}
+	return short
+}
+
+func nonProduction(licence string) bool {
+	return strings.Contains(strings.ToLower(licence), "non-production")
 }
 
 // breakdownText is a model's memory split, or what it needs at least.

@@ -1,6 +1,8 @@
 package recommend
 
 import (
+	"math"
+
 	"github.com/duobox/duobox/app/catalog"
 )
 
@@ -64,12 +66,29 @@ func budgetFor(g gpuMem, opts Options, est Estimate) uint64 {
 	return b
 }
 
+// freeNeeded is the free memory a GPU like g needs for b to fit its budget
+// (the inverse of budgetFor): b fits exactly when g.free >= freeNeeded.
+func freeNeeded(b Breakdown, g gpuMem, opts Options) uint64 {
+	var graphs uint64
+	if !b.GraphsInBudget {
+		graphs = b.Graphs
+	}
+	if u := opts.GPUMemoryUtilization; u > 0 {
+		if reserved := uint64(u * float64(g.total)); b.Total <= reserved {
+			return reserved + graphs // vLLM takes its share of the card's total, and wants it free
+		}
+		return uint64(math.Ceil(float64(b.Total)/u)) + graphs // more than this card holds
+	}
+	return max(uint64(math.Ceil(float64(b.Total)/opts.util())), b.Total+graphs)
+}
+
 // layout is one way to place a model: its weights (bf16 or a variant) over tp GPUs.
 type layout struct {
 	weights uint64
 	tp      int
 	variant *catalog.Variant
-	gpus    []int // the GPU indexes (tensor parallel); nil: the best GPU
+	gpus    []int  // the GPU indexes (tensor parallel); nil: the best GPU
+	limit   gpuMem // tensor parallel: the GPU with the least free memory, which sizes the budget
 }
 
 // settingsFor are the vLLM settings a layout runs with at a context.

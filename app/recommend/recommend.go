@@ -110,6 +110,7 @@ type ModelFit struct {
 	Name           string                            `json:"name"`
 	HFRepo         string                            `json:"hf_repo"`
 	Status         catalog.Status                    `json:"status"`
+	Licence        string                            `json:"licence"` // the catalog's licence (e.g. "MNPL-0.1 (Mistral Non-Production License)")
 	Features       []catalog.Feature                 `json:"features"`
 	Levels         map[catalog.Feature]catalog.Level `json:"levels"`
 	Verdict        string                            `json:"verdict"`
@@ -122,13 +123,19 @@ type ModelFit struct {
 	Tight          bool                              `json:"tight,omitempty"`      // fits with under 3 % of the budget to spare
 	Advice         string                            `json:"advice,omitempty"`     // what to change to get margin (or to fit)
 	MinGPUMemory   uint64                            `json:"min_gpu_memory_bytes"` // smallest single idle card for its own dtype at Context
-	Why            string                            `json:"why"`
-	GPUIndex       int                               `json:"gpu_index"`
-	GPUs           []int                             `json:"gpus,omitempty"` // the GPUs it runs on
-	model          catalog.Model
-	layout         layout
-	gpu            gpuMem
-	opts           Options
+	// FreeNeeded is the one memory figure to set against this machine: the
+	// free GPU memory (per GPU, when split) the model needs at these
+	// settings, so that it fits exactly when FreeNeeded <= GPUFree. With no
+	// GPU it is MinGPUMemory and GPUFree is 0.
+	FreeNeeded uint64 `json:"free_needed_bytes"`
+	GPUFree    uint64 `json:"gpu_free_bytes"` // the free memory of the GPU (the smallest of those split over) it is compared to
+	Why        string `json:"why"`
+	GPUIndex   int    `json:"gpu_index"`
+	GPUs       []int  `json:"gpus,omitempty"` // the GPUs it runs on
+	model      catalog.Model
+	layout     layout
+	gpu        gpuMem
+	opts       Options
 }
 
 // Pick is one model of the recommendation, with the vLLM settings to use.
@@ -229,7 +236,18 @@ func Recommend(m hardware.Machine, c catalog.Catalog, opts Options) (Result, err
 		return Result{}, app.BadInput(fmt.Sprintf("give a context of %d tokens or less", longest), "context %d is beyond every model GitLab %s lists (the longest serves %d tokens)", opts.Context, opts.GitLab, longest)
 	}
 	for _, model := range c.ListedAt(opts.GitLab) {
-		res.Models = append(res.Models, evaluate(model, gpus, opts))
+		f := evaluate(model, gpus, opts)
+		f.Licence = model.Licence
+		if len(gpus) == 0 {
+			f.FreeNeeded = f.MinGPUMemory
+		} else {
+			g := f.gpu
+			if f.layout.limit.free > 0 {
+				g = f.layout.limit
+			}
+			f.GPUFree, f.FreeNeeded = g.free, freeNeeded(f.Memory, g, opts)
+		}
+		res.Models = append(res.Models, f)
 	}
 	if len(res.Models) == 0 {
 		return res, app.BadInput("pick another --gitlab-version", "GitLab %s lists no self-hosted model this catalog knows", opts.GitLab)
@@ -467,7 +485,8 @@ func fitParallel(model catalog.Model, weights uint64, variant *catalog.Variant, 
 			l.gpus = append(l.gpus, s.Index)
 		}
 		sort.Ints(l.gpus)
-		bd := need(model, l, ctx, gpuMem{free: g.MemoryFree, total: g.MemoryTotal}, opts)
+		l.limit = gpuMem{free: g.MemoryFree, total: g.MemoryTotal}
+		bd := need(model, l, ctx, l.limit, opts)
 		if ok, _ := bd.fits(); ok {
 			return tp, l, bd, true
 		}

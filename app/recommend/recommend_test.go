@@ -154,6 +154,14 @@ func TestVerdictsAcrossCards(t *testing.T) {
 			if f.Why == "" {
 				t.Fatal("no reason given")
 			}
+			// The one memory figure the window draws agrees with the verdict.
+			runs := f.Verdict == Fits || f.Verdict == FitsQuantized
+			if f.GPUFree == 0 || f.FreeNeeded == 0 || runs != (f.FreeNeeded <= f.GPUFree) {
+				t.Fatalf("%s: needs %d free of %d", f.Verdict, f.FreeNeeded, f.GPUFree)
+			}
+			if f.Licence == "" {
+				t.Fatal("no licence")
+			}
 		})
 	}
 }
@@ -239,13 +247,16 @@ func TestNoGPUStillAnswers(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	for _, f := range r.Models {
-		if f.Verdict != NeedsGPU || f.MinGPUMemory == 0 || !strings.Contains(f.Why, "GiB") {
+		if f.Verdict != NeedsGPU || f.MinGPUMemory == 0 || f.FreeNeeded != f.MinGPUMemory || f.GPUFree != 0 || !strings.Contains(f.Why, "GiB") {
 			t.Fatalf("model %s: %+v", f.ID, f)
 		}
 	}
 	// gpt-oss-20b should fit a 24 GB class card, Llama 3.3 70B should not.
 	if m := fit(t, r, "gpt-oss-20b").MinGPUMemory; m > 24<<30 {
 		t.Fatalf("gpt-oss-20b minimum %d", m)
+	}
+	if l := fit(t, r, "codestral-22b").Licence; !strings.Contains(l, "Non-Production") {
+		t.Fatalf("Codestral's licence %q", l)
 	}
 }
 
@@ -277,6 +288,35 @@ func TestBadInput(t *testing.T) {
 	} {
 		if _, err := Recommend(m, cat(t), tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: err = %v, want %q", tt.opts, err, tt.want)
+		}
+	}
+}
+
+// FreeNeeded is the inverse of the budget under every kind of setting: a
+// model runs exactly when this machine's free memory covers it.
+func TestFreeNeededAgreesWithTheVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		fixture string
+		opts    Options
+	}{
+		{"l40s.csv", Options{}},
+		{"l40s.csv", Options{GPUMemoryUtilization: 0.5}},
+		{"two-4090-one-busy.csv", Options{TensorParallel: 2}},
+		{"two-4090-one-busy.csv", Options{Context: 32768}},
+	} {
+		tc.opts.GitLab = version.MustParse("18.5")
+		r, err := Recommend(machineFrom(t, tc.fixture), cat(t), tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Models {
+			runs := f.Verdict == Fits || f.Verdict == FitsQuantized
+			if settings := tc.opts.TensorParallel > 0; settings && !runs {
+				continue // refused for the settings, not for memory
+			}
+			if runs != (f.FreeNeeded <= f.GPUFree) {
+				t.Errorf("%s %+v %s: %s, needs %d free of %d", tc.fixture, tc.opts, f.ID, f.Verdict, f.FreeNeeded, f.GPUFree)
+			}
 		}
 	}
 }
