@@ -118,6 +118,16 @@ func TestBrokenOverlayNeverHidesTheBundledCatalog(t *testing.T) {
 		{"not yaml", "models: [", "catalog overlay ignored", len(bundled.Models)},
 		{"unknown field", "models:\n  - id: x\n    colour: red\n", "colour", len(bundled.Models)},
 		{"invalid entry", "models:\n  - id: x\n    name: X\n    hf_repo: nope\n", "hf_repo", len(bundled.Models)},
+		{"2^63-1 layers (issue 16: read '0.0 GiB of KV cache, fits')", `models:
+  - id: my-model
+    name: My Model
+    hf_repo: me/my-model
+    family: general
+    licence: MIT
+    architecture: {layers: 9223372036854775807, attention_heads: 2, kv_heads: 1, head_dim: 8, max_context: 1024, vocab: 10, dtype: bfloat16}
+    weight_bytes: 1000
+    gitlab: [{versions: "18.3-", status: compatible, features: {chat: beta}}]
+`, "layers 9223372036854775807 is out of range (0–1024)", len(bundled.Models)},
 		{"adds a model", `models:
   - id: my-model
     name: My Model

@@ -133,6 +133,40 @@ func (a Architecture) KVBytesPerToken(tp, dtypeBytes int) uint64 {
 	return uint64(2 * layers * float64(kv*a.HeadDim*dtypeBytes))
 }
 
+// Upper bounds of the catalog's numbers: well above any model published
+// (Llama 3.1 405B has 126 layers, 128 heads, hidden 16384, 128k context;
+// DeepSeek-V3 256 experts) and low enough that the memory arithmetic, which
+// multiplies them, cannot overflow 64 bits.
+const (
+	MaxLayers        = 1024
+	MaxHeads         = 1024
+	MaxHeadDim       = 4096
+	MaxContextTokens = 1 << 25 // 32 Mi tokens
+	MaxVocab         = 1 << 22
+	MaxHidden        = 1 << 17
+	MaxExperts       = 4096
+	MaxWeightBytes   = 1 << 46 // 64 TiB
+)
+
+// outOfRange names each architecture number beyond its bound.
+func (a Architecture) outOfRange() []string {
+	var out []string
+	for _, f := range []struct {
+		name     string
+		v, limit int
+	}{
+		{"layers", a.Layers, MaxLayers}, {"attention_heads", a.AttentionHeads, MaxHeads}, {"kv_heads", a.KVHeads, MaxHeads},
+		{"head_dim", a.HeadDim, MaxHeadDim}, {"max_context", a.MaxContext, MaxContextTokens}, {"vocab", a.Vocab, MaxVocab},
+		{"hidden", a.Hidden, MaxHidden}, {"experts", a.Experts, MaxExperts}, {"expert_intermediate", a.ExpertIntermediate, MaxHidden},
+		{"sliding_window", a.SlidingWindow, MaxContextTokens},
+	} {
+		if f.v > f.limit || f.v < 0 {
+			out = append(out, fmt.Sprintf("%s %d is out of range (0–%d)", f.name, f.v, f.limit))
+		}
+	}
+	return out
+}
+
 // Variant is a quantized build of a model, an attribute of its model.
 type Variant struct {
 	Repo        string  `yaml:"repo" json:"repo"`
@@ -263,10 +297,16 @@ func (c *Catalog) prepare() error {
 		if a.Layers <= 0 || a.KVHeads <= 0 || a.HeadDim <= 0 || a.MaxContext <= 0 || a.AttentionHeads <= 0 {
 			bad("architecture needs positive layers, attention_heads, kv_heads, head_dim and max_context")
 		}
+		for _, r := range a.outOfRange() {
+			bad("%s", r)
+		}
+		if m.WeightBytes > MaxWeightBytes {
+			bad("weight_bytes %d is beyond any model (at most %d, 64 TiB)", m.WeightBytes, uint64(MaxWeightBytes))
+		}
 		if a.KVHeads > a.AttentionHeads {
 			bad("kv_heads %d exceeds attention_heads %d", a.KVHeads, a.AttentionHeads)
 		}
-		if a.SlidingWindowShare < 0 || a.SlidingWindowShare >= 1 {
+		if !(a.SlidingWindowShare >= 0 && a.SlidingWindowShare < 1) { // NaN too
 			bad("sliding_window_share %.2f must be in [0,1)", a.SlidingWindowShare)
 		}
 		if (a.SlidingWindowShare > 0) != (a.SlidingWindow > 0) {
@@ -281,6 +321,12 @@ func (c *Catalog) prepare() error {
 		for _, q := range m.Quantized {
 			if strings.Count(q.Repo, "/") != 1 || q.WeightBytes == 0 || q.WeightBytes >= m.WeightBytes {
 				bad("quantized variant %q needs an org/name repo and weight_bytes below the model's", q.Repo)
+			}
+			if q.Bits < 1 || q.Bits > 16 {
+				bad("quantized variant %q: bits %d is not 1–16", q.Repo, q.Bits)
+			}
+			if !(q.MinCompute >= 0 && q.MinCompute < 100) {
+				bad("quantized variant %q: min_compute_capability %v is not a CUDA compute capability", q.Repo, q.MinCompute)
 			}
 			if q.VLLMArgs == nil {
 				bad("quantized variant %q declares no vllm_args: write the arguments this checkpoint is served with (vllm_args: [] when it needs none); the model's own are not used for a variant", q.Repo)

@@ -43,3 +43,26 @@ func TestArgsForIsThePerCheckpointList(t *testing.T) {
 		t.Errorf("unknown repo args = %v", got)
 	}
 }
+
+// TestNumbersBeyondAnyModelAreRefused: an overlay with 2^63−1 layers read
+// "0.0 GiB of KV cache, fits" (issue 16): every number the memory arithmetic
+// multiplies is checked against a bound, NaN included, and the error names it.
+func TestNumbersBeyondAnyModelAreRefused(t *testing.T) {
+	good := strings.Replace(oneModel, "%s", ", vllm_args: []", 1)
+	for _, tt := range []struct{ from, to, want string }{
+		{"layers: 1,", "layers: 9223372036854775807,", "layers 9223372036854775807 is out of range"},
+		{"head_dim: 1,", "head_dim: 4294967296,", "head_dim 4294967296 is out of range"},
+		{"max_context: 1}", "max_context: 1, vocab: 9223372036854775807}", "vocab 9223372036854775807 is out of range"},
+		{"max_context: 1}", "max_context: 1, sliding_window_share: .nan, sliding_window: 4}", "sliding_window_share NaN must be in [0,1)"},
+		{"weight_bytes: 100\n", "weight_bytes: 18446744073709551615\n", "weight_bytes 18446744073709551615 is beyond any model"},
+		{"bits: 4", "bits: 4096", "bits 4096 is not 1–16"},
+	} {
+		_, err := Parse([]byte(strings.Replace(good, tt.from, tt.to, 1)), "overlay.yaml")
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "overlay.yaml") {
+			t.Errorf("%s: want %q, got %v", tt.to, tt.want, err)
+		}
+	}
+	if _, err := Parse([]byte(good), "overlay.yaml"); err != nil {
+		t.Fatalf("the unspoilt model: %v", err)
+	}
+}

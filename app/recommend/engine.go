@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -133,9 +134,9 @@ type Estimate struct {
 
 // Overhead is what sits inside the budget besides weights and KV cache.
 func (e Estimate) Overhead() uint64 {
-	o := e.NonTorch + e.Activation
+	o := addSat(e.NonTorch, e.Activation)
 	if e.GraphsInBudget {
-		o += e.Graphs
+		o = addSat(o, e.Graphs)
 	}
 	return o
 }
@@ -143,7 +144,11 @@ func (e Estimate) Overhead() uint64 {
 // KVPool is what vLLM leaves for the KV cache out of requested bytes
 // ("Available KV cache memory"); negative when nothing is left.
 func (e Estimate) KVPool(requested uint64) int64 {
-	return int64(requested) - int64(e.Weights) - int64(e.Overhead())
+	used := addSat(e.Weights, e.Overhead())
+	if used > requested {
+		return -int64(min(used-requested, math.MaxInt64))
+	}
+	return int64(min(requested-used, math.MaxInt64))
 }
 
 // KVTokens is "GPU KV cache size: N tokens" for a pool: vLLM's allocator gives
@@ -199,14 +204,14 @@ func estimate(a catalog.Architecture, weightBytes uint64, variant *catalog.Varia
 		if t == 0 || t > 32768 {
 			t = tokens
 		}
-		est.Activation = uint64(t) * hidden * 266 / 10
+		est.Activation = mulSat(uint64(t), hidden, 266) / 10
 	case e.earlyV1():
 		// 0.14 GiB + 37.75 B per sequence and vocabulary entry.
-		est.Activation = 14*GiB/100 + uint64(seqs)*vocab*3775/100
+		est.Activation = addSat(14*GiB/100, mulSat(uint64(seqs), vocab, 3775)/100)
 	default:
 		// 12 B per batched token and hidden unit + 13.24 B per sequence and
 		// vocabulary entry (fits §8's 0.19 figures within 10 %).
-		est.Activation = uint64(tokens)*hidden*12 + uint64(seqs)*vocab*1324/100
+		est.Activation = addSat(mulSat(uint64(tokens), hidden, 12), mulSat(uint64(seqs), vocab, 1324)/100)
 	}
 
 	// CUDA graphs: 0.67–1.84 GiB outside the budget up to 0.20 (1.84 for
@@ -225,8 +230,8 @@ func estimate(a catalog.Architecture, weightBytes uint64, variant *catalog.Varia
 
 	// KV cache: every layer's pages come from one pool.
 	kvHeads := uint64(max(1, a.KVHeads/tp))
-	perLayerToken := 2 * kvHeads * uint64(a.HeadDim) * uint64(s.KVBytes())
-	est.KVPerToken = perLayerToken * uint64(a.Layers)
+	perLayerToken := mulSat(2, kvHeads, uint64(a.HeadDim), uint64(s.KVBytes()))
+	est.KVPerToken = mulSat(perLayerToken, uint64(a.Layers))
 	est.KVNeed, est.SlidingFixed = kvNeed(a, perLayerToken, s.MaxModelLen, tokens, block)
 	return est
 }
@@ -238,11 +243,11 @@ func kvNeed(a catalog.Architecture, perLayerToken uint64, maxLen, batched, block
 	sl := a.SlidingLayers()
 	full := uint64(a.Layers - sl)
 	pages := uint64((maxLen + block - 1) / block)
-	total = full * pages * uint64(block) * perLayerToken
+	total = mulSat(full, pages, uint64(block), perLayerToken)
 	if sl > 0 {
 		n := min(a.SlidingWindow-1+batched, maxLen)
-		sliding = uint64(sl) * uint64((n+block-1)/block+1) * uint64(block) * perLayerToken
-		total += sliding
+		sliding = mulSat(uint64(sl), uint64((n+block-1)/block+1), uint64(block), perLayerToken)
+		total = addSat(total, sliding)
 	}
 	return total, sliding
 }
@@ -260,23 +265,23 @@ func weightsPerGPU(a catalog.Architecture, weightBytes uint64, variant *catalog.
 	if variant != nil && variant.Bits <= 8 {
 		bytesPer = 1
 	}
-	replicated := (l*2*h + h) * 2 // norms stay bf16
+	replicated := mulSat(addSat(mulSat(l, 2, h), h), 2) // norms stay bf16
 	var extra uint64
 	if tp > a.KVHeads {
 		// each rank holds one KV head's K and V projections instead of nKV/tp of them
-		perHead := l * 2 * h * uint64(a.HeadDim) * bytesPer
+		perHead := mulSat(l, 2, h, uint64(a.HeadDim), bytesPer)
 		extra = perHead - perHead*uint64(a.KVHeads)/uint64(tp)
 	}
 	if variant == nil && a.DType == "mxfp4" && a.Experts > 0 {
 		ei := uint64(a.ExpertIntermediate)
-		expertParams := l * uint64(a.Experts) * 3 * h * ei
-		fileExperts := expertParams * 17 / 32 // 4 bits + one 8-bit scale per 32
+		expertParams := mulSat(l, uint64(a.Experts), 3, h, ei)
+		fileExperts := mulSat(expertParams/32, 17) // 4 bits + one 8-bit scale per 32
 		rest := weightBytes - min(fileExperts, weightBytes)
 		perRank := (ei + uint64(tp) - 1) / uint64(tp)
 		padded := (perRank + 255) / 256 * 256
-		loadedExperts := l * uint64(a.Experts) * 3 * h * padded * 17 / 32
-		replicated += l * (h*uint64(a.Experts) + uint64(a.AttentionHeads)) * 2 // router, sinks
-		return rest/uint64(tp) + loadedExperts + replicated - replicated/uint64(tp) + extra
+		loadedExperts := mulSat(mulSat(l, uint64(a.Experts), 3, h, padded)/32, 17)
+		replicated = addSat(replicated, mulSat(l, addSat(mulSat(h, uint64(a.Experts)), uint64(a.AttentionHeads)), 2)) // router, sinks
+		return addSat(rest/uint64(tp), loadedExperts, replicated-replicated/uint64(tp), extra)
 	}
-	return weightBytes/uint64(tp) + replicated - replicated/uint64(tp) + extra
+	return addSat(weightBytes/uint64(tp), replicated-replicated/uint64(tp), extra)
 }

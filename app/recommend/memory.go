@@ -2,6 +2,7 @@ package recommend
 
 import (
 	"math"
+	"math/bits"
 
 	"github.com/duobox/duobox/app/catalog"
 )
@@ -75,11 +76,11 @@ func freeNeeded(b Breakdown, g gpuMem, opts Options) uint64 {
 	}
 	if u := opts.GPUMemoryUtilization; u > 0 {
 		if reserved := uint64(u * float64(g.total)); b.Total <= reserved {
-			return reserved + graphs // vLLM takes its share of the card's total, and wants it free
+			return addSat(reserved, graphs) // vLLM takes its share of the card's total, and wants it free
 		}
-		return uint64(math.Ceil(float64(b.Total)/u)) + graphs // more than this card holds
+		return addSat(floatSat(math.Ceil(float64(b.Total)/u)), graphs) // more than this card holds
 	}
-	return max(uint64(math.Ceil(float64(b.Total)/opts.util())), b.Total+graphs)
+	return max(floatSat(math.Ceil(float64(b.Total)/opts.util())), addSat(b.Total, graphs))
 }
 
 // layout is one way to place a model: its weights (bf16 or a variant) over tp GPUs.
@@ -111,8 +112,44 @@ func need(m catalog.Model, l layout, context int, g gpuMem, opts Options) Breakd
 		b.KVPool = est.KVPool(b.Budget)
 		b.KVTokens = est.KVTokens(b.KVPool)
 	}
-	b.Total = b.Weights + b.KVCache + b.Overhead
+	b.Total = addSat(b.Weights, b.KVCache, b.Overhead)
 	return b
+}
+
+// mulSat and addSat multiply and add, saturating at the largest uint64: a
+// size that large fits no GPU, where a wrapped one could look small enough
+// to fit (a catalog model with 2^63−1 layers read "0.0 GiB of KV cache, fits").
+func mulSat(xs ...uint64) uint64 {
+	r := uint64(1)
+	for _, x := range xs {
+		hi, lo := bits.Mul64(r, x)
+		if hi != 0 {
+			return math.MaxUint64
+		}
+		r = lo
+	}
+	return r
+}
+
+// floatSat converts a non-negative size to bytes, the largest uint64 when
+// it is beyond (a plain conversion is undefined there).
+func floatSat(f float64) uint64 {
+	if f >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return uint64(max(f, 0))
+}
+
+func addSat(xs ...uint64) uint64 {
+	var r uint64
+	for _, x := range xs {
+		sum, carry := bits.Add64(r, x, 0)
+		if carry != 0 {
+			return math.MaxUint64
+		}
+		r = sum
+	}
+	return r
 }
 
 // fits says whether the breakdown fits its budget, and whether only tightly.
@@ -146,11 +183,11 @@ func maxContext(m catalog.Model, b Breakdown) int {
 // in its own dtype at context with utilisation util.
 func minGPUMemory(m catalog.Model, context int, opts Options) uint64 {
 	b := need(m, layout{weights: m.WeightBytes, tp: 1}, context, gpuMem{}, opts)
-	byUtil := uint64(float64(b.Total) / opts.util())
+	byUtil := floatSat(float64(b.Total) / opts.util())
 	if b.GraphsInBudget {
 		return byUtil
 	}
-	return max(byUtil, b.Total+b.Graphs)
+	return max(byUtil, addSat(b.Total, b.Graphs))
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }

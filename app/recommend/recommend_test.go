@@ -320,3 +320,27 @@ func TestFreeNeededAgreesWithTheVerdict(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeNumbersNeverWrapIntoAFit: the fit arithmetic saturates instead of
+// wrapping, so a model whose sizes overflow 64 bits (numbers the catalog
+// refuses, built here directly) needs more than any GPU, never "0.0 GiB, fits".
+func TestHugeNumbersNeverWrapIntoAFit(t *testing.T) {
+	const huge = 1<<63 - 1
+	for _, a := range []catalog.Architecture{
+		{Layers: huge, AttentionHeads: 32, KVHeads: 8, HeadDim: 128, MaxContext: 32768, Vocab: 32768},
+		{Layers: 32, AttentionHeads: 32, KVHeads: 8, HeadDim: 1 << 40, MaxContext: 32768, Vocab: 32768},
+		{Layers: 32, AttentionHeads: 32, KVHeads: 8, HeadDim: 128, MaxContext: 32768, Vocab: huge},
+	} {
+		m := catalog.Model{ID: "huge", Architecture: a, WeightBytes: 14 << 30}
+		b := need(m, layout{weights: m.WeightBytes, tp: 1}, 16384, gpuMem{free: 80 << 30, total: 80 << 30}, Options{})
+		if ok, _ := b.fits(); ok || b.Total < 80<<30 || b.KVTokens != 0 {
+			t.Errorf("%+v: total %d, KV %d, %d tokens: it must need more than the card", a, b.Total, b.KVCache, b.KVTokens)
+		}
+		if free := freeNeeded(b, gpuMem{free: 80 << 30, total: 80 << 30}, Options{}); free < 80<<30 {
+			t.Errorf("%+v: needs %d free: less than the card", a, free)
+		}
+		if min := minGPUMemory(m, 16384, Options{}); min < 80<<30 {
+			t.Errorf("%+v: smallest card %d", a, min)
+		}
+	}
+}
