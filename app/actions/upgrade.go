@@ -182,7 +182,26 @@ func (c *Core) upgrading(ctx context.Context, timeout time.Duration, on func(dep
 		u.OnWarning = func(msg string) { on(deploy.Event{Kind: deploy.EventWarning, Message: msg}) }
 	}
 	u.Reconcile(ctx)
+	if err := u.deployedAtAll(ctx); err != nil {
+		return upgrade.Run{}, err
+	}
 	return f(u)
+}
+
+// deployedAtAll is NotDeployed when the stack has no container at all
+// (serving or kept by an upgrade): an upgrade or rollback then has nothing
+// to act on, and says so as status, health, test and logs do.
+func (u *Upgrading) deployedAtAll(ctx context.Context) error {
+	objs, err := u.Engine.Objects(ctx, u.Config.Name)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if o.Kind == deploy.KindContainer {
+			return nil
+		}
+	}
+	return NotDeployed(u.Config.Name)
 }
 
 // UpgradeHistory is the stack's newest upgrades and rollbacks, newest

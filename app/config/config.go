@@ -203,8 +203,35 @@ func (d Deployment) WithDefaults() Deployment {
 }
 
 // Validate checks every field a person can get wrong and says which one and how to fix it.
-func (d Deployment) Validate() error {
+func (d Deployment) Validate() error { return d.validate(nil) }
+
+// explicitZeroPorts names the gateway ports the YAML sets to 0: omitted
+// means the default, but a 0 written out is a value, and no TCP port.
+func explicitZeroPorts(data []byte) []string {
+	var set struct {
+		Gateway struct {
+			Port      *int `yaml:"port"`
+			AgentPort *int `yaml:"agent_port"`
+		} `yaml:"gateway"`
+	}
+	if yaml.Unmarshal(data, &set) != nil {
+		return nil
+	}
 	var errs []string
+	for _, f := range []struct {
+		field string
+		v     *int
+		def   int
+	}{{"gateway.port", set.Gateway.Port, DefaultGatewayPort}, {"gateway.agent_port", set.Gateway.AgentPort, DefaultAgentPort}} {
+		if f.v != nil && *f.v == 0 {
+			errs = append(errs, fmt.Sprintf("%s: 0 is not a TCP port (1–65535); leave the field out for the default %d", f.field, f.def))
+		}
+	}
+	return errs
+}
+
+// validate is Validate with errors found in the file itself added first.
+func (d Deployment) validate(errs []string) error {
 	add := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if d.Version != SchemaVersion {
 		add("version: %d is not supported (want %d)", d.Version, SchemaVersion)
@@ -290,10 +317,7 @@ func (d Deployment) Validate() error {
 			add("%s: %d is not a TCP port (1–65535)", field, p)
 		}
 	}
-	if d.Gateway.AgentPort == d.Gateway.Port {
-		add("gateway.agent_port: %d is gateway.port as well; the Agent Platform needs its own port", d.Gateway.AgentPort)
-	}
-	if d.Gateway.Port == d.Gateway.AgentPort && d.Gateway.Port != 0 {
+	if d.Gateway.Port == d.Gateway.AgentPort {
 		add("gateway.agent_port: %d is the same port as gateway.port; the gateway publishes two ports (5052 and 50052 by default)", d.Gateway.AgentPort)
 	}
 	if d.LogDir != "" && !filepath.IsAbs(d.LogDir) {
@@ -376,7 +400,7 @@ func Parse(data []byte, name string) (Deployment, error) {
 			Fix: "fix the YAML (compare with 'duobox init --print'), or run 'duobox init' again", Err: err}
 	}
 	d = d.WithDefaults()
-	if err := d.Validate(); err != nil {
+	if err := d.validate(explicitZeroPorts(data)); err != nil {
 		var p *app.Problem
 		if errors.As(err, &p) {
 			p.What = name + ": " + p.What

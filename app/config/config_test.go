@@ -163,3 +163,31 @@ func TestImageOnAnotherRegistryKeepsPathAndTag(t *testing.T) {
 		t.Error("a registry with scheme and path should be refused")
 	}
 }
+
+// TestExplicitZeroPortIsRefusedOmittedIsTheDefault: "port: 0" written in
+// the file used to mean the default silently (issue 16); omitted still does.
+func TestExplicitZeroPortIsRefusedOmittedIsTheDefault(t *testing.T) {
+	body, err := Marshal(valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ from, to, want string }{
+		{"port: 5052", "port: 0", "gateway.port: 0 is not a TCP port (1–65535); leave the field out for the default 5052"},
+		{"agent_port: 50052", "agent_port: 0", "gateway.agent_port: 0 is not a TCP port (1–65535); leave the field out for the default 50052"},
+		{"agent_port: 50052", "agent_port: 0x0", "gateway.agent_port: 0 is not a TCP port"},
+	} {
+		spoilt := strings.Replace(string(body), "    "+tt.from+"\n", "    "+tt.to+"\n", 1)
+		if spoilt == string(body) {
+			t.Fatalf("%q not in the config:\n%s", tt.from, body)
+		}
+		_, err := Parse([]byte(spoilt), "deployment.yaml")
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "deployment.yaml") {
+			t.Errorf("%s: got %v, want %q", tt.to, err, tt.want)
+		}
+	}
+	omitted := strings.Replace(strings.Replace(string(body), "    port: 5052\n", "", 1), "    agent_port: 50052\n", "", 1)
+	d, err := Parse([]byte(omitted), "deployment.yaml")
+	if err != nil || d.Gateway.Port != DefaultGatewayPort || d.Gateway.AgentPort != DefaultAgentPort {
+		t.Fatalf("ports left out: %+v, %v", d.Gateway, err)
+	}
+}

@@ -27,7 +27,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 		return Run{}, err
 	}
 	defer unlock()
-	current, curState, err := u.serving(ctx, cfg.Name, tg)
+	current, curState, err := u.serving(ctx, cfg.Name, tg, "roll back")
 	if err != nil {
 		return Run{}, err
 	}

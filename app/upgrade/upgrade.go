@@ -235,7 +235,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (Run, error) {
 	if to.Repository == from.Repository && to.Tag == from.Tag {
 		return Run{}, app.BadInput("pick another tag ('duobox upgrade --check' lists them)", "%s already runs %s", tg.name, from.Tag)
 	}
-	old, oldState, err := u.serving(ctx, cfg.Name, tg)
+	old, oldState, err := u.serving(ctx, cfg.Name, tg, ActionUpgrade)
 	if err != nil {
 		return Run{}, err
 	}
@@ -507,10 +507,11 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.Ima
 }
 
 // serving finds the running container of the target.
-func (u *Upgrader) serving(ctx context.Context, stackName string, tg target) (deploy.Object, deploy.ContainerState, error) {
+func (u *Upgrader) serving(ctx context.Context, stackName string, tg target, action string) (deploy.Object, deploy.ContainerState, error) {
 	o, err := u.Engine.Lookup(ctx, deploy.KindContainer, tg.name)
 	if errors.Is(err, app.ErrNotFound) {
-		return o, deploy.ContainerState{}, app.NotReady(err, "run 'duobox up' first", "%s does not exist, so there is nothing to upgrade", tg.name)
+		return o, deploy.ContainerState{}, &app.Problem{Kind: app.KindNotReady, Err: err, Remedy: app.RemedyDeploy,
+			What: fmt.Sprintf("%s does not exist, so there is nothing to %s", tg.name, action)}
 	}
 	if err != nil {
 		return o, deploy.ContainerState{}, err
@@ -523,7 +524,7 @@ func (u *Upgrader) serving(ctx context.Context, stackName string, tg target) (de
 		return o, st, err
 	}
 	if !st.Running {
-		return o, st, app.NotReady(nil, "run 'duobox up' to start it first, then upgrade", "%s is not running (%s)", tg.name, st.Status)
+		return o, st, app.NotReady(nil, "run 'duobox up' to start it first, then "+action, "%s is not running (%s)", tg.name, st.Status)
 	}
 	return o, st, nil
 }

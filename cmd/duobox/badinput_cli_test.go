@@ -119,6 +119,8 @@ func TestBadInputs_ExitCodeMessageAndNothingChanged(t *testing.T) {
 		// Values out of range
 		{name: "init --port 0", args: with("--port", "0"), code: 2, want: "not a TCP port"},
 		{name: "config port 70000", args: []string{"status"}, setup: spoil(func(s string) string { return strings.Replace(s, "port: 5052", "port: 70000", 1) }), code: 2, want: "not a TCP port"},
+		{name: "config port 0 written out", args: []string{"status"}, setup: spoil(func(s string) string { return strings.Replace(s, "port: 5052", "port: 0", 1) }), code: 2, want: "gateway.port: 0 is not a TCP port"},
+		{name: "config agent_port 0 written out", args: []string{"status"}, setup: spoil(func(s string) string { return strings.Replace(s, "agent_port: 50052", "agent_port: 0", 1) }), code: 2, want: "gateway.agent_port: 0 is not a TCP port"},
 		{name: "config agent_port equal to port", args: []string{"status"}, setup: spoil(func(s string) string { return strings.Replace(s, "agent_port: 50052", "agent_port: 5052", 1) }), code: 2, want: "same port"},
 		{name: "init --max-model-len 0", args: with("--max-model-len", "0"), code: 2, want: "--max-model-len 0"},
 		{name: "init --max-model-len -5", args: with("--max-model-len", "-5"), code: 2, want: "--max-model-len -5"},
