@@ -47,6 +47,7 @@ const (
 	RemedyConfigure      Remedy = "configure"
 	RemedyReplaceConfig  Remedy = "replace-config"
 	RemedyHost           Remedy = "host"
+	RemedyPublishAll     Remedy = "publish-all"
 	RemedyGitLabVersion  Remedy = "gitlab-version"
 	RemedyGitLabURL      Remedy = "gitlab-url"
 	RemedyGitLabConnect  Remedy = "gitlab-connect"
@@ -62,6 +63,7 @@ var remedyText = map[Remedy][2]string{ // [CLI, window]
 	RemedyConfigure:      {"run 'duobox init --gitlab-url URL --gitlab-version X.Y --host HOST'", "fill in Configure and press Save config"},
 	RemedyReplaceConfig:  {"pass --force to replace it, or edit it", "press Save config again to replace it"},
 	RemedyHost:           {"pass --host with the name or address GitLab uses to reach this machine (see 'duobox detect')", "type the name or address GitLab uses to reach this machine in the Host field"},
+	RemedyPublishAll:     {"give an address of this machine as --host (see 'duobox detect'), or publish on all addresses explicitly with --publish-all", "type an address of this machine in the Host field, or tick Publish on all addresses and press Save config"},
 	RemedyGitLabVersion:  {"pass --gitlab-version like 17.9 or 18.2.1", "type GitLab's version (like 17.9 or 18.2.1) in the GitLab version field, or press Read from GitLab"},
 	RemedyGitLabURL:      {"pass --gitlab-url with GitLab's base URL, for example https://gitlab.example.com", "type GitLab's address (like https://gitlab.example.com) in the GitLab URL field"},
 	RemedyGitLabConnect:  {"run 'duobox gitlab connect --url URL --token-stdin' with an administrator's personal access token (scope api)", "paste an administrator's personal access token (scope api) in the GitLab token field and press Connect"},

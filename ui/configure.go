@@ -28,9 +28,13 @@ type ConfigureView struct {
 	Host        *widget.SelectEntry
 	HostCheck   *widget.Label // the live validation result, with its fix
 	Port        *widget.Entry
-	HFToken     *widget.Entry
-	LogDir      *widget.Entry
-	DocsIndex   *widget.Entry
+	// PublishAll publishes the gateway on every address of this machine
+	// (gateway.publish_all_addresses); PublishWarning shows while it is on.
+	PublishAll     *widget.Check
+	PublishWarning *widget.Label
+	HFToken        *widget.Entry
+	LogDir         *widget.Entry
+	DocsIndex      *widget.Entry
 	// GatewayRegistry and ModelServerRegistry name another registry per image
 	// (company mirror, private registry); empty = the image's own.
 	GatewayRegistry     *widget.Entry
@@ -70,6 +74,9 @@ func newConfigureView(u *UI) *ConfigureView {
 	v.Port.SetText(strconv.Itoa(config.DefaultGatewayPort))
 	v.Port.Validator = checkPort
 	v.Port.OnChanged = func(string) { v.onHostChanged(v.Host.Text) }
+	v.PublishWarning = wrapped("")
+	v.PublishWarning.Hide()
+	v.PublishAll = widget.NewCheck("Publish on all addresses", func(bool) { v.onPublishAll() })
 	v.HFToken = widget.NewPasswordEntry()
 	v.HFToken.SetPlaceHolder("hf_… (only for gated models; stored in a 0600 file, never in the config)")
 	v.LogDir = widget.NewEntry()
@@ -96,6 +103,7 @@ func newConfigureView(u *UI) *ConfigureView {
 		widget.NewFormItem("Host address", v.Host),
 		widget.NewFormItem("", v.HostCheck),
 		widget.NewFormItem("Gateway port", v.Port),
+		widget.NewFormItem("", container.NewVBox(v.PublishAll, v.PublishWarning)),
 		widget.NewFormItem("Hugging Face token", v.HFToken),
 		widget.NewFormItem("Gateway log dir", v.LogDir),
 		widget.NewFormItem("Docs index", v.DocsIndex),
@@ -128,6 +136,7 @@ func (v *ConfigureView) fill(d config.Deployment) {
 		v.Port.SetText(strconv.Itoa(d.Gateway.Port))
 	}
 	v.Host.SetText(d.Host)
+	v.PublishAll.SetChecked(d.Gateway.PublishAll)
 	v.LogDir.SetText(d.LogDir)
 	v.DocsIndex.SetText(d.DocsIndex)
 	if d.Gateway.AgentPort != 0 {
@@ -167,6 +176,20 @@ func (v *ConfigureView) onHostChanged(s string) {
 		v.HostCheck.Importance = widget.SuccessImportance
 	}
 	v.HostCheck.Refresh()
+}
+
+// onPublishAll shows, while the box is ticked, who can then reach the
+// gateway; ticking it is the only way the window publishes on all addresses.
+func (v *ConfigureView) onPublishAll() {
+	if !v.PublishAll.Checked {
+		v.PublishWarning.Hide()
+		return
+	}
+	port := strings.TrimSpace(v.Port.Text)
+	say(v.PublishWarning, app.SeverityWarning, fmt.Sprintf("⚠ The gateway will listen on every address of this machine (0.0.0.0 and [::]), ports %s and %s: "+
+		"anyone who can reach this machine can call it, not only GitLab. Use it only when GitLab reaches this machine by an address it does not own "+
+		"(NAT, a load balancer), and keep those ports behind a firewall.", port, strings.TrimSpace(v.AgentPort.Text)))
+	v.PublishWarning.Show()
 }
 
 func (v *ConfigureView) onReadVersion() {
@@ -216,6 +239,7 @@ func (v *ConfigureView) Input() (deploy.InitInput, error) {
 		GitLabVersion: strings.TrimSpace(v.Version.Text),
 		Host:          strings.TrimSpace(v.Host.Text),
 		Port:          port,
+		PublishAll:    v.PublishAll.Checked,
 		LogDir:        strings.TrimSpace(v.LogDir.Text),
 		DocsIndex:     strings.TrimSpace(v.DocsIndex.Text),
 

@@ -41,6 +41,7 @@ func TestConfigure_validatesHostLiveAndSavesTheConfig(t *testing.T) {
 	if !strings.HasPrefix(v.HostCheck.Text, "✓") || !strings.Contains(v.HostCheck.Text, "http://192.0.2.10:5052") {
 		t.Errorf("good host: %q", v.HostCheck.Text)
 	}
+	test.Tap(v.PublishAll) // 192.0.2.10 is not this machine's
 	test.Tap(v.Save)
 	u.Wait()
 	d, err := config.Load(b.cfgPath)
@@ -89,6 +90,7 @@ func TestConfigure_imagesHealthCommandsAndAgentPort(t *testing.T) {
 	test.Type(v.Version, "18.5")
 	v.Host.SetText("")
 	test.Type(v.Host, "192.0.2.10")
+	v.PublishAll.SetChecked(true)
 	v.ModelServerHealthCmd.SetText("CMD-SHELL")
 	test.Tap(v.Save)
 	u.Wait()
@@ -148,5 +150,52 @@ func TestConfigure_noGPUAsksForCPUMode(t *testing.T) {
 	u.Wait()
 	if asked == "" || len(modes) != 2 || modes[0] == config.ModeCPU || modes[1] != config.ModeCPU {
 		t.Fatalf("asked %q, modes %v, result %q", asked, modes, v.Result.Text)
+	}
+}
+
+// Issue 16: the gateway is published on all addresses only when the user
+// ticks the box, which shows who can then reach it; a host that is not this
+// machine's is refused without it, with the fix in the window's words.
+func TestConfigure_publishOnAllAddressesOnlyWhenTickedWithAWarning(t *testing.T) {
+	b := newBed(t)
+	u := b.open()
+	selectTab(u, TabConfigure)
+	v := u.Configure
+	if v.PublishAll.Checked || v.PublishWarning.Visible() {
+		t.Fatal("publishing on all addresses is on by default")
+	}
+	test.Type(v.GitLabURL, "https://gitlab.example.com")
+	test.Type(v.Version, "18.2")
+	v.Host.SetText("192.0.2.10")
+	test.Tap(v.Save)
+	u.Wait()
+	if v.Result.Importance != widget.DangerImportance || !strings.Contains(v.Result.Text, "not an address of this machine") ||
+		!strings.Contains(v.Result.Text, "tick Publish on all addresses") || strings.Contains(v.Result.Text, "--publish-all") {
+		t.Errorf("non-local host without the box: %q", v.Result.Text)
+	}
+	if _, err := config.Load(b.cfgPath); err == nil {
+		t.Fatal("a refused save wrote the config")
+	}
+
+	test.Tap(v.PublishAll)
+	if !v.PublishWarning.Visible() || v.PublishWarning.Importance != widget.WarningImportance ||
+		!strings.Contains(v.PublishWarning.Text, "every address of this machine") || !strings.Contains(v.PublishWarning.Text, "5052") {
+		t.Errorf("warning when ticked: visible=%v %q", v.PublishWarning.Visible(), v.PublishWarning.Text)
+	}
+	test.Tap(v.Save)
+	u.Wait()
+	d, err := config.Load(b.cfgPath)
+	if err != nil || !d.Gateway.PublishAll {
+		t.Fatalf("saved publish_all_addresses=%v, %v (%q)", d.Gateway.PublishAll, err, v.Result.Text)
+	}
+
+	// A second window over the saved config shows the box ticked, warning and all.
+	u2 := b.open()
+	if !u2.Configure.PublishAll.Checked || !u2.Configure.PublishWarning.Visible() {
+		t.Error("the saved setting is not shown")
+	}
+	test.Tap(u2.Configure.PublishAll)
+	if u2.Configure.PublishWarning.Visible() {
+		t.Error("warning stays after unticking")
 	}
 }

@@ -72,7 +72,7 @@ func TestGitLab_agentPlatformTLSPerVersion(t *testing.T) {
 		t.Run(tc.version, func(t *testing.T) {
 			b := newBed(t)
 			if _, _, err := b.saveConfig(t.Context(), deploy.InitInput{GitLabURL: "https://gitlab.example.com", GitLabVersion: tc.version,
-				Host: "192.0.2.10", Mode: config.ModeCPU}, ""); err != nil {
+				Host: "192.0.2.10", PublishAll: true, Mode: config.ModeCPU}, ""); err != nil {
 				t.Fatal(err)
 			}
 			u := b.open()

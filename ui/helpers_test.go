@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
@@ -114,6 +115,9 @@ func (b *bed) recommend(_ context.Context, m hardware.Machine, v string) (recomm
 }
 
 func (b *bed) saveConfig(ctx context.Context, in deploy.InitInput, _ string) (config.Deployment, []string, error) {
+	if err := actions.CheckPublish(in); err != nil { // actions.Init's first check
+		return config.Deployment{}, nil, err
+	}
 	m, err := b.detect(ctx)
 	if err != nil {
 		return config.Deployment{}, nil, err
@@ -146,7 +150,7 @@ func (b *bed) snippet(_ context.Context, f gitlab.Format) (*gitlab.Snippet, []st
 func (b *bed) writeConfig(host string) config.Deployment {
 	b.t.Helper()
 	d, _, err := b.saveConfig(b.t.Context(), deploy.InitInput{GitLabURL: "https://gitlab.example.com", GitLabVersion: "18.2",
-		Host: host, Mode: config.ModeCPU}, "")
+		Host: host, PublishAll: true, Mode: config.ModeCPU}, "")
 	if err != nil {
 		b.t.Fatal(err)
 	}

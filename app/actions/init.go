@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,17 @@ type InitResult struct {
 	LogDir   string            `json:"log_dir,omitempty"`
 }
 
+// CheckPublish refuses a host that is not an address of this machine unless
+// the user asked to publish the gateway on all addresses (issue 16: never
+// silently).
+func CheckPublish(in deploy.InitInput) error {
+	if in.PublishAll || deploy.HostIsLocal(in.Host) {
+		return nil
+	}
+	return &app.Problem{Kind: app.KindBadInput, Remedy: app.RemedyPublishAll,
+		What: fmt.Sprintf("%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", in.Host)}
+}
+
 // Init writes the deployment config from the user's answers and the
 // recommendation for this machine ('duobox init', Configure → Save config).
 // A GPU-mode config on a machine without a GPU is refused with ErrNoGPU.
@@ -53,6 +65,9 @@ func (c *Core) Init(ctx context.Context, req InitRequest) (InitResult, error) {
 	in := req.Input
 	if err := config.CheckHostSyntax(in.Host); err != nil {
 		return InitResult{}, &app.Problem{Kind: app.KindBadInput, What: "host: " + err.Error(), Remedy: app.RemedyHost}
+	}
+	if err := CheckPublish(in); err != nil {
+		return InitResult{}, err
 	}
 	v, err := version.Parse(in.GitLabVersion)
 	if err != nil {

@@ -78,7 +78,7 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	var local bool
 	p.HostIP, warn, local = bindAddress(d.Host, d.Gateway.PublishAll)
 	if !local && !d.Gateway.PublishAll && !readOnly {
-		return p, &app.Problem{Kind: app.KindBadInput,
+		return p, &app.Problem{Kind: app.KindBadInput, Remedy: app.RemedyPublishAll,
 			What: fmt.Sprintf("%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", d.Host),
 			Fix:  "give an address of this machine as the host (see 'duobox detect'), or publish on all addresses explicitly: 'duobox init --force --publish-all' (gateway.publish_all_addresses: true in the config)"}
 	}

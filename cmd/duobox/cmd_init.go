@@ -73,9 +73,8 @@ under the secrets folder, and the gateway's JWT keys are generated there.
 			if _, err := config.NormalizeGitLabURL(in.GitLabURL); err != nil {
 				return app.BadInput("pass --gitlab-url like https://gitlab.example.com", "--gitlab-url: %v", err)
 			}
-			if !in.PublishAll && !deploy.HostIsLocal(in.Host) {
-				return app.BadInput("give an address of this machine as --host (see 'duobox detect'), or publish on all addresses explicitly with --publish-all",
-					"%s is not an address of this machine (nor a name that resolves to one), so the gateway cannot be published on it alone", in.Host)
+			if err := actions.CheckPublish(in); err != nil {
+				return err
 			}
 			if in.VLLM, err = vf.options(recommend.Options{Context: in.MaxModelLen}); err != nil {
 				return err
