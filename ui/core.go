@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/duobox/duobox/app/actions"
@@ -145,12 +146,16 @@ func ServicesFrom(c *actions.Core) Services {
 			return c.Snippet(ctx, gitlab.Given{}, f)
 		},
 		ConnectGitLab: c.ConnectGitLab,
-		Export: func(format, dir string) ([]string, error) {
+		Export: func(format, target string) ([]string, error) {
 			files, err := c.Export(format, stack.ExportOptions{})
 			if err != nil {
 				return nil, err
 			}
-			return actions.WriteExport(dir, files, false)
+			if stack.ExportFile(format) != "" && len(files) == 1 {
+				files[0].Name = filepath.Base(target) // the name the user chose
+				target = filepath.Dir(target)
+			}
+			return actions.WriteExport(target, files, false)
 		},
 		LogContainers: func(ctx context.Context) ([]string, error) {
 			cs, err := c.LogContainers(ctx)

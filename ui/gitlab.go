@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/stack"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -13,7 +11,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/gitlab"
+	"github.com/duobox/duobox/app/stack"
 )
 
 // GitLabView hands the administrator the GitLab-side configuration: the
@@ -84,7 +84,7 @@ func newGitLabView(u *UI) *GitLabView {
 	v.ExportFormat.PlaceHolder = "compose, docker-run or helm"
 	v.Export = widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), v.onExport)
 	v.Export.Disable()
-	v.Exported = wrapped("Export writes the same containers for another tool into a folder you choose; secrets stay in their 0600 files.")
+	v.Exported = wrapped("Export writes the same containers for another tool: compose and docker-run as one file you name, Helm as two files into a folder you choose; secrets stay in their 0600 files.")
 	if u.svc.Snippet == nil {
 		v.Content = unavailable("The GitLab snippet")
 		return v
@@ -223,10 +223,10 @@ func (v *GitLabView) onExport() {
 	if format == "" || v.u.svc.Export == nil {
 		return
 	}
-	v.u.chooseFolder("Export "+format+" into", func(dir string) {
+	write := func(target string) {
 		v.Export.Disable()
 		v.u.bg.run(func(context.Context) func() {
-			paths, err := v.u.svc.Export(format, dir)
+			paths, err := v.u.svc.Export(format, target)
 			return func() {
 				v.Export.Enable()
 				if err != nil {
@@ -236,5 +236,10 @@ func (v *GitLabView) onExport() {
 				say(v.Exported, app.SeveritySuccess, "✓ Wrote "+strings.Join(paths, ", "))
 			}
 		})
-	})
+	}
+	if name := stack.ExportFile(format); name != "" {
+		v.u.pickSave("Save", name, write) // one file: a save dialog with its usual name
+		return
+	}
+	v.u.chooseFolder("Export "+format+" into", write) // several files: a folder
 }

@@ -2,13 +2,24 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/paths"
+	"github.com/duobox/duobox/app/stack"
 )
 
 func TestGitLab_snippetInEachFormWithCopyButtons(t *testing.T) {
@@ -85,5 +96,190 @@ func TestGitLab_agentPlatformTLSPerVersion(t *testing.T) {
 				t.Errorf("notes %q", u.GitLab.Notes.Text)
 			}
 		})
+	}
+}
+
+// realCore wires the screens that need no container engine to the real
+// use-case layer (actions.Core over the bed's config, DuoBox's folders in a
+// temp $DUOBOX_HOME), as cmd/duobox does.
+func (b *bed) realCore() (Services, string) {
+	home := b.t.TempDir()
+	b.t.Setenv("DUOBOX_HOME", home)
+	return ServicesFrom(&actions.Core{ConfigPath: b.cfgPath}), home
+}
+
+// gitLabAPI answers like GitLab's documented REST API for what Connect
+// reads (doc/api/version.md: GET /api/v4/version; doc/api/personal_access_tokens.md:
+// GET /api/v4/personal_access_tokens/self; doc/api/users.md: GET /api/v4/user,
+// is_admin shown to administrators only), with 401 for any other token.
+func gitLabAPI(t *testing.T, token string, admin bool) *httptest.Server {
+	mux := http.NewServeMux()
+	auth := func(body func() any) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.Header.Get("Authorization") != "Bearer "+token && r.Header.Get("PRIVATE-TOKEN") != token {
+				w.WriteHeader(http.StatusUnauthorized)
+				fmt.Fprint(w, `{"message":"401 Unauthorized"}`)
+				return
+			}
+			json.NewEncoder(w).Encode(body())
+		}
+	}
+	mux.HandleFunc("GET /api/v4/version", auth(func() any { return map[string]any{"version": "18.2.1-ee", "revision": "abc123", "enterprise": true} }))
+	mux.HandleFunc("GET /api/v4/personal_access_tokens/self", auth(func() any {
+		return map[string]any{"id": 1, "name": "duobox", "scopes": []string{"api"}, "active": true, "revoked": false, "expires_at": "2027-12-01"}
+	}))
+	mux.HandleFunc("GET /api/v4/user", auth(func() any {
+		u := map[string]any{"id": 1, "username": "root", "name": "Administrator"}
+		if admin {
+			u["is_admin"] = true
+		}
+		return u
+	}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Connect on the real use-case layer: a wrong token is refused and stored
+// nowhere; the right one is stored 0600, and GitLab's version becomes the
+// version of every screen; a token without administrator rights connects
+// with a warning that Apply cannot work.
+func TestGitLab_connectStoresTheTokenOnlyWhenGitLabAcceptsIt(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	real, home := b.realCore()
+	b.svc.ConnectGitLab = real.ConnectGitLab
+	srv := gitLabAPI(t, "glpat-admin", true)
+	u := b.open()
+	selectTab(u, TabGitLab)
+	v := u.GitLab
+	if v.URL.Text != "https://gitlab.example.com" {
+		t.Errorf("URL not taken from the config: %q", v.URL.Text)
+	}
+	tokenFile := filepath.Join(home, "config", "secrets", "gitlab_token")
+	v.URL.SetText(srv.URL)
+	test.Type(v.Token, "glpat-wrong")
+	test.Tap(v.Connect)
+	u.Wait()
+	if v.Connection.Importance != widget.DangerImportance || !strings.Contains(v.Connection.Text, "Problem:") || strings.Contains(v.Connection.Text, "duobox ") {
+		t.Errorf("wrong token: %q", v.Connection.Text)
+	}
+	if found := findFile(t, home, "gitlab_token"); found != "" {
+		t.Fatalf("a refused token was stored at %s", found)
+	}
+
+	v.Token.SetText("")
+	test.Type(v.Token, "glpat-admin")
+	test.Tap(v.Connect)
+	u.Wait()
+	if v.Connection.Importance != widget.SuccessImportance || !strings.Contains(v.Connection.Text, "GitLab 18.2.1") || !strings.Contains(v.Connection.Text, "root") {
+		t.Errorf("right token: %q", v.Connection.Text)
+	}
+	if v.Token.Text != "" || v.Connect.Disabled() {
+		t.Errorf("after connecting: token field %q, Connect disabled %v", v.Token.Text, v.Connect.Disabled())
+	}
+	tokenFile = findFile(t, home, "gitlab_token")
+	if st, err := os.Stat(tokenFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("token file %s: %v %v", tokenFile, st, err)
+	}
+	if got := u.Choose.Version.Text; !strings.HasPrefix(got, "18.2") {
+		t.Errorf("Choose's version %q, want GitLab's", got)
+	}
+
+	// Connect again with the stored token and a non-admin one.
+	b2 := newBed(t)
+	b2.writeConfig("192.0.2.10")
+	real2, _ := b2.realCore()
+	b2.svc.ConnectGitLab = real2.ConnectGitLab
+	u2 := b2.open()
+	selectTab(u2, TabGitLab)
+	u2.GitLab.URL.SetText(gitLabAPI(t, "glpat-user", false).URL)
+	test.Type(u2.GitLab.Token, "glpat-user")
+	test.Tap(u2.GitLab.Connect)
+	u2.Wait()
+	if u2.GitLab.Connection.Importance != widget.WarningImportance || !strings.Contains(u2.GitLab.Connection.Text, "Apply is not possible") ||
+		strings.Contains(u2.GitLab.Connection.Text, "duobox ") {
+		t.Errorf("non-admin token: %q", u2.GitLab.Connection.Text)
+	}
+}
+
+// findFile is the path of the file called name under root, or "".
+func findFile(t *testing.T, root, name string) string {
+	t.Helper()
+	found := ""
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Name() == name {
+			found = p
+		}
+		return nil
+	})
+	return found
+}
+
+// Export on the real use-case layer: compose and docker-run are one file
+// each, saved where the user says under the name they give (a save
+// dialog offering the usual name); Helm writes two files into a folder.
+func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	real, _ := b.realCore()
+	b.svc.Export = real.Export
+	dirs, err := paths.Resolve() // the chosen model is gated: Helm's cluster needs the token
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dirs.Secrets(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dirs.Secrets(), stack.SecretHFToken), []byte("hf_"+strings.Repeat("a", 34)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u := b.open()
+	out := t.TempDir()
+	var offered []string
+	u.pickSave = func(_, name string, done func(string)) {
+		offered = append(offered, name)
+		done(filepath.Join(out, "mine-"+name))
+	}
+	u.pickFolder = func(_ string, done func(string)) { offered = append(offered, "folder"); done(filepath.Join(out, "helm")) }
+	selectTab(u, TabGitLab)
+	v := u.GitLab
+	if !v.Export.Disabled() {
+		t.Error("Export enabled before a format is chosen")
+	}
+	for _, tc := range []struct {
+		format, offer string
+		files         []string
+		mode          os.FileMode
+		want          string
+	}{
+		{"compose", "compose.yaml", []string{"mine-compose.yaml"}, 0o644, "services:"},
+		{"docker-run", "duobox-run.sh", []string{"mine-duobox-run.sh"}, 0o755, "docker run"},
+		{"helm", "folder", []string{"helm/values.yaml", "helm/vllm.yaml"}, 0o644, "kind: Deployment"},
+	} {
+		offered = nil
+		v.ExportFormat.SetSelected(tc.format)
+		test.Tap(v.Export)
+		u.Wait()
+		if len(offered) != 1 || offered[0] != tc.offer {
+			t.Errorf("%s: offered %v, want %s", tc.format, offered, tc.offer)
+		}
+		if v.Exported.Importance != widget.SuccessImportance {
+			t.Fatalf("%s: %q", tc.format, v.Exported.Text)
+		}
+		var all string
+		for _, f := range tc.files {
+			p := filepath.Join(out, f)
+			body, err := os.ReadFile(p)
+			st, _ := os.Stat(p)
+			if err != nil || st.Mode().Perm() != tc.mode || !strings.Contains(v.Exported.Text, p) {
+				t.Fatalf("%s: %s: %v, mode %v, screen %q", tc.format, p, err, st, v.Exported.Text)
+			}
+			all += string(body)
+		}
+		if !strings.Contains(all, tc.want) {
+			t.Errorf("%s: files lack %q", tc.format, tc.want)
+		}
 	}
 }

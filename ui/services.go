@@ -95,8 +95,9 @@ type Services struct {
 	// the stored one); only then is the token stored (0600).
 	ConnectGitLab func(ctx context.Context, url, token string) (gitlab.ConnectResult, error)
 	// Export writes the deployment as format (compose, docker-run, helm)
-	// into dir and returns the files written.
-	Export func(format, dir string) ([]string, error)
+	// and returns the files written: to the file target when the format is
+	// one file (stack.ExportFile names it), into the folder target otherwise.
+	Export func(format, target string) ([]string, error)
 	// LogContainers lists the stack's DuoBox containers (the serving ones
 	// and those an upgrade kept) by name.
 	LogContainers func(ctx context.Context) ([]string, error)

@@ -70,6 +70,8 @@ type UI struct {
 	// pickFolder and pickFile ask for a folder or a file (a dialog; tests replace them).
 	pickFolder func(title string, done func(path string))
 	pickFile   func(title string, done func(path string))
+	// pickSave asks where to save a new file, offering name (a save dialog).
+	pickSave func(title, name string, done func(path string))
 	// confirm asks a yes/no question (a dialog; tests replace it).
 	confirm func(title, question string, done func(bool))
 }
@@ -119,6 +121,17 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 				done(f.URI().Path())
 			}
 		}, w)
+		d.SetConfirmText(title)
+		d.Show()
+	}
+	u.pickSave = func(title, name string, done func(string)) {
+		d := dialog.NewFileSave(func(f fyne.URIWriteCloser, err error) {
+			if err == nil && f != nil {
+				f.Close() // the export replaces it atomically
+				done(f.URI().Path())
+			}
+		}, w)
+		d.SetFileName(name)
 		d.SetConfirmText(title)
 		d.Show()
 	}

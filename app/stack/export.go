@@ -23,6 +23,23 @@ const (
 // Formats lists the export formats.
 var Formats = []string{FormatCompose, FormatDockerRun, FormatHelm}
 
+// ExportFile is the one file a format writes (a save dialog's name), or ""
+// when it writes several into a folder (Helm: values.yaml and vllm.yaml).
+func ExportFile(format string) string {
+	switch format {
+	case FormatCompose:
+		return exportComposeFile
+	case FormatDockerRun:
+		return exportScriptFile
+	}
+	return ""
+}
+
+const (
+	exportComposeFile = "compose.yaml"
+	exportScriptFile  = "duobox-run.sh"
+)
+
 // ExportOptions control an export.
 type ExportOptions struct {
 	// IncludeSecrets inlines secret values; otherwise they are referenced
@@ -202,7 +219,7 @@ func exportCompose(s Spec, o ExportOptions) ([]File, error) {
 	if len(exports) > 0 {
 		head += "# Secrets are not in this file. Before 'docker compose up', run:\n" + strings.Join(exports, "\n") + "\n"
 	}
-	return []File{{Name: "compose.yaml", Content: head + string(body)}}, nil
+	return []File{{Name: exportComposeFile, Content: head + string(body)}}, nil
 }
 
 func publishArg(p Port) string {
@@ -322,7 +339,7 @@ func exportDockerRun(s Spec, o ExportOptions) ([]File, error) {
 		}
 		fmt.Fprintf(&b, "\n# %s (%s)\ndocker %s\n", c.Name, c.Role, strings.Join(lines, " \\\n  "))
 	}
-	return []File{{Name: "duobox-run.sh", Content: b.String()}}, nil
+	return []File{{Name: exportScriptFile, Content: b.String()}}, nil
 }
 
 func sortedKeys(m map[string]string) []string {
