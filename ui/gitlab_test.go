@@ -242,7 +242,10 @@ func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
 		offered = append(offered, name)
 		done(filepath.Join(out, "mine-"+name))
 	}
-	u.pickFolder = func(_ string, done func(string)) { offered = append(offered, "folder"); done(filepath.Join(out, "helm")) }
+	u.pickFolder = func(_ string, done func(string)) {
+		offered = append(offered, "folder")
+		done(filepath.Join(out, "helm"))
+	}
 	selectTab(u, TabGitLab)
 	v := u.GitLab
 	if !v.Export.Disabled() {
