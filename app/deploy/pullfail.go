@@ -18,6 +18,7 @@ const (
 	PullManifestUnknown PullClass = "manifest-unknown" // the tag (or digest) is not in the repository
 	PullPlatform        PullClass = "platform"         // no variant for the requested platform
 	PullDiskFull        PullClass = "disk-full"        // the engine's disk filled during the pull
+	PullInterrupted     PullClass = "interrupted"      // the registry dropped the connection mid-download and the engine could not resume
 )
 
 // PullFailure is the cause a failed pull's app.Problem carries: the class,

@@ -44,13 +44,16 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(d
 	}
 	opts.RegistryAuth = auth
 	resp, err := e.API.ImagePull(ctx, ref, opts)
+	if client.IsErrConnectionFailed(err) {
+		return explainConnectError(err, e.Endpoint) // the engine, before any registry was asked
+	}
 	if err != nil {
 		return e.pullError(ctx, err, ref, platform)
 	}
 	retries := map[string]int{}
 	for msg, err := range resp.JSONMessages(ctx) {
-		if err != nil {
-			return e.pullError(ctx, err, ref, platform)
+		if err != nil { // reading the engine's stream failed: the registry's errors come as messages
+			return e.engineGone(ctx, err, ref)
 		}
 		if msg.Error != nil {
 			return e.pullError(ctx, errors.New(msg.Error.Message), ref, platform)
@@ -65,8 +68,8 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(d
 		if strings.HasPrefix(msg.Status, "Retrying in") {
 			retries[msg.ID]++
 			if e.PullRetryLimit > 0 && retries[msg.ID] >= e.PullRetryLimit {
-				return app.Environment(nil, "check the network and the registry, then run 'duobox up' again (layers already downloaded are kept)",
-					"pulling %s failed: the registry dropped the connection while sending layer %s (%d attempts)", ref, msg.ID, retries[msg.ID])
+				f := &deploy.PullFailure{Image: ref, Registry: registry.Host(ref), Err: fmt.Errorf("layer %s: %s", msg.ID, msg.Status)}
+				return interrupted(f, fmt.Sprintf("DuoBox gave up on layer %s after %d attempts", msg.ID, retries[msg.ID]))
 			}
 		}
 	}

@@ -52,6 +52,12 @@ func pullClass(err error) deploy.PullClass {
 	switch {
 	case has("no space left on device"):
 		return deploy.PullDiskFull
+	case has("blob unknown") && has("range"), has("requested range not satisfiable", "unexpected eof", "connection reset by peer", "broken pipe"):
+		// a download cut mid-blob: moby retries with a Range request from
+		// where it stopped (distribution/pull_v2.go); a registry that does
+		// not serve open-ended ranges answers 416 BLOB_UNKNOWN ("We don't
+		// understand your Range", go-containerregistry pkg/registry/blobs.go)
+		return deploy.PullInterrupted
 	case has("toomanyrequests", "too many requests", "pull rate limit", " 429 "):
 		return deploy.PullRateLimited
 	case has("no such host", "server misbehaving", "temporary failure in name resolution", "name or service not known"):
@@ -115,21 +121,34 @@ func (e *Engine) pullError(ctx context.Context, err error, ref, platform string)
 	case deploy.PullDiskFull:
 		what = fmt.Sprintf("the engine ran out of disk space while pulling %s", ref)
 		fix = "free disk space where Docker keeps images ('docker system df', 'docker image prune'), then run 'duobox up' again"
+	case deploy.PullInterrupted:
+		return interrupted(f, fmt.Sprintf("the engine could not resume the download (%s)", lastClause(err.Error())))
 	default:
-		if isConnectionBreak(err.Error()) {
-			return app.Environment(err, "check the network and the registry, then run 'duobox up' again (layers already downloaded are kept)",
-				"pulling %s failed: the connection to the registry broke (%s)", ref, lastClause(err.Error()))
-		}
 		return e.explain(err, "pull "+ref)
 	}
 	return &app.Problem{Kind: app.KindEnvironment, What: what, Fix: fix, Err: f}
 }
 
-func isConnectionBreak(msg string) bool {
-	for _, s := range []string{"EOF", "connection reset", "broken pipe"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
+// interrupted is the problem of a registry that dropped the connection in
+// the middle of a download (detail: what became of it).
+func interrupted(f *deploy.PullFailure, detail string) error {
+	f.Class = deploy.PullInterrupted
+	return &app.Problem{Kind: app.KindEnvironment, Err: f,
+		What: fmt.Sprintf("cannot pull %s: the registry %s dropped the connection in the middle of a download and %s", f.Image, f.Registry, detail),
+		Fix:  "run 'duobox up' again (layers already downloaded are kept); if it keeps breaking, something on the way cuts long downloads: check the proxy's or firewall's timeouts, or set a registry mirror for the engine (\"registry-mirrors\" in /etc/docker/daemon.json)" + orBundle}
+}
+
+// engineGone explains a pull whose progress stream from the engine broke
+// (err): the Docker engine stopped or its socket went away, not the
+// registry. It names the engine even when it answers again.
+func (e *Engine) engineGone(ctx context.Context, err error, ref string) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("pull %s: %w", ref, ctx.Err())
 	}
-	return false
+	what := fmt.Sprintf("the Docker engine at %s went away while pulling %s (%s)", e.Endpoint, ref, lastClause(err.Error()))
+	if e.Ping(ctx) == nil {
+		what = fmt.Sprintf("the connection to the Docker engine at %s broke while pulling %s (%s); the engine answers again", e.Endpoint, ref, lastClause(err.Error()))
+	}
+	return &app.Problem{Kind: app.KindEnvironment, Err: errors.Join(app.ErrEngineUnreachable, err), What: what,
+		Fix: "check that Docker runs ('systemctl status docker', 'docker info'; 'journalctl -u docker' says why it stopped), then run 'duobox up' again (layers already downloaded are kept)"}
 }

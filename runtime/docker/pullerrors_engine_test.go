@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,4 +171,55 @@ func TestPullSendsDockerCLICredentials(t *testing.T) {
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
 	wantPullClass(t, eng.Pull(context.Background(), ref, "", nil), deploy.PullManifestUnknown, "does not exist")
+}
+
+// TestPullResumesAfterADroppedBlob: the registry cuts one blob download
+// after 64 KiB; the engine resumes it with a Range request and the pull
+// completes (the test registry serves open-ended ranges as real ones do).
+func TestPullResumesAfterADroppedBlob(t *testing.T) {
+	eng := testbed.Engine(t)
+	bed := testbed.Start(t)
+	ref := bed.PushUnique(t, testbed.Gateway, "resumed", 1<<20)
+	bed.DropNextBlob()
+	if err := eng.Pull(context.Background(), ref, "", nil); err != nil {
+		t.Fatalf("a pull resumed after one dropped download must complete: %v", err)
+	}
+}
+
+// TestPullRegistryKeepsDroppingIsInterrupted: every download cut, the
+// engine retries (with Range) until it gives up; its last word is a
+// dropped-connection problem naming the registry, exit 3 (issue 16: exit 1).
+func TestPullRegistryKeepsDroppingIsInterrupted(t *testing.T) {
+	eng := testbed.Engine(t)
+	bed := testbed.Start(t)
+	ref := bed.PushUnique(t, testbed.Gateway, "dropping", 1<<20)
+	bed.DropBlobs(true)
+	err := eng.Pull(context.Background(), ref, "", nil)
+	wantPullClass(t, err, deploy.PullInterrupted, "dropped the connection in the middle of a download")
+	if !strings.Contains(err.Error(), bed.Registry) || strings.Contains(err.Error(), "Docker engine") {
+		t.Errorf("the registry dropped the connection, the message must say so: %v", err)
+	}
+}
+
+// TestPullEngineGoneMidPullNamesTheEngine: the engine's socket goes away in
+// the middle of a pull (the registry dropping blobs keeps it in progress);
+// the problem names the Docker engine, not the registry (issue 16).
+func TestPullEngineGoneMidPullNamesTheEngine(t *testing.T) {
+	real := testbed.Engine(t)
+	bed := testbed.Start(t)
+	ref := bed.PushUnique(t, testbed.Gateway, "engine-gone", 1<<20)
+	bed.DropBlobs(true)
+	eng, cut := testbed.EngineProxy(t, real)
+	var once sync.Once
+	err := eng.Pull(context.Background(), ref, "", func(ev deploy.LayerEvent) {
+		if strings.HasPrefix(ev.Status, "Retrying in") {
+			once.Do(cut)
+		}
+	})
+	var p *app.Problem
+	if !errors.As(err, &p) || p.Kind != app.KindEnvironment || !errors.Is(err, app.ErrEngineUnreachable) ||
+		!strings.Contains(p.What, "the Docker engine at unix://") || !strings.Contains(p.What, "went away while pulling "+ref) ||
+		strings.Contains(p.What, "registry") || !strings.Contains(p.Fix, "systemctl status docker") {
+		t.Fatalf("want an environment problem naming the Docker engine, got %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/duobox/duobox/app"
@@ -25,11 +26,27 @@ func TestPullClassFromRecordedEngineTexts(t *testing.T) {
 		{`no matching manifest for linux/arm64/v8 in the manifest list entries`, deploy.PullPlatform},
 		{`manifest for registry.gitlab.com/x:self-hosted-v1.0.0-ee not found: manifest unknown: manifest unknown`, deploy.PullManifestUnknown},
 		{`Get "https://r.example/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority`, deploy.PullTLS},
+		// issue 16: a dropped download resumed with "Range: bytes=N-" against a
+		// registry that refuses open-ended ranges (go-containerregistry's, as
+		// this engine answered it) was exit 1
+		{`blob unknown: We don't understand your Range`, deploy.PullInterrupted},
+		{`unexpected EOF`, deploy.PullInterrupted},
+		{`read tcp 10.0.0.2:50412->104.18.1.1:443: read: connection reset by peer`, deploy.PullInterrupted},
 	}
 	for _, c := range cases {
 		if got := pullClass(errors.New(c.text)); got != c.want {
 			t.Errorf("%q: class %q, want %q", c.text, got, c.want)
 		}
+	}
+}
+
+func TestPullRefusedResumeIsEnvironmentNamingTheRegistry(t *testing.T) {
+	err := (&Engine{}).pullError(context.Background(), errors.New("blob unknown: We don't understand your Range"), "r.example:5000/duobox/gateway:v1", "")
+	var f *deploy.PullFailure
+	if app.KindOf(err) != app.KindEnvironment || !errors.As(err, &f) || f.Class != deploy.PullInterrupted || !f.BundleHelps() ||
+		!strings.Contains(err.Error(), "the registry r.example:5000 dropped the connection in the middle of a download and the engine could not resume the download") ||
+		!strings.Contains(err.Error(), "layers already downloaded are kept") {
+		t.Fatalf("want an environment problem naming the registry's dropped connection, got %v", err)
 	}
 }
 

@@ -69,9 +69,11 @@ type Bed struct {
 
 	server *httptest.Server
 	drop   atomic.Bool
-	mu     sync.Mutex
-	refs   []string // every reference pushed, for cleanup
-	layers map[Kind]v1.Layer
+	// dropOnce cuts the next blob download only.
+	dropOnce atomic.Bool
+	mu       sync.Mutex
+	refs     []string // every reference pushed, for cleanup
+	layers   map[Kind]v1.Layer
 }
 
 // Engine connects to the live engine. It skips the test when none answers,
@@ -234,6 +236,10 @@ func (b *Bed) Digest(t testing.TB, ref string) string {
 // connection is closed mid-body), until called with false.
 func (b *Bed) DropBlobs(on bool) { b.drop.Store(on) }
 
+// DropNextBlob cuts only the next blob download after 64 KiB: the engine's
+// retry, a Range request from where it stopped, then completes the pull.
+func (b *Bed) DropNextBlob() { b.dropOnce.Store(true) }
+
 func (b *Bed) image(k Kind, tag, arch string, env []string) (v1.Image, error) {
 	cfg := v1.Config{
 		Entrypoint: []string{"/" + string(k)},
@@ -298,15 +304,95 @@ func (b *Bed) track(ref string) {
 	b.mu.Unlock()
 }
 
-// faults wraps the registry handler with the blob-dropping switch.
+// faults wraps the registry handler with the blob-dropping switches, and
+// serves the open-ended Range requests ("bytes=N-") a resumed download
+// sends, as registries do (distribution's blob server honours any Range via
+// http.ServeContent): go-containerregistry's registry understands only
+// "bytes=N-M" and answers others 416 BLOB_UNKNOWN "We don't understand your
+// Range" (pkg/registry/blobs.go), which is not what a real registry says.
 func (b *Bed) faults(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b.drop.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+		blob := r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/")
+		if blob {
+			closeOpenRange(h, r)
+		}
+		if blob && (b.drop.Load() || b.dropOnce.Swap(false)) {
 			h.ServeHTTP(&cutWriter{ResponseWriter: w, left: 64 << 10}, r)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// closeOpenRange rewrites "Range: bytes=N-" to "bytes=N-(size-1)", the
+// blob's size read with a HEAD request to h.
+func closeOpenRange(h http.Handler, r *http.Request) {
+	var start int64
+	rng := r.Header.Get("Range")
+	if n, err := fmt.Sscanf(rng, "bytes=%d-", &start); err != nil || n != 1 || !strings.HasSuffix(rng, "-") {
+		return
+	}
+	head := httptest.NewRecorder()
+	hr := r.Clone(r.Context())
+	hr.Method = http.MethodHead
+	hr.Header.Del("Range")
+	h.ServeHTTP(head, hr)
+	if size, err := strconv.ParseInt(head.Header().Get("Content-Length"), 10, 64); err == nil && size > 0 {
+		r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", start, size-1))
+	}
+}
+
+// EngineProxy is the live engine reached through a socket that cut closes
+// (with every connection through it), as when the Docker engine stops or
+// its socket goes away in the middle of a command. It sets DOCKER_HOST for
+// the rest of the test.
+func EngineProxy(t testing.TB, real *docker.Engine) (eng *docker.Engine, cut func()) {
+	t.Helper()
+	network, addr := "unix", strings.TrimPrefix(real.Endpoint, "unix://")
+	if strings.HasPrefix(real.Endpoint, "tcp://") {
+		network, addr = "tcp", strings.TrimPrefix(real.Endpoint, "tcp://")
+	}
+	sock := filepath.Join(t.TempDir(), "engine.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial(network, addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	cut = func() {
+		l.Close()
+		os.Remove(sock)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	t.Cleanup(cut)
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	if eng, err = docker.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng, cut
 }
 
 // cutWriter aborts the response (closing the connection) after left bytes.
@@ -413,4 +499,46 @@ func DockerCLI(t testing.TB, args ...string) string {
 		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// Tmpfs mounts a tmpfs of size bytes on a new folder and unmounts it at
+// cleanup: a disk the test can fill (disk-full faults). It needs root;
+// without it the test is skipped, except under CI, where it fails.
+func Tmpfs(t testing.TB, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d,mode=0700", size), "tmpfs", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("mounting a tmpfs is needed under CI: %v: %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs (not root?): %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// FillDisk writes a file into dir until its disk is full, and returns its path.
+func FillDisk(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "fill")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	for { // the last blocks, a byte at a time
+		if _, err := f.Write(buf[:1]); err != nil {
+			return p
+		}
+	}
 }
