@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -695,7 +696,7 @@ func (d *Deployer) waitHealthy(ctx context.Context, containers []stack.Container
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				c := pending[0]
-				return app.NotReady(ctx.Err(), "look at the logs ('docker logs "+c.Name+"'); a model download can take long: run 'duobox up --timeout 1h' to wait longer",
+				return app.NotReady(ctx.Err(), "read the lines above: they are the container's own, kept here because a container this run created is removed again; a model download can take long: run 'duobox up --timeout 1h' to wait longer",
 					"%s did not become healthy within %s; last log lines:\n%s", c.Name, timeout, d.tail(c.Name, ids[c.Name], 15))
 			}
 			return ctx.Err()
@@ -835,13 +836,51 @@ func oom(st ContainerState) string {
 	return ""
 }
 
-// tail returns a container's last log lines, indented, for error messages.
+// tail returns a container's own last n log lines, indented, for error
+// messages: the access-log lines of health checks (DuoBox's probes and the
+// engine's HEALTHCHECK, one a second while a model never becomes healthy)
+// are left out, and how many is said. The lines are read now: a container
+// this run created is removed when the run fails.
 func (d *Deployer) tail(name, id string, n int) string {
-	lines, err := d.Engine.Logs(context.Background(), id, n)
-	if err != nil || len(lines) == 0 {
-		return "    (no log output from " + name + ")"
+	lines, err := d.Engine.Logs(context.Background(), id, 40*n)
+	own, probes := OwnLines(lines)
+	if err != nil || len(own) == 0 {
+		return "    (no log output from " + name + probesNote(probes) + ")"
 	}
-	return "    " + strings.Join(lines, "\n    ")
+	own = own[max(0, len(own)-n):]
+	out := "    " + strings.Join(own, "\n    ")
+	if probes > 0 {
+		out += "\n    (" + strings.TrimPrefix(probesNote(probes), "; ") + ")"
+	}
+	return out
+}
+
+func probesNote(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d health-check request lines left out", n)
+}
+
+// healthProbeLine matches the access-log line a health check leaves: vLLM's
+// uvicorn access log ('INFO:     127.0.0.1:40862 - "GET /health HTTP/1.1"
+// 200 OK', vllm/entrypoints/openai/api_server.py serves /health) and the AI
+// Gateway's api.access records for /monitoring/healthz and /monitoring/ready
+// (ai_gateway/api/monitoring.py; quotes escaped inside its JSON lines).
+var healthProbeLine = regexp.MustCompile(`"(GET|HEAD) /(health|monitoring/healthz|monitoring/ready)[ ?][^"]*" \d{3}`)
+
+// OwnLines drops the health checks' access-log lines from a container's log
+// lines, returning the rest and how many it dropped.
+func OwnLines(lines []string) (own []string, probes int) {
+	own = make([]string, 0, len(lines))
+	for _, l := range lines {
+		if healthProbeLine.MatchString(l) {
+			probes++
+			continue
+		}
+		own = append(own, l)
+	}
+	return own, probes
 }
 
 // Down stops and removes the stack's containers and network; volumes (model

@@ -252,6 +252,25 @@ func TestUpNeverHealthyTimesOut(t *testing.T) {
 	assertNothingLeft(t, f)
 }
 
+// TestUpModelNeverHealthyShowsItsOwnLines: the model server answers its
+// health checks 503 forever; the message's last log lines are the model's
+// own start-up lines, not the access lines of the health checks, and it
+// points at no 'docker logs' of the container the failed up removes (issue 16).
+func TestUpModelNeverHealthyShowsItsOwnLines(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "17.9")
+	f.cfg.ModelServer.Tag = "v3" // never healthy
+	f.dep.HealthTimeout = 6 * time.Second
+	_, err := f.up()
+	wantProblem(t, err, app.KindNotReady, "did not become healthy")
+	msg := err.Error()
+	if !strings.Contains(msg, "GPU KV cache size") || strings.Contains(msg, "GET /health") || strings.Contains(msg, "docker logs") ||
+		!strings.Contains(msg, "health-check request lines left out") {
+		t.Errorf("want the model's own last lines, the health checks left out and said so: %s", msg)
+	}
+	assertNothingLeft(t, f)
+}
+
 func TestUpPortTaken(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "17.9")

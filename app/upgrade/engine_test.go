@@ -368,6 +368,9 @@ func TestUpgradeToNeverHealthyRollsBackByItself(t *testing.T) {
 	if run.Outcome != upgrade.OutcomeRolledBack || !strings.Contains(run.Logs, "stand-in v3") {
 		t.Errorf("run = %+v; want rolled_back with v3's logs", run)
 	}
+	if strings.Contains(run.Logs, "/monitoring/healthz") || strings.Contains(err.Error(), "/monitoring/healthz") || strings.Contains(err.Error(), "docker logs") {
+		t.Errorf("the kept lines must be the gateway's own, not the health checks', and no 'docker logs' of a removed container: %v\n%s", err, run.Logs)
+	}
 	if v := f.serving(); v != "v2" {
 		t.Fatalf("after failed upgrade: serving %q, want v2", v)
 	}

@@ -208,7 +208,11 @@ func (u *Upgrader) restore(ctx context.Context, run *Run) (logs string, err erro
 		}
 		if logs == "" {
 			if lines, err := u.Engine.Logs(ctx, id, 5000); err == nil {
-				logs = strings.Join(excerpt(lines, 20, 80), "\n") // its start and its end
+				own, probes := deploy.OwnLines(lines) // not the health checks' access lines
+				if probes > 0 {
+					own = append(own, fmt.Sprintf("(%d health-check request lines left out)", probes))
+				}
+				logs = strings.Join(excerpt(own, 20, 80), "\n") // its start and its end
 			}
 		}
 		if err := u.Engine.Remove(ctx, found[id]); err != nil {
