@@ -22,9 +22,9 @@ import (
 // the same actions as the CLI, each rendered as widgets here.
 func ServicesFrom(c *actions.Core) Services {
 	path, _ := c.ConfigFile()
-	exportDir := ""
+	exportDir, settingsFile := "", ""
 	if dirs, err := c.Dirs(); err == nil {
-		exportDir = dirs.Data
+		exportDir, settingsFile = dirs.Data, filepath.Join(dirs.Config, "window-settings.json")
 	}
 	return Services{
 		Detect:            func(ctx context.Context) (hardware.Machine, error) { return c.Detect(ctx, hardware.Overrides{}) },
@@ -80,7 +80,8 @@ func ServicesFrom(c *actions.Core) Services {
 			}
 			return s, nil
 		},
-		ExportDir: exportDir,
+		ExportDir:    exportDir,
+		SettingsFile: settingsFile,
 		UpgradeCheck: func(ctx context.Context, q UpgradeQuery) (UpgradeInfo, error) {
 			in := upgrade.CheckInput{Role: q.Role}
 			if q.TagsFile != "" {

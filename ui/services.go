@@ -64,6 +64,9 @@ type Services struct {
 
 	// FollowLogs starts following a role's container log; Close stops it.
 	FollowLogs func(ctx context.Context, role string) (LogStream, error)
+	// SettingsFile keeps the window's own settings (theme, last screen, log
+	// follow) in DuoBox's config folder ("" = the app's preferences).
+	SettingsFile string
 	// ExportDir is where exported logs go ("" = the temp folder).
 	ExportDir string
 

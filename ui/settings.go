@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -12,8 +15,14 @@ import (
 	"github.com/duobox/duobox/app/config"
 )
 
-// Preference keys and defaults: UI-only state, kept in fyne.Preferences.
-// Shared operational state lives in the config file and SQLite instead.
+// Window settings and defaults: UI-only state, kept in DuoBox's own
+// window-settings file (Services.SettingsFile), not in Fyne's preferences
+// file: Fyne rewrites that file in place (os.Create truncates it before the
+// new content is written, app/preferences_nonweb.go) while its own watcher
+// reloads it on every change of its folder (app/preferences_other.go,
+// settings_desktop.go), and a reload that lands between the two printed
+// "Preferences load error: EOF" when the window quit. Shared operational
+// state lives in the config file and SQLite instead.
 const (
 	keyThemeVariant = "theme-variant" // VariantSystem, VariantLight or VariantDark
 	keyLastTab      = "last-tab"      // the tab shown last ("" = Dashboard)
@@ -23,11 +32,20 @@ const (
 	defaultLogsFollow   = true
 )
 
-// Settings is typed access to DuoBox's UI preferences.
-type Settings struct{ p fyne.Preferences }
+// settingsStore is the part of fyne.Preferences the window uses.
+type settingsStore interface {
+	StringWithFallback(key, fallback string) string
+	String(key string) string
+	SetString(key, value string)
+	BoolWithFallback(key string, fallback bool) bool
+	SetBool(key string, value bool)
+}
 
-// NewSettings wraps an app's preferences.
-func NewSettings(p fyne.Preferences) Settings { return Settings{p} }
+// Settings is typed access to DuoBox's window settings.
+type Settings struct{ p settingsStore }
+
+// NewSettings wraps a store: a SettingsFile, or an app's preferences (tests).
+func NewSettings(p settingsStore) Settings { return Settings{p} }
 
 // ThemeVariant is the chosen theme variant.
 func (s Settings) ThemeVariant() string {
@@ -48,6 +66,77 @@ func (s Settings) LogsFollow() bool { return s.p.BoolWithFallback(keyLogsFollow,
 
 // SetLogsFollow stores the follow toggle.
 func (s Settings) SetLogsFollow(on bool) { s.p.SetBool(keyLogsFollow, on) }
+
+// SettingsFile keeps the window settings in one JSON file, rewritten whole
+// and atomically (a reader sees the old file or the new one, never a cut
+// one) and read once: nothing else writes it while the window is open (one
+// window per DuoBox home). A missing or damaged file means the defaults.
+type SettingsFile struct {
+	path   string
+	mu     sync.Mutex
+	values map[string]any
+}
+
+// OpenSettingsFile reads the window settings at path.
+func OpenSettingsFile(path string) *SettingsFile {
+	f := &SettingsFile{path: path, values: map[string]any{}}
+	if body, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(body, &f.values) // damaged: the defaults, rewritten on the next change
+	}
+	return f
+}
+
+func (f *SettingsFile) get(key string) (any, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.values[key]
+	return v, ok
+}
+
+func (f *SettingsFile) set(key string, v any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old, ok := f.values[key]; ok && old == v {
+		return
+	}
+	f.values[key] = v
+	body, err := json.MarshalIndent(f.values, "", "  ")
+	if err == nil {
+		err = config.WriteFileAtomic(f.path, append(body, '\n'), 0o600)
+	}
+	if err != nil {
+		fyne.LogError("DuoBox could not save its window settings to "+f.path, err)
+	}
+}
+
+// StringWithFallback is the string at key, or fallback.
+func (f *SettingsFile) StringWithFallback(key, fallback string) string {
+	if v, ok := f.get(key); ok {
+		if s, ok := v.(string); ok {
+			return s
+		}
+	}
+	return fallback
+}
+
+// String is the string at key, or "".
+func (f *SettingsFile) String(key string) string { return f.StringWithFallback(key, "") }
+
+// SetString stores a string.
+func (f *SettingsFile) SetString(key, value string) { f.set(key, value) }
+
+// BoolWithFallback is the bool at key, or fallback.
+func (f *SettingsFile) BoolWithFallback(key string, fallback bool) bool {
+	if v, ok := f.get(key); ok {
+		if b, ok := v.(bool); ok {
+			return b
+		}
+	}
+	return fallback
+}
+
+// SetBool stores a bool.
+func (f *SettingsFile) SetBool(key string, value bool) { f.set(key, value) }
 
 // SettingsView is the Settings screen: theme, the config file in force and
 // the error of a rejected edit.

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,39 @@ func signal(ch chan<- struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:
+	}
+}
+
+// The window's own settings live in DuoBox's window-settings file (written
+// whole and atomically, 0600), not in Fyne's preferences, whose in-place
+// rewrite and reload printed "Preferences load error: EOF" at quit; the
+// next window reads them back, and a damaged file means the defaults.
+func TestSettings_keptInDuoBoxsOwnFileNotFynePreferences(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	b.svc.SettingsFile = filepath.Join(t.TempDir(), "window-settings.json")
+	u := b.open()
+	u.Settings.Theme.SetSelected("Light")
+	selectTab(u, TabGitLab)
+	u.prefs.SetLogsFollow(false) // what the Logs screen's Follow box does
+	body, err := os.ReadFile(b.svc.SettingsFile)
+	st, _ := os.Stat(b.svc.SettingsFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("settings file: %v %v", err, st)
+	}
+	var saved map[string]any
+	if err := json.Unmarshal(body, &saved); err != nil || saved[keyThemeVariant] != VariantLight || saved[keyLastTab] != TabGitLab || saved[keyLogsFollow] != false {
+		t.Fatalf("saved %s (%v)", body, err)
+	}
+	if got := b.app.Preferences().String(keyThemeVariant); got != "" {
+		t.Errorf("Fyne's preferences got %q too", got)
+	}
+	u2 := b.open()
+	if got := u2.Tabs.Selected().Text; got != TabGitLab || u2.prefs.ThemeVariant() != VariantLight || u2.prefs.LogsFollow() {
+		t.Errorf("next window: tab %q, theme %q, follow %v", got, u2.prefs.ThemeVariant(), u2.prefs.LogsFollow())
+	}
+	os.WriteFile(b.svc.SettingsFile, []byte("{cut"), 0o600)
+	if s := NewSettings(OpenSettingsFile(b.svc.SettingsFile)); s.ThemeVariant() != defaultThemeVariant || !s.LogsFollow() {
+		t.Error("a damaged file does not mean the defaults")
 	}
 }

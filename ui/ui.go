@@ -80,7 +80,11 @@ type UI struct {
 // detect and to follow the config, and Stop when the window closes.
 func New(a fyne.App, w fyne.Window, svc Services) *UI {
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &UI{app: a, window: w, svc: svc, prefs: NewSettings(a.Preferences()), bg: &tasks{ctx: ctx}, cancel: cancel,
+	var prefs settingsStore = a.Preferences()
+	if svc.SettingsFile != "" {
+		prefs = OpenSettingsFile(svc.SettingsFile)
+	}
+	u := &UI{app: a, window: w, svc: svc, prefs: NewSettings(prefs), bg: &tasks{ctx: ctx}, cancel: cancel,
 		autoRefresh: 10 * time.Second}
 	u.Machine = newMachineView(u)
 	u.Choose = newChooseView(u)

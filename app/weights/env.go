@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/secrets"
 )
 
@@ -99,10 +100,20 @@ func EnvFromOS(secretsDir string) (Env, error) {
 	return e, nil
 }
 
-// hfHome is HF_HOME, or $XDG_CACHE_HOME/huggingface, or ~/.cache/huggingface.
+// hfHome is HF_HOME, or with $DUOBOX_HOME set its cache/huggingface
+// (nothing of DuoBox's lands outside DUOBOX_HOME; the model server's cache
+// bind mount included), or $XDG_CACHE_HOME/huggingface, or
+// ~/.cache/huggingface (shared with huggingface_hub).
 func hfHome() (string, error) {
 	if v := expandHome(os.Getenv("HF_HOME")); v != "" {
 		return v, nil
+	}
+	if os.Getenv(paths.EnvHome) != "" {
+		dirs, err := paths.Resolve()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dirs.Cache, "huggingface"), nil
 	}
 	if v := os.Getenv("XDG_CACHE_HOME"); v != "" {
 		return filepath.Join(expandHome(v), "huggingface"), nil

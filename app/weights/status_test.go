@@ -205,11 +205,18 @@ func TestEnvFromOS_FollowsHuggingfaceHubPrecedence(t *testing.T) {
 	}
 	t.Setenv("HOME", home)
 	t.Setenv("HF_HOME", "")
+	t.Setenv("DUOBOX_HOME", "")
 
 	e := must(EnvFromOS(secrets))
 	if e.Endpoint != DefaultEndpoint || e.HubCache != filepath.Join(home, ".cache", "huggingface", "hub") || e.Token != "" || e.Offline {
 		t.Fatalf("defaults: %+v", e)
 	}
+	// With DUOBOX_HOME, the cache (and the model server's bind mount of it) is inside it.
+	t.Setenv("DUOBOX_HOME", filepath.Join(home, "duobox"))
+	if e = must(EnvFromOS(secrets)); e.HubCache != filepath.Join(home, "duobox", "cache", "huggingface", "hub") {
+		t.Fatalf("DUOBOX_HOME: %+v", e)
+	}
+	t.Setenv("DUOBOX_HOME", "")
 	t.Setenv("HF_HOME", filepath.Join(home, "hf"))
 	os.MkdirAll(filepath.Join(home, "hf"), 0o700)
 	os.WriteFile(filepath.Join(home, "hf", "token"), []byte("hf_from_cli_login\n"), 0o600)

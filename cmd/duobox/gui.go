@@ -16,6 +16,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/duobox/duobox/app/bundle"
+	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/cmd/duobox/internal/oneinstance"
 	"github.com/duobox/duobox/ui"
 )
@@ -40,8 +41,9 @@ func runGUI(ctx context.Context, g *globals) error {
 			fmt.Fprintf(cmp.Or[io.Writer](g.stderr, os.Stderr), "duobox: DuoBox is already open (its state folder %s); brought its window forward\n", dirs.State)
 			return nil
 		}
+		confineFyne(dirs)
 	}
-	a := fyneapp.NewWithID(AppID)
+	a := newFyneApp()
 	w := a.NewWindow("DuoBox")
 	if instance != nil {
 		defer instance.Close()
@@ -71,6 +73,36 @@ func runGUI(ctx context.Context, g *globals) error {
 	w.ShowAndRun()
 	u.Stop()
 	return nil
+}
+
+// newFyneApp creates the Fyne app with its preferences in memory only: the
+// window keeps its settings in its own file (ui.SettingsFile). Fyne builds a
+// persistent, watched preferences file only when the app has an ID at
+// creation (fyne.io/fyne/v2/app/preferences.go, newPreferences), rewrites it
+// in place at every change and at exit, and its watcher reloading the cut
+// file printed "Preferences load error: EOF" when the window quit. So the
+// app is created without an ID (a Name in the metadata keeps Fyne from
+// taking one from a FyneApp.toml in the working folder, meta_development.go),
+// and the ID is set afterwards for what asks for it (file dialogs' storage).
+func newFyneApp() fyne.App {
+	fyneapp.SetMetadata(fyne.AppMetadata{Name: "DuoBox"})
+	a := fyneapp.NewWithID("")
+	fyneapp.SetMetadata(fyne.AppMetadata{ID: AppID, Name: "DuoBox"})
+	return a
+}
+
+// confineFyne keeps Fyne's own files (its settings.json and watched folder,
+// the icon cache, app storage) under $DUOBOX_HOME when it is set: Fyne puts
+// them under os.UserConfigDir and os.UserCacheDir, read whenever it needs
+// them (internal/app/config_xdg.go, app/icon_cache_other.go). DuoBox's own
+// folders come from DUOBOX_HOME alone then (app/paths), so pointing the XDG
+// variables into it changes nothing else of DuoBox's.
+func confineFyne(dirs paths.Dirs) {
+	if os.Getenv(paths.EnvHome) == "" {
+		return // the XDG folders, as the README says
+	}
+	os.Setenv("XDG_CONFIG_HOME", dirs.Config)
+	os.Setenv("XDG_CACHE_HOME", dirs.Cache)
 }
 
 // guiStatsEnv names a file the window rewrites every second with counters a
