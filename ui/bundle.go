@@ -17,6 +17,7 @@ import (
 
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/units"
 )
 
 // BundlePanel is the offline path on the Deploy screen: prepare a bundle on
@@ -132,7 +133,7 @@ func (p *BundlePanel) run(create bool) {
 			var res bundle.CreateResult
 			if res, err = p.u.svc.CreateBundle(ctx, path, p.onProgress); err == nil {
 				msg = fmt.Sprintf("✓ Wrote %s (%s in %s): GitLab %s, %s, %d images, %s. Carry it to the workstation and press Load a bundle… there.",
-					res.File, deploy.HumanBytes(res.Bytes), time.Duration(res.Seconds*float64(time.Second)).Round(time.Second),
+					res.File, units.HumanBytes(res.Bytes), time.Duration(res.Seconds*float64(time.Second)).Round(time.Second),
 					res.Manifest.GitLabVersion, res.Manifest.Platform, len(res.Manifest.Images), modelOf(res.Manifest))
 			}
 		} else {
@@ -168,7 +169,7 @@ func modelOf(m bundle.Manifest) string {
 	if m.Model == nil {
 		return "no weights"
 	}
-	return m.Model.Repo + " (" + deploy.HumanBytes(m.Model.Bytes) + ")"
+	return m.Model.Repo + " (" + units.HumanBytes(m.Model.Bytes) + ")"
 }
 
 func loadSummary(r bundle.LoadResult) string {

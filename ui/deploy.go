@@ -15,6 +15,8 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
+	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/app/weights"
 )
 
@@ -43,14 +45,14 @@ type DeployView struct {
 
 	mu      sync.Mutex // guards the fields below, written by service callbacks
 	steps   []string
-	pulls   map[string]deploy.Progress
+	pulls   map[string]engine.Progress
 	order   []string
 	weights *weights.Progress
 	dirty   bool
 }
 
 func newDeployView(u *UI) *DeployView {
-	v := &DeployView{u: u, bars: map[string]*widget.ProgressBar{}, pulls: map[string]deploy.Progress{}}
+	v := &DeployView{u: u, bars: map[string]*widget.ProgressBar{}, pulls: map[string]engine.Progress{}}
 	v.Start = widget.NewButtonWithIcon("Deploy", theme.MediaPlayIcon(), v.onStart)
 	v.Start.Importance = widget.HighImportance
 	v.Cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), v.onCancel)
@@ -94,7 +96,7 @@ func (v *DeployView) onStart() {
 	v.Images.RemoveAll()
 	v.bars = map[string]*widget.ProgressBar{}
 	v.mu.Lock()
-	v.steps, v.pulls, v.order, v.weights = nil, map[string]deploy.Progress{}, nil, nil
+	v.steps, v.pulls, v.order, v.weights = nil, map[string]engine.Progress{}, nil, nil
 	v.mu.Unlock()
 	v.Result.SetText("Deploying…")
 	ctx, cancel := context.WithCancel(v.u.bg.ctx)
@@ -221,7 +223,7 @@ func (v *DeployView) render() {
 	v.mu.Lock()
 	steps := append([]string(nil), v.steps...)
 	order := append([]string(nil), v.order...)
-	pulls := make(map[string]deploy.Progress, len(v.pulls))
+	pulls := make(map[string]engine.Progress, len(v.pulls))
 	for k, p := range v.pulls {
 		pulls[k] = p
 	}
@@ -268,22 +270,22 @@ func (v *DeployView) render() {
 		}
 		v.Weights.Refresh()
 		v.WeightsState.SetText(fmt.Sprintf("%s: %s, %d of %d files, %s of %s%s", w.Repo, w.Phase, w.FilesDone, w.FilesTotal,
-			weights.HumanBytes(w.BytesDone), weights.HumanBytes(w.BytesTotal), eta(w.BytesPerSecond, w.ETA)))
+			units.HumanBytes(w.BytesDone), units.HumanBytes(w.BytesTotal), eta(w.BytesPerSecond, w.ETA)))
 	}
 }
 
-func pullText(p deploy.Progress) string {
+func pullText(p engine.Progress) string {
 	if p.Finished {
-		return "✓ pulled " + deploy.HumanBytes(p.Total)
+		return "✓ pulled " + units.HumanBytes(p.Total)
 	}
-	return fmt.Sprintf("%s of %s%s", deploy.HumanBytes(p.Done), deploy.HumanBytes(p.Total), eta(p.Rate, p.ETA))
+	return fmt.Sprintf("%s of %s%s", units.HumanBytes(p.Done), units.HumanBytes(p.Total), eta(p.Rate, p.ETA))
 }
 
 func eta(rate float64, left time.Duration) string {
 	if rate <= 0 {
 		return ""
 	}
-	s := fmt.Sprintf(" · %s/s", deploy.HumanBytes(int64(rate)))
+	s := fmt.Sprintf(" · %s/s", units.HumanBytes(int64(rate)))
 	if left > 0 {
 		s += " · " + left.Round(time.Second).String() + " left"
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/weights"
 )
 
@@ -19,8 +20,8 @@ import (
 // Aggregator) and returns.
 func fakeEngineUp(ctx context.Context, on func(deploy.Event)) error {
 	on(deploy.Event{Kind: deploy.EventStep, Message: "Pulling vllm/vllm-openai:v0.18.1"})
-	agg := deploy.NewAggregator("vllm/vllm-openai:v0.18.1", nil)
-	for _, ev := range []deploy.LayerEvent{
+	agg := engine.NewAggregator("vllm/vllm-openai:v0.18.1", nil)
+	for _, ev := range []engine.LayerEvent{
 		{Layer: "a", Status: "Downloading", Current: 10 << 20, Total: 100 << 20},
 		{Layer: "b", Status: "Downloading", Current: 5 << 20, Total: 50 << 20},
 	} {

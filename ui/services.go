@@ -9,6 +9,7 @@ import (
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/docsindex"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/gitlab"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
@@ -164,7 +165,7 @@ type UpgradeInfo struct {
 // UpgradeStep is one thing an upgrade or rollback did, as it happens.
 type UpgradeStep struct {
 	Message     string
-	Pull        *deploy.Progress // set while an image is pulled
+	Pull        *engine.Progress // set while an image is pulled
 	RollingBack bool             // the automatic rollback has started
 	Done        bool
 }

@@ -10,7 +10,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 )
 
 func TestUpgrade_FakeEngine_upgradeShowsAutomaticRollback(t *testing.T) {
@@ -24,7 +24,7 @@ func TestUpgrade_FakeEngine_upgradeShowsAutomaticRollback(t *testing.T) {
 	var target string
 	b.svc.Upgrade = func(_ context.Context, _ UpgradeQuery, to string, on func(UpgradeStep)) error {
 		target = to
-		on(UpgradeStep{Message: "Pulled " + to, Pull: &deploy.Progress{Done: 50, Total: 100}})
+		on(UpgradeStep{Message: "Pulled " + to, Pull: &engine.Progress{Done: 50, Total: 100}})
 		on(UpgradeStep{Message: "Gateway not healthy after 2m: exit code 1"})
 		on(UpgradeStep{Message: "Rolled back to self-hosted-v18.2.1-ee", RollingBack: true})
 		history = append(history, UpgradeRecord{Time: time.Now(), From: "self-hosted-v18.2.1-ee", To: to, Outcome: "rolled-back", Reason: "not healthy"})

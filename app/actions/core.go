@@ -19,6 +19,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/store"
@@ -36,7 +37,7 @@ type Engine interface {
 	upgrade.Engine
 	health.Engine
 	// ContainerHealthState inspects a container by name or ID (app.ErrNotFound when absent).
-	ContainerHealthState(ctx context.Context, nameOrID string) (health.ContainerState, error)
+	ContainerHealthState(ctx context.Context, nameOrID string) (engine.ContainerState, error)
 	// LogSource streams containers' logs.
 	LogSource() logs.Source
 	Close() error

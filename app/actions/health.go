@@ -274,7 +274,7 @@ func (c *Core) Dashboard(ctx context.Context) (StackReport, error) {
 	rec := health.Recorder{Store: env.store}
 	for _, ct := range r.Containers {
 		card := ContainerCard{Role: ct.Role, Name: ct.Name, Exists: ct.Exists, State: ct.Status, Health: ct.Health,
-			StartedAt: ct.StartedAt, Restarts: ct.RestartCount, Notes: notes[ct.Role], NoGPU: cpu}
+			StartedAt: ct.StartedAt, Restarts: ct.Restarts, Notes: notes[ct.Role], NoGPU: cpu}
 		img := upgrade.ImageOf(env.cfg, ct.Role)
 		card.Image, card.Digest = img.Repository+":"+img.Tag, img.Digest
 		if card.Digest == "" && ct.Exists {

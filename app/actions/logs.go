@@ -8,6 +8,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
@@ -19,7 +20,7 @@ type LogsTarget struct {
 	Config    *config.Deployment // nil when there is no config
 	StackName string
 	Role      string
-	Container health.ContainerState
+	Container engine.ContainerState
 }
 
 // Close releases the engine.
@@ -83,7 +84,7 @@ func otherRole(role string) string {
 
 // LogContainers lists the stack's DuoBox containers a log can be read from
 // (the serving ones and those an upgrade kept), by name.
-func (c *Core) LogContainers(ctx context.Context) ([]health.ContainerState, error) {
+func (c *Core) LogContainers(ctx context.Context) ([]engine.ContainerState, error) {
 	cfg, err := c.LoadConfig()
 	name := config.DefaultName
 	if err == nil {
@@ -100,7 +101,7 @@ func (c *Core) LogContainers(ctx context.Context) ([]health.ContainerState, erro
 	if err != nil {
 		return nil, err
 	}
-	var out []health.ContainerState
+	var out []engine.ContainerState
 	for _, o := range objs {
 		if o.Kind != "container" {
 			continue

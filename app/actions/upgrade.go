@@ -8,6 +8,7 @@ import (
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/upgrade"
@@ -197,7 +198,7 @@ func (u *Upgrading) deployedAtAll(ctx context.Context) error {
 		return err
 	}
 	for _, o := range objs {
-		if o.Kind == deploy.KindContainer {
+		if o.Kind == engine.KindContainer {
 			return nil
 		}
 	}

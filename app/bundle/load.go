@@ -19,9 +19,11 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/diskspace"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/release"
+	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/app/version"
 	"github.com/duobox/duobox/app/weights"
 )
@@ -31,7 +33,7 @@ import (
 type Engine interface {
 	Probe(ctx context.Context) hardware.Engine
 	// Image inspects a local image; app.ErrNotFound when it is not there.
-	Image(ctx context.Context, ref string) (deploy.ImageInfo, error)
+	Image(ctx context.Context, ref string) (engine.ImageInfo, error)
 	// LoadImageArchive loads a 'docker save' archive.
 	LoadImageArchive(ctx context.Context, archive io.Reader) error
 	// RemoveImage untags ref (the image goes with its last tag).
@@ -97,7 +99,7 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 	}
 	res.GitLabVersion = m.GitLabVersion
 	if o.FreeDisk == nil {
-		o.FreeDisk = freeBytes
+		o.FreeDisk = diskspace.Free
 	}
 	if o.HubCache == "" || o.DataDir == "" || o.Engine == nil {
 		return res, errors.New("bundle load: HubCache, DataDir and Engine are required")
@@ -283,7 +285,7 @@ func (o LoadOptions) checkDisk(dir string, need int64, what string) error {
 	}
 	if free < uint64(need) {
 		return app.Environment(nil, "free disk space there, then run 'duobox bundle load' again; nothing was changed",
-			"not enough disk space for %s at %s: it needs %s, %s is free", what, dir, humanBytes(need), humanBytes(int64(free)))
+			"not enough disk space for %s at %s: it needs %s, %s is free", what, dir, units.HumanBytes(need), units.HumanBytes(int64(free)))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"github.com/duobox/duobox/app/units"
 	"io"
 	"sync"
 	"time"
@@ -36,13 +37,13 @@ type ProgressFunc func(Progress)
 func (p Progress) Line() string {
 	s := fmt.Sprintf("%-8s %s", p.Phase, p.Item)
 	if p.Total > 0 || p.Done > 0 {
-		s += "  " + humanBytes(p.Done)
+		s += "  " + units.HumanBytes(p.Done)
 		if p.Total > 0 {
-			s += " / " + humanBytes(p.Total)
+			s += " / " + units.HumanBytes(p.Total)
 		}
 	}
 	if p.BytesPerSec > 0 {
-		s += fmt.Sprintf("  %s/s", humanBytes(int64(p.BytesPerSec)))
+		s += fmt.Sprintf("  %s/s", units.HumanBytes(int64(p.BytesPerSec)))
 	}
 	if p.Note != "" {
 		s += "  (" + p.Note + ")"
@@ -51,19 +52,6 @@ func (p Progress) Line() string {
 		s += "  done"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
 // meter reports one step: at most every interval, and once finished.

@@ -1,3 +1,8 @@
+// Package deploy brings the stack spec to life and keeps it in line: up
+// (create what is missing, recreate what drifted, leave what is right alone),
+// down, status, restart and reconcile, over app/engine's Engine interface
+// that runtime/docker implements. It never touches an object without
+// DuoBox's label, and it records what it created in the state database.
 package deploy
 
 import (
@@ -16,18 +21,20 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/shirou/gopsutil/v4/disk"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/diskspace"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
+	"github.com/duobox/duobox/app/units"
 )
 
 // Deployer runs the stack on an engine. The function fields are seams for
 // the machine's facts (disk, ports, registry); nil means the real probe.
 type Deployer struct {
-	Engine        Engine
+	Engine        engine.Engine
 	Store         *store.Store  // optional: records objects and runs
 	OnEvent       func(Event)   // optional: steps, warnings and pull progress, for the CLI and the GUI
 	HealthTimeout time.Duration // how long up waits for health; default 20 minutes
@@ -39,10 +46,10 @@ type Deployer struct {
 
 // Event is something the user should see while deploy works.
 type Event struct {
-	Kind      string    `json:"kind"` // EventStep, EventWarning, EventPull
-	Container string    `json:"container,omitempty"`
-	Message   string    `json:"message,omitempty"`
-	Pull      *Progress `json:"pull,omitempty"`
+	Kind      string           `json:"kind"` // EventStep, EventWarning, EventPull
+	Container string           `json:"container,omitempty"`
+	Message   string           `json:"message,omitempty"`
+	Pull      *engine.Progress `json:"pull,omitempty"`
 	// Step is the upgrade or rollback step this event reports (upgrade.Step
 	// values such as "rolling_back"); "" for other events.
 	Step string `json:"step,omitempty"`
@@ -108,7 +115,7 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 		return rep, err
 	}
 
-	var created []Object // this run's creations, undone on failure
+	var created []engine.Object // this run's creations, undone on failure
 	defer func() {
 		if err == nil {
 			return
@@ -128,8 +135,8 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 			if err := create(); err != nil {
 				return err
 			}
-			o = Object{Kind: kind, ID: objName, Name: objName, Labels: labels} // a volume's ID is its name
-			if kind == KindNetwork {
+			o = engine.Object{Kind: kind, ID: objName, Name: objName, Labels: labels} // a volume's ID is its name
+			if kind == engine.KindNetwork {
 				if o, err = d.Engine.Lookup(ctx, kind, objName); err != nil {
 					return err
 				}
@@ -152,11 +159,11 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 		return nil
 	}
 	jobs := []func() error{func() error {
-		return ensure(KindNetwork, spec.Network.Name, spec.Network.Labels, func() error { return d.Engine.CreateNetwork(ctx, spec.Network) })
+		return ensure(engine.KindNetwork, spec.Network.Name, spec.Network.Labels, func() error { return d.Engine.CreateNetwork(ctx, spec.Network) })
 	}}
 	for _, v := range spec.Volumes {
 		jobs = append(jobs, func() error {
-			return ensure(KindVolume, v.Name, v.Labels, func() error { return d.Engine.CreateVolume(ctx, v) })
+			return ensure(engine.KindVolume, v.Name, v.Labels, func() error { return d.Engine.CreateVolume(ctx, v) })
 		})
 	}
 	if err = runAll(jobs); err != nil {
@@ -167,9 +174,9 @@ func (d *Deployer) Up(ctx context.Context, spec stack.Spec) (rep Report, err err
 	// request, so it needs the model's name on the network, not its
 	// readiness. Health is awaited for all together.
 	type outcome struct {
-		obj      Object
+		obj      engine.Object
 		act      Action
-		created  []Object
+		created  []engine.Object
 		err      error
 		startErr error
 		started  time.Time
@@ -311,7 +318,7 @@ func (f *engineFacts) get(ctx context.Context) hardware.Engine {
 }
 
 // checkOwned refuses objects DuoBox did not create for this stack.
-func checkOwned(o Object, stackName string) error {
+func checkOwned(o engine.Object, stackName string) error {
 	if o.Managed() && o.Labels[stack.LabelStack] == stackName {
 		return nil
 	}
@@ -332,15 +339,15 @@ func (d *Deployer) removeOrphans(ctx context.Context, spec stack.Spec, rep *Repo
 	if err != nil {
 		return err
 	}
-	wanted := map[string]bool{KindNetwork + "/" + spec.Network.Name: true}
+	wanted := map[string]bool{engine.KindNetwork + "/" + spec.Network.Name: true}
 	for _, c := range spec.Containers {
-		wanted[KindContainer+"/"+c.Name] = true
+		wanted[engine.KindContainer+"/"+c.Name] = true
 	}
 	rec := recorder{d.Store}
 	// Containers first: a network cannot go while containers use it.
-	slices.SortStableFunc(objs, func(a, b Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
+	slices.SortStableFunc(objs, func(a, b engine.Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
 	for _, o := range objs {
-		if o.Kind == KindVolume || wanted[o.Kind+"/"+o.Name] || (o.Kind == KindContainer && spec.IsRollbackContainer(o.Name)) {
+		if o.Kind == engine.KindVolume || wanted[o.Kind+"/"+o.Name] || (o.Kind == engine.KindContainer && spec.IsRollbackContainer(o.Name)) {
 			continue // data, wanted, or an upgrade's rollback target
 		}
 		d.step(o.Name, "removing %s %s: not in the config any more", o.Kind, o.Name)
@@ -370,9 +377,9 @@ func (d *Deployer) removeOrphans(ctx context.Context, spec stack.Spec, rep *Repo
 
 func kindOrder(kind string) int {
 	switch kind {
-	case KindContainer:
+	case engine.KindContainer:
 		return 0
-	case KindNetwork:
+	case engine.KindNetwork:
 		return 1
 	}
 	return 2
@@ -388,7 +395,7 @@ func (d *Deployer) ensureImage(ctx context.Context, facts *engineFacts, c *stack
 			return err
 		}
 		err = d.pull(ctx, c, "")
-		if errors.Is(err, ErrPlatform) && hostArch(eng) != "amd64" && d.Engine.CanEmulate(ctx, "linux/amd64") {
+		if errors.Is(err, engine.ErrPlatform) && hostArch(eng) != "amd64" && d.Engine.CanEmulate(ctx, "linux/amd64") {
 			d.emit(Event{Kind: EventWarning, Container: c.Name, Message: fmt.Sprintf(
 				"%s has no variant for this host (linux/%s); retrying with --platform linux/amd64, which runs under emulation (slower)", c.Image, hostArch(eng))})
 			err = d.pull(ctx, c, "linux/amd64")
@@ -408,7 +415,7 @@ func (d *Deployer) ensureImage(ctx context.Context, facts *engineFacts, c *stack
 // present, is checked for all images at once; any missing is pulled one
 // after the other (one progress bar at a time).
 func (d *Deployer) ensureImages(ctx context.Context, facts *engineFacts, cs []stack.Container) error {
-	infos := make([]ImageInfo, len(cs))
+	infos := make([]engine.ImageInfo, len(cs))
 	errs := make([]error, len(cs))
 	var wg sync.WaitGroup
 	for i := range cs {
@@ -436,7 +443,7 @@ func (d *Deployer) ensureImages(ctx context.Context, facts *engineFacts, cs []st
 // applyPlatform sets c.Platform (and its hash) when the local image is built
 // for another architecture than the engine's and the host can emulate it;
 // without emulation it refuses with the fix. tell emits the warning.
-func (d *Deployer) applyPlatform(ctx context.Context, eng hardware.Engine, c *stack.Container, info ImageInfo, tell bool) error {
+func (d *Deployer) applyPlatform(ctx context.Context, eng hardware.Engine, c *stack.Container, info engine.ImageInfo, tell bool) error {
 	if info.Arch == "" || hostArch(eng) == "" || info.Arch == hostArch(eng) {
 		return nil
 	}
@@ -469,9 +476,9 @@ func hostArch(eng hardware.Engine) string {
 // pull pulls c's image, turning layer events into aggregated progress events.
 func (d *Deployer) pull(ctx context.Context, c *stack.Container, platform string) error {
 	d.step(c.Name, "pulling %s", c.Image)
-	agg := NewAggregator(c.Image, nil)
+	agg := engine.NewAggregator(c.Image, nil)
 	var last time.Time
-	err := d.Engine.Pull(ctx, c.Image, platform, func(ev LayerEvent) {
+	err := d.Engine.Pull(ctx, c.Image, platform, func(ev engine.LayerEvent) {
 		p := agg.Add(ev)
 		if time.Since(last) >= 100*time.Millisecond || strings.HasPrefix(ev.Status, "Retrying") {
 			last = time.Now()
@@ -500,11 +507,8 @@ func (d *Deployer) checkDisk(ctx context.Context, eng hardware.Engine, ref strin
 	freeAt := d.FreeDisk
 	if freeAt == nil {
 		freeAt = func(path string) (uint64, error) {
-			u, err := disk.Usage(path)
-			if err != nil {
-				return 0, err
-			}
-			return u.Free, nil
+			_, free, err := diskspace.Usage(path)
+			return free, err
 		}
 	}
 	size, err := sizeOf(ctx, ref)
@@ -522,7 +526,7 @@ func (d *Deployer) checkDisk(ctx context.Context, eng hardware.Engine, ref strin
 	need := uint64(2*size) + 1<<30
 	if free < need {
 		return app.Environment(nil, "free disk space there ('docker system df', 'docker image prune') and run 'duobox up' again",
-			"too little disk for %s: it needs about %s at %s, only %s is free", ref, HumanBytes(int64(need)), path, HumanBytes(int64(free)))
+			"too little disk for %s: it needs about %s at %s, only %s is free", ref, units.HumanBytes(int64(need)), path, units.HumanBytes(int64(free)))
 	}
 	return nil
 }
@@ -553,10 +557,10 @@ func RegistryImageSize(ctx context.Context, ref string) (int64, error) {
 
 // ensureContainer creates, recreates or keeps one container, or marks it to
 // be started; the caller starts what is not "kept".
-func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack.Container, secrets map[string]string, created *[]Object) (Object, Action, error) {
+func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack.Container, secrets map[string]string, created *[]engine.Object) (engine.Object, Action, error) {
 	rec := recorder{d.Store}
-	act := Action{Kind: KindContainer, Name: c.Name}
-	o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+	act := Action{Kind: engine.KindContainer, Name: c.Name}
+	o, err := d.Engine.Lookup(ctx, engine.KindContainer, c.Name)
 	switch {
 	case errors.Is(err, app.ErrNotFound):
 		act.Did = "created"
@@ -589,7 +593,7 @@ func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack
 		if err := d.Engine.Remove(ctx, o); err != nil {
 			return o, act, err
 		}
-		rec.drop(ctx, spec.Stack, KindContainer, c.Name)
+		rec.drop(ctx, spec.Stack, engine.KindContainer, c.Name)
 		act.Did, act.Why = "recreated", why
 	}
 	for _, p := range c.Ports {
@@ -603,7 +607,7 @@ func (d *Deployer) ensureContainer(ctx context.Context, spec stack.Spec, c stack
 	if err != nil {
 		return o, act, err
 	}
-	o = Object{Kind: KindContainer, ID: id, Name: c.Name, Labels: c.Labels, State: "created"}
+	o = engine.Object{Kind: engine.KindContainer, ID: id, Name: c.Name, Labels: c.Labels, State: "created"}
 	*created = append(*created, o)
 	rec.put(ctx, spec.Stack, o, c.Role, c.Labels[stack.LabelConfigHash], c.Image)
 	return o, act, nil
@@ -721,9 +725,9 @@ func (d *Deployer) healthy(ctx context.Context, c stack.Container, id string, ou
 	before, seen := base[c.Name]
 	if !seen {
 		before, base[c.Name] = st.Restarts, st.Restarts
-		if now := time.Now(); CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
+		if now := time.Now(); engine.CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
 			return false, app.NotReady(nil, "read the lines above; fix the config or the image (or give it more memory), then run 'duobox up' again",
-				"%s is %s; last log lines:\n%s", c.Name, CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now), d.tail(c.Name, id, 15))
+				"%s is %s; last log lines:\n%s", c.Name, engine.CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now), d.tail(c.Name, id, 15))
 		}
 	}
 	if st.Restarts > before || st.Restarting || (!st.Running && st.Status != "created") {
@@ -817,7 +821,7 @@ func probeOutside(ctx context.Context, url string) bool {
 
 // stoppedState catches a crash-looping container between two runs (the
 // restart policy brings it back at once), where its exit code is visible.
-func (d *Deployer) stoppedState(ctx context.Context, id string, st ContainerState) ContainerState {
+func (d *Deployer) stoppedState(ctx context.Context, id string, st engine.ContainerState) engine.ContainerState {
 	for i := 0; i < 150 && st.Running; i++ {
 		time.Sleep(20 * time.Millisecond)
 		next, err := d.Engine.Inspect(ctx, id)
@@ -829,7 +833,7 @@ func (d *Deployer) stoppedState(ctx context.Context, id string, st ContainerStat
 	return st
 }
 
-func oom(st ContainerState) string {
+func oom(st engine.ContainerState) string {
 	if st.OOMKilled {
 		return " (killed: out of memory)"
 	}
@@ -898,9 +902,9 @@ func (d *Deployer) Down(ctx context.Context, stackName string, removeVolumes boo
 	if err != nil {
 		return rep, err
 	}
-	slices.SortStableFunc(objs, func(a, b Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
+	slices.SortStableFunc(objs, func(a, b engine.Object) int { return kindOrder(a.Kind) - kindOrder(b.Kind) })
 	for _, o := range objs {
-		if o.Kind == KindVolume && !removeVolumes {
+		if o.Kind == engine.KindVolume && !removeVolumes {
 			rep.Actions = append(rep.Actions, Action{Kind: o.Kind, Name: o.Name, Did: "kept", Why: "volumes stay unless --volumes"})
 			continue
 		}
@@ -930,7 +934,7 @@ func (d *Deployer) Restart(ctx context.Context, spec stack.Spec, role string) (r
 		if c.Role != role {
 			continue
 		}
-		o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+		o, err := d.Engine.Lookup(ctx, engine.KindContainer, c.Name)
 		if errors.Is(err, app.ErrNotFound) {
 			return rep, app.NotReady(err, "run 'duobox up' first", "%s does not exist", c.Name)
 		}
@@ -946,7 +950,7 @@ func (d *Deployer) Restart(ctx context.Context, spec stack.Spec, role string) (r
 		}
 		ids[c.Name] = o.ID
 		targets = append(targets, c)
-		rep.Actions = append(rep.Actions, Action{Kind: KindContainer, Name: c.Name, Did: "restarted"})
+		rep.Actions = append(rep.Actions, Action{Kind: engine.KindContainer, Name: c.Name, Did: "restarted"})
 	}
 	return rep, d.waitHealthy(ctx, targets, ids, nil)
 }

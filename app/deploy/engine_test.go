@@ -20,6 +20,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
@@ -94,7 +95,7 @@ func (f *fixture) up() (deploy.Report, error) {
 	return f.dep.Up(context.Background(), f.spec())
 }
 
-func (f *fixture) objects() []deploy.Object {
+func (f *fixture) objects() []engine.Object {
 	objs, err := f.eng.Objects(context.Background(), f.cfg.Name)
 	if err != nil {
 		f.t.Fatal(err)
@@ -165,7 +166,7 @@ func TestStackLifecycleOnRealEngine(t *testing.T) {
 	}
 
 	// Someone removes the gateway and leaves a stray labelled container: up repairs both.
-	gw, err := f.eng.Lookup(ctx, deploy.KindContainer, gateway)
+	gw, err := f.eng.Lookup(ctx, engine.KindContainer, gateway)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestStackLifecycleOnRealEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	objs := f.objects()
-	if len(objs) != 1 || objs[0].Kind != deploy.KindVolume {
+	if len(objs) != 1 || objs[0].Kind != engine.KindVolume {
 		t.Fatalf("after down: %+v, want only the HF cache volume", objs)
 	}
 	recorded, err := deploy.Recorded(ctx, f.dep.Store, f.cfg.Name)
@@ -369,7 +370,7 @@ func TestUpRefusesForeignContainerWithItsName(t *testing.T) {
 	}
 	// Replace the gateway with a same-named container that lacks DuoBox's label.
 	name := stack.GatewayContainerName(f.cfg.Name)
-	gw, _ := f.eng.Lookup(ctx, deploy.KindContainer, name)
+	gw, _ := f.eng.Lookup(ctx, engine.KindContainer, name)
 	testbed.DockerCLI(t, "rm", "-f", gw.ID)
 	foreign := stack.Container{Name: name, Image: f.cfg.ModelServer.Ref(), Labels: map[string]string{"owner": "someone"}}
 	id, err := f.eng.CreateContainer(ctx, foreign, f.cfg.Network, nil)
@@ -403,7 +404,7 @@ func TestUpForeignPlatformImageWithoutEmulationIsRefused(t *testing.T) {
 	f.bed.PushForeignPlatform(t, testbed.Gateway, "arm64-only", "arm64")
 	f.cfg.Gateway.Image.Tag = "arm64-only"
 	_, err := f.up()
-	if !errors.Is(err, deploy.ErrPlatform) {
+	if !errors.Is(err, engine.ErrPlatform) {
 		t.Fatalf("want ErrPlatform, got %v", err)
 	}
 	wantProblem(t, err, app.KindEnvironment, "no variant for")

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/store"
 )
 
@@ -41,7 +42,7 @@ func (r recorder) finish(ctx context.Context, id int64, err error) {
 	_, _ = r.st.DB.ExecContext(context.WithoutCancel(ctx), "UPDATE deployments SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?", ts(time.Now()), outcome, detail, id)
 }
 
-func (r recorder) put(ctx context.Context, stackName string, o Object, role, hash, image string) {
+func (r recorder) put(ctx context.Context, stackName string, o engine.Object, role, hash, image string) {
 	if r.st == nil {
 		return
 	}
@@ -60,15 +61,15 @@ func (r recorder) drop(ctx context.Context, stackName, kind, name string) {
 }
 
 // Recorded lists the objects the database says DuoBox created for a stack.
-func Recorded(ctx context.Context, st *store.Store, stackName string) ([]Object, error) {
+func Recorded(ctx context.Context, st *store.Store, stackName string) ([]engine.Object, error) {
 	rows, err := st.DB.QueryContext(ctx, "SELECT kind, name, engine_id, role FROM stack_objects WHERE stack = ? ORDER BY kind, name", stackName)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Object
+	var out []engine.Object
 	for rows.Next() {
-		var o Object
+		var o engine.Object
 		var role string
 		if err := rows.Scan(&o.Kind, &o.Name, &o.ID, &role); err != nil {
 			return nil, err

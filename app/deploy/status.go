@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
 )
@@ -18,7 +19,7 @@ type Status struct {
 	Healthy    bool              `json:"healthy"` // every container running and healthy, none drifted
 	Containers []ContainerStatus `json:"containers"`
 	Network    string            `json:"network"` // "present" or "missing"
-	Orphans    []Object          `json:"orphans,omitempty"`
+	Orphans    []engine.Object   `json:"orphans,omitempty"`
 }
 
 // ContainerStatus is one container of the spec.
@@ -69,24 +70,24 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 	if err != nil {
 		return s, err
 	}
-	known := map[string]bool{KindNetwork + "/" + spec.Network.Name: true}
+	known := map[string]bool{engine.KindNetwork + "/" + spec.Network.Name: true}
 	for _, c := range spec.Containers {
-		known[KindContainer+"/"+c.Name] = true
+		known[engine.KindContainer+"/"+c.Name] = true
 	}
 	for _, v := range spec.Volumes {
-		known[KindVolume+"/"+v.Name] = true
+		known[engine.KindVolume+"/"+v.Name] = true
 	}
 	for _, o := range objs {
-		if o.Kind == KindNetwork && o.Name == spec.Network.Name {
+		if o.Kind == engine.KindNetwork && o.Name == spec.Network.Name {
 			s.Network = "present"
 		}
-		if !known[o.Kind+"/"+o.Name] && !(o.Kind == KindContainer && spec.IsRollbackContainer(o.Name)) {
+		if !known[o.Kind+"/"+o.Name] && !(o.Kind == engine.KindContainer && spec.IsRollbackContainer(o.Name)) {
 			s.Orphans = append(s.Orphans, o)
 		}
 	}
 	for _, c := range spec.Containers {
 		cs := ContainerStatus{Name: c.Name, Role: c.Role, Image: c.Image, State: "missing", Ports: c.Ports}
-		o, err := d.Engine.Lookup(ctx, KindContainer, c.Name)
+		o, err := d.Engine.Lookup(ctx, engine.KindContainer, c.Name)
 		switch {
 		case errors.Is(err, app.ErrNotFound):
 		case err != nil:
@@ -105,8 +106,8 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 			} else if drift := SettingsDrift(c, st); drift != "" {
 				cs.Drifted, cs.DriftReason = true, drift
 			}
-			if now := time.Now(); CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
-				cs.CrashLooping, cs.CrashLoop = true, CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now)
+			if now := time.Now(); engine.CrashLooping(st.Restarting, st.Restarts, st.FinishedAt, now) {
+				cs.CrashLooping, cs.CrashLoop = true, engine.CrashLoopSummary(st.Restarts, st.ExitCode, st.OOMKilled, st.FinishedAt, now)
 				cs.LastLines, _ = d.Engine.Logs(ctx, o.ID, 10)
 			}
 			if st.Running && (cs.Health == "starting" || cs.Health == "unhealthy") && len(c.Health.Test) > 0 {
@@ -140,7 +141,7 @@ func (d *Deployer) Status(ctx context.Context, spec stack.Spec) (Status, error) 
 // and no memory, CPU or process limit: DuoBox sets none), and says what
 // differs ("memory limit changed outside DuoBox (1.0 GiB; DuoBox sets
 // none)"); "" when nothing does.
-func SettingsDrift(c stack.Container, st ContainerState) string {
+func SettingsDrift(c stack.Container, st engine.ContainerState) string {
 	var diffs []string
 	if st.RestartPolicy != "" && c.Restart != "" && st.RestartPolicy != c.Restart {
 		diffs = append(diffs, fmt.Sprintf("restart policy %s (DuoBox sets %s)", st.RestartPolicy, c.Restart))

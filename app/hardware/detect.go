@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duobox/duobox/app/diskspace"
 	"github.com/shirou/gopsutil/v4/common"
 	"github.com/shirou/gopsutil/v4/cpu"
-	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/mem"
 	psnet "github.com/shirou/gopsutil/v4/net"
 )
@@ -151,7 +151,7 @@ func (d Detector) probeGPUs(ctx context.Context, root fs.FS, addProbe func(Probe
 
 	var nvidia []GPU
 	if !d.SkipNVML && nvmlAvailable {
-		gpus, err := probeNVML(ctx)
+		gpus, err := NVML(ctx)
 		if err == nil {
 			nvidia = gpus
 			addProbe(Probe{Name: "gpu", Source: "nvml", OK: true, Detail: fmt.Sprintf("%d NVIDIA GPU(s)", len(gpus))})
@@ -247,12 +247,12 @@ func probeDisk(ctx context.Context, e Engine, addProbe func(Probe)) Disk {
 		d.Note = fmt.Sprintf("Docker's data root %s is not visible from here (remote or rootless engine?); showing /", d.Path)
 		d.Path = "/"
 	}
-	u, err := disk.UsageWithContext(ctx, d.Path)
+	total, free, err := diskspace.Usage(d.Path)
 	if err != nil {
 		addProbe(failedProbe("disk", d.Path, err))
 		return d
 	}
-	d.Total, d.Free = u.Total, u.Free
+	d.Total, d.Free = total, free
 	addProbe(Probe{Name: "disk", Source: "statfs " + d.Path, OK: true, Detail: d.Note})
 	return d
 }

@@ -31,6 +31,9 @@ type GPU struct {
 	ComputeCapability string `json:"compute_capability,omitempty"`
 	MIG               string `json:"mig_mode,omitempty"` // "enabled", "disabled" or "" when unknown / not supported
 	Source            string `json:"source"`
+	// UtilizationPct is NVML's utilisation reading, for health's samples;
+	// nil when unknown. Not part of the machine report.
+	UtilizationPct *float64 `json:"-"`
 }
 
 // Memory is system RAM as the model server container would see it.

@@ -12,9 +12,10 @@ import (
 // nvmlAvailable is true in builds that can load NVML at run time.
 const nvmlAvailable = true
 
-// probeNVML reads the NVIDIA GPUs through NVML, loaded with dlopen at run
-// time, so the binary starts on machines without the driver.
-func probeNVML(_ context.Context) ([]GPU, error) {
+// NVML reads the NVIDIA GPUs through NVML, loaded with dlopen at run time,
+// so the binary starts on machines without the driver. It is the one NVML
+// reader: detection and health's GPU samples both use it.
+func NVML(_ context.Context) ([]GPU, error) {
 	if ret := nvml.Init(); ret != nvml.SUCCESS {
 		if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
 			return nil, &SMIError{Reason: "the NVML library (libnvidia-ml.so.1) was not found", Fix: "install the NVIDIA driver"}
@@ -51,6 +52,10 @@ func probeNVML(_ context.Context) ([]GPU, error) {
 		g.UUID, _ = dev.GetUUID()
 		if mem, ret := dev.GetMemoryInfo(); ret == nvml.SUCCESS {
 			g.MemoryTotal, g.MemoryUsed, g.MemoryFree = mem.Total, mem.Used, mem.Free
+		}
+		if u, ret := dev.GetUtilizationRates(); ret == nvml.SUCCESS {
+			f := float64(u.Gpu)
+			g.UtilizationPct = &f
 		}
 		if major, minor, ret := dev.GetCudaComputeCapability(); ret == nvml.SUCCESS {
 			g.ComputeCapability = fmt.Sprintf("%d.%d", major, minor)

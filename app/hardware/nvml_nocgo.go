@@ -9,7 +9,7 @@ import (
 
 const nvmlAvailable = false
 
-// probeNVML is unavailable in builds without cgo; detection falls back to nvidia-smi.
-func probeNVML(context.Context) ([]GPU, error) {
+// NVML is unavailable in builds without cgo; callers fall back to nvidia-smi.
+func NVML(context.Context) ([]GPU, error) {
 	return nil, errors.New("this build has no NVML support (built without cgo); using nvidia-smi")
 }

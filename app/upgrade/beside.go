@@ -11,6 +11,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
 )
@@ -231,12 +232,12 @@ func (u *Upgrader) completeBeside(ctx context.Context, run *Run) error {
 	if err := u.Engine.ServeAs(ctx, win, network, x, true); err != nil {
 		return err
 	}
-	if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, x); err == nil && o.ID == out {
+	if o, err := u.Engine.Lookup(ctx, engine.KindContainer, x); err == nil && o.ID == out {
 		if err := u.Engine.Rename(ctx, out, outName); err != nil {
 			return err
 		}
 	}
-	if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, x); err != nil || o.ID != win {
+	if o, err := u.Engine.Lookup(ctx, engine.KindContainer, x); err != nil || o.ID != win {
 		if err := u.Engine.Rename(ctx, win, x); err != nil {
 			return err
 		}
@@ -251,7 +252,7 @@ func (u *Upgrader) networkOf(ctx context.Context, stackName string) (string, err
 		return "", err
 	}
 	for _, o := range objs {
-		if o.Kind == deploy.KindNetwork {
+		if o.Kind == engine.KindNetwork {
 			return o.Name, nil
 		}
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
 	"github.com/duobox/duobox/app/upgrade"
@@ -148,15 +149,15 @@ func (f *fixture) loadConfig() config.Deployment {
 }
 
 // containers maps name → object for the stack's containers.
-func (f *fixture) containers() map[string]deploy.Object {
+func (f *fixture) containers() map[string]engine.Object {
 	f.t.Helper()
 	objs, err := f.eng.Objects(context.Background(), f.cfg.Name)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	out := map[string]deploy.Object{}
+	out := map[string]engine.Object{}
 	for _, o := range objs {
-		if o.Kind == deploy.KindContainer {
+		if o.Kind == engine.KindContainer {
 			out[o.Name] = o
 		}
 	}
@@ -282,7 +283,7 @@ func TestUpgradeV1ToV2ThenManualRollback(t *testing.T) {
 	if b, err := os.ReadFile(marker); err != nil || !strings.Contains(string(b), "before the upgrade") {
 		t.Errorf("log file after upgrade: %q, %v", b, err)
 	}
-	if _, err := f.eng.Lookup(ctx, deploy.KindVolume, f.cfg.Name+"-hf-cache"); err != nil {
+	if _, err := f.eng.Lookup(ctx, engine.KindVolume, f.cfg.Name+"-hf-cache"); err != nil {
 		t.Errorf("weights volume after upgrade: %v", err)
 	}
 	// The new gateway has the mounts the old one had (the log folder only
@@ -391,8 +392,8 @@ type flakyPull struct {
 	err error
 }
 
-func (e flakyPull) Pull(ctx context.Context, ref, platform string, progress func(deploy.LayerEvent)) error {
-	progress(deploy.LayerEvent{Image: ref, Layer: "abc", Status: "Downloading", Current: 1 << 20, Total: 8 << 20})
+func (e flakyPull) Pull(ctx context.Context, ref, platform string, progress func(engine.LayerEvent)) error {
+	progress(engine.LayerEvent{Image: ref, Layer: "abc", Status: "Downloading", Current: 1 << 20, Total: 8 << 20})
 	return e.err
 }
 
@@ -766,7 +767,7 @@ func TestUpgradeFromDockerSaveArchive(t *testing.T) {
 	t.Cleanup(func() { // the loaded image is not the bed's: untag it once no container uses it
 		objs, _ := f.eng.Objects(context.Background(), f.cfg.Name)
 		for _, o := range objs {
-			if o.Kind == deploy.KindContainer {
+			if o.Kind == engine.KindContainer {
 				f.eng.Remove(context.Background(), o)
 			}
 		}

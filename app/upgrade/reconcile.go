@@ -8,7 +8,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -107,7 +107,7 @@ func (u *Upgrader) winnerServing(ctx context.Context, run *Run) bool {
 	if id == "" {
 		return false
 	}
-	o, err := u.Engine.Lookup(ctx, deploy.KindContainer, run.Container)
+	o, err := u.Engine.Lookup(ctx, engine.KindContainer, run.Container)
 	if err != nil || o.ID != id {
 		return false
 	}
@@ -120,7 +120,7 @@ func (u *Upgrader) winnerServing(ctx context.Context, run *Run) bool {
 // config and closes the run as succeeded.
 func (u *Upgrader) finalize(ctx context.Context, run *Run) error {
 	ctx = context.WithoutCancel(ctx)
-	if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, swapName(run.Container)); err == nil && o.ID == run.OldID {
+	if o, err := u.Engine.Lookup(ctx, engine.KindContainer, swapName(run.Container)); err == nil && o.ID == run.OldID {
 		if err := u.Engine.Rename(ctx, run.OldID, RollbackName(run.Container)); err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (u *Upgrader) finalize(ctx context.Context, run *Run) error {
 		}
 	}
 	if run.Action == ActionUpgrade && run.KeptID != "" {
-		if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, previousName(run.Container)); err == nil && o.ID == run.KeptID {
+		if o, err := u.Engine.Lookup(ctx, engine.KindContainer, previousName(run.Container)); err == nil && o.ID == run.KeptID {
 			if err := u.Engine.Remove(ctx, o); err != nil {
 				return err
 			}
@@ -171,9 +171,9 @@ func (u *Upgrader) saveImage(role string, ref ImageRef) error {
 // NAME-rollback, and the old container runs under NAME.
 func (u *Upgrader) restore(ctx context.Context, run *Run) (logs string, err error) {
 	x, rb := run.Container, RollbackName(run.Container)
-	found := map[string]deploy.Object{}
+	found := map[string]engine.Object{}
 	for _, n := range []string{x, nextName(x), rb, swapName(x), previousName(x)} {
-		o, err := u.Engine.Lookup(ctx, deploy.KindContainer, n)
+		o, err := u.Engine.Lookup(ctx, engine.KindContainer, n)
 		if errors.Is(err, app.ErrNotFound) {
 			continue
 		}
@@ -189,7 +189,7 @@ func (u *Upgrader) restore(ctx context.Context, run *Run) (logs string, err erro
 		if _, ok := found[id]; ok || id == "" {
 			continue
 		}
-		if o, err := u.Engine.Lookup(ctx, deploy.KindContainer, id); err == nil && owned(o, run.Stack) == nil {
+		if o, err := u.Engine.Lookup(ctx, engine.KindContainer, id); err == nil && owned(o, run.Stack) == nil {
 			found[o.ID] = o
 		}
 	}
@@ -225,7 +225,7 @@ func (u *Upgrader) restore(ctx context.Context, run *Run) (logs string, err erro
 	hasKept = hasKept && run.KeptID != ""
 	// Move whatever is not at its place to a name of its own first, so no
 	// two renames collide, then put each where it was before the run.
-	park := func(o *deploy.Object, final string) error {
+	park := func(o *engine.Object, final string) error {
 		if o.Name == final {
 			return nil
 		}

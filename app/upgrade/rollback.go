@@ -46,7 +46,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 	prev := keptBy.From
 	run := Run{Stack: cfg.Name, Role: role, Container: tg.name, Action: ActionRollback,
 		From: refOf(ImageOf(cfg, role)), To: prev, OldID: current.ID, KeptID: kept.ID,
-		FromDigest: u.digestOf(ctx, curState.Image, ImageOf(cfg, role).Repository), ToDigest: keptBy.FromDigest}
+		FromDigest: u.digestOf(ctx, curState.ImageID, ImageOf(cfg, role).Repository), ToDigest: keptBy.FromDigest}
 	beside := u.besideOrSay(ctx, cfg, tg, len(stopFirst) > 0 && stopFirst[0])
 	if err := u.begin(ctx, &run); err != nil {
 		return run, err

@@ -20,6 +20,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
 )
@@ -28,7 +29,7 @@ import (
 // renaming and stopping a DuoBox container, and loading an image archive.
 // Implementations refuse containers without DuoBox's label.
 type Engine interface {
-	deploy.Engine
+	engine.Engine
 	Rename(ctx context.Context, id, newName string) error
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	LoadImageArchive(ctx context.Context, archive io.Reader) error
@@ -244,7 +245,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (Run, error) {
 		return Run{}, err
 	}
 	run := Run{Stack: cfg.Name, Role: req.Role, Container: tg.name, Action: ActionUpgrade, From: from, To: to,
-		OldID: old.ID, KeptID: kept.ID, FromDigest: u.digestOf(ctx, oldState.Image, from.Repository)}
+		OldID: old.ID, KeptID: kept.ID, FromDigest: u.digestOf(ctx, oldState.ImageID, from.Repository)}
 	beside := u.besideOrSay(ctx, cfg, tg, req.StopFirst)
 	if err := u.begin(ctx, &run); err != nil {
 		return run, err
@@ -458,7 +459,7 @@ func excerpt(lines []string, head, tail int) []string {
 }
 
 // fetch makes the target image available in the engine.
-func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.ImageInfo, error) {
+func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (engine.ImageInfo, error) {
 	ref := run.To.Repository + ":" + run.To.Tag
 	switch req.Source {
 	case SourceLocal:
@@ -470,7 +471,7 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.Ima
 		return info, err
 	case SourceArchive:
 		if err := u.loadArchive(ctx, req.Archive); err != nil {
-			return deploy.ImageInfo{}, err
+			return engine.ImageInfo{}, err
 		}
 		info, err := u.Engine.Image(ctx, ref)
 		if errors.Is(err, app.ErrNotFound) {
@@ -479,9 +480,9 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.Ima
 		}
 		return info, err
 	}
-	agg := deploy.NewAggregator(ref, nil)
+	agg := engine.NewAggregator(ref, nil)
 	var last time.Time
-	err := u.Engine.Pull(ctx, ref, "", func(ev deploy.LayerEvent) {
+	err := u.Engine.Pull(ctx, ref, "", func(ev engine.LayerEvent) {
 		p := agg.Add(ev)
 		if u.OnEvent != nil && (time.Since(last) >= 100*time.Millisecond || strings.HasPrefix(ev.Status, "Retrying")) {
 			last = time.Now()
@@ -493,11 +494,11 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.Ima
 		// have is bad input (exit 2), not a fault of the environment.
 		var pf *deploy.PullFailure
 		if errors.As(err, &pf) && pf.Class == deploy.PullManifestUnknown {
-			return deploy.ImageInfo{}, &app.Problem{Kind: app.KindBadInput, Err: err,
+			return engine.ImageInfo{}, &app.Problem{Kind: app.KindBadInput, Err: err,
 				What: fmt.Sprintf("image %s does not exist in its registry (manifest unknown: the tag was removed or never pushed); nothing was changed: %s still runs %s", ref, run.Container, run.From.Tag),
 				Fix:  "name a tag the registry has ('duobox upgrade --check' lists the available tags), or load an offline bundle that holds this image ('duobox bundle load FILE')"}
 		}
-		return deploy.ImageInfo{}, fmt.Errorf("%w (nothing was changed: %s still runs %s)", err, run.Container, run.From.Tag)
+		return engine.ImageInfo{}, fmt.Errorf("%w (nothing was changed: %s still runs %s)", err, run.Container, run.From.Tag)
 	}
 	if u.OnEvent != nil {
 		p := agg.Finish()
@@ -507,17 +508,17 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (deploy.Ima
 }
 
 // serving finds the running container of the target.
-func (u *Upgrader) serving(ctx context.Context, stackName string, tg target, action string) (deploy.Object, deploy.ContainerState, error) {
-	o, err := u.Engine.Lookup(ctx, deploy.KindContainer, tg.name)
+func (u *Upgrader) serving(ctx context.Context, stackName string, tg target, action string) (engine.Object, engine.ContainerState, error) {
+	o, err := u.Engine.Lookup(ctx, engine.KindContainer, tg.name)
 	if errors.Is(err, app.ErrNotFound) {
-		return o, deploy.ContainerState{}, &app.Problem{Kind: app.KindNotReady, Err: err, Remedy: app.RemedyDeploy,
+		return o, engine.ContainerState{}, &app.Problem{Kind: app.KindNotReady, Err: err, Remedy: app.RemedyDeploy,
 			What: fmt.Sprintf("%s does not exist, so there is nothing to %s", tg.name, action)}
 	}
 	if err != nil {
-		return o, deploy.ContainerState{}, err
+		return o, engine.ContainerState{}, err
 	}
 	if err := owned(o, stackName); err != nil {
-		return o, deploy.ContainerState{}, err
+		return o, engine.ContainerState{}, err
 	}
 	st, err := u.Engine.Inspect(ctx, o.ID)
 	if err != nil {
@@ -531,10 +532,10 @@ func (u *Upgrader) serving(ctx context.Context, stackName string, tg target, act
 
 // managedOrMissing looks a container up by name: a zero Object when there
 // is none, an error when it exists but is not this stack's.
-func (u *Upgrader) managedOrMissing(ctx context.Context, stackName, name string) (deploy.Object, error) {
-	o, err := u.Engine.Lookup(ctx, deploy.KindContainer, name)
+func (u *Upgrader) managedOrMissing(ctx context.Context, stackName, name string) (engine.Object, error) {
+	o, err := u.Engine.Lookup(ctx, engine.KindContainer, name)
 	if errors.Is(err, app.ErrNotFound) {
-		return deploy.Object{}, nil
+		return engine.Object{}, nil
 	}
 	if err != nil {
 		return o, err
@@ -551,7 +552,7 @@ func (u *Upgrader) removeStranger(ctx context.Context, stackName, name string) e
 	return u.Engine.Remove(ctx, o)
 }
 
-func owned(o deploy.Object, stackName string) error {
+func owned(o engine.Object, stackName string) error {
 	if o.Managed() && o.Labels[stack.LabelStack] == stackName {
 		return nil
 	}
@@ -635,7 +636,7 @@ func (u *Upgrader) digestOf(ctx context.Context, image, repository string) strin
 }
 
 // repoDigest picks the digest an image has in repository.
-func repoDigest(info deploy.ImageInfo, repository string) string {
+func repoDigest(info engine.ImageInfo, repository string) string {
 	short := strings.TrimPrefix(strings.TrimPrefix(repository, "docker.io/"), "library/")
 	for _, rd := range info.RepoDigests {
 		repo, digest, ok := strings.Cut(rd, "@")

@@ -2,17 +2,17 @@ package weights
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/diskspace"
 	"github.com/duobox/duobox/app/filelock"
+	"github.com/duobox/duobox/app/units"
 )
 
 // repoCache is one repository's folder in the hub cache, laid out as
@@ -174,23 +174,6 @@ func lock(ctx context.Context, path string, onWait func()) (*filelock.Lock, erro
 // modelLockPath is DuoBox's per-repository lock: one pull, import or remove at a time.
 func (c repoCache) modelLockPath() string { return filepath.Join(c.locks(), "duobox.lock") }
 
-// freeBytes is the space available to this user on the file system that
-// holds dir (or its nearest existing parent).
-func freeBytes(dir string) (uint64, error) {
-	for {
-		var st syscall.Statfs_t
-		err := syscall.Statfs(dir, &st)
-		if err == nil {
-			return st.Bavail * uint64(st.Bsize), nil
-		}
-		parent := filepath.Dir(dir)
-		if !errors.Is(err, syscall.ENOENT) || parent == dir {
-			return 0, fmt.Errorf("read free space of %s: %w", dir, err)
-		}
-		dir = parent
-	}
-}
-
 // DefaultHeadroom is the free space kept beyond the download itself.
 const DefaultHeadroom = 1 << 30
 
@@ -199,7 +182,7 @@ func checkSpace(dir string, need, headroom int64) error {
 	if need <= 0 {
 		return nil
 	}
-	free, err := freeBytes(dir)
+	free, err := diskspace.Free(dir)
 	if err != nil {
 		return err
 	}
@@ -207,21 +190,7 @@ func checkSpace(dir string, need, headroom int64) error {
 		return app.Environment(nil,
 			"free space there, or point HF_HUB_CACHE (or HF_HOME) at a larger disk",
 			"not enough disk space in %s: the download needs %s plus %s headroom, only %s is free",
-			dir, HumanBytes(need), HumanBytes(headroom), HumanBytes(int64(free)))
+			dir, units.HumanBytes(need), units.HumanBytes(headroom), units.HumanBytes(int64(free)))
 	}
 	return nil
-}
-
-// HumanBytes writes n in decimal units, as the hub shows sizes (1.5 GB).
-func HumanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/units"
 )
 
 // Options control a pull. Only Env and Target are required.
@@ -183,7 +184,7 @@ func Pull(ctx context.Context, opts Options, progress ProgressFunc) (Result, err
 		rc.removeEmpty(info.Commit)
 		if errors.Is(err, context.Canceled) {
 			err = &app.Problem{Kind: app.KindEnvironment, Err: err,
-				What: fmt.Sprintf("the pull of %s was interrupted with %s of %s in place", t.Repo, HumanBytes(m.bytes.Load()), HumanBytes(res.Bytes)),
+				What: fmt.Sprintf("the pull of %s was interrupted with %s of %s in place", t.Repo, units.HumanBytes(m.bytes.Load()), units.HumanBytes(res.Bytes)),
 				Fix:  "run the same pull again: it resumes where it stopped"}
 		}
 		return res, err

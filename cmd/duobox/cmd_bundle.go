@@ -12,8 +12,8 @@ import (
 
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/release"
+	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/bundles"
 	"github.com/duobox/duobox/runtime/docker"
 )
@@ -72,7 +72,7 @@ are used.
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "wrote %s: %s in %s\n", res.File, bundleBytes(res.Bytes), roundDuration(res.Seconds))
+			fmt.Fprintf(w, "wrote %s: %s in %s\n", res.File, units.HumanBytes(res.Bytes), roundDuration(res.Seconds))
 			printManifest(w, res.Manifest)
 			for _, r := range res.Reused {
 				fmt.Fprintf(w, "resumed: %s\n", r)
@@ -124,7 +124,7 @@ offline) and points the deployment config at the bundle's images. 'duobox up' an
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "verified %s (%s) in %s\n", res.File, bundleBytes(res.Bytes), roundDuration(res.VerifySeconds))
+			fmt.Fprintf(w, "verified %s (%s) in %s\n", res.File, units.HumanBytes(res.Bytes), roundDuration(res.VerifySeconds))
 			for _, i := range res.Images {
 				fmt.Fprintf(w, "image    %-8s %s\n", i.Action, i.Ref)
 			}
@@ -185,7 +185,7 @@ run the bundle; "can_run" in --json says so.
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s: %s, made %s\n", res.File, bundleBytes(res.Bytes), res.Manifest.CreatedAt.Format(time.RFC3339))
+			fmt.Fprintf(w, "%s: %s, made %s\n", res.File, units.HumanBytes(res.Bytes), res.Manifest.CreatedAt.Format(time.RFC3339))
 			printManifest(w, res.Manifest)
 			for _, c := range res.Checks {
 				mark := "✓"
@@ -222,17 +222,15 @@ func loadDeploymentQuiet(g *globals) (config.Deployment, error) {
 func printManifest(w io.Writer, m bundle.Manifest) {
 	fmt.Fprintf(w, "GitLab   %s\nplatform %s (%s mode)\nGPU      %s\n", m.GitLabVersion, m.Platform, m.Mode, m.GPUClass)
 	for _, i := range m.Images {
-		fmt.Fprintf(w, "image    %-8s %s  %s\n", i.Role, i.Ref(), bundleBytes(i.Size))
+		fmt.Fprintf(w, "image    %-8s %s  %s\n", i.Role, i.Ref(), units.HumanBytes(i.Size))
 	}
 	if m.Model != nil {
-		fmt.Fprintf(w, "weights  %s @ %s  %s\n", m.Model.Repo, shortCommit(m.Model.Commit), bundleBytes(m.Model.Bytes))
+		fmt.Fprintf(w, "weights  %s @ %s  %s\n", m.Model.Repo, shortCommit(m.Model.Commit), units.HumanBytes(m.Model.Bytes))
 	}
 	if m.DocsIndex != "" {
 		fmt.Fprintln(w, "docs     docs index included")
 	}
 }
-
-func bundleBytes(n int64) string { return deploy.HumanBytes(n) }
 
 // bundleProgress draws bundle progress: one line per step, redrawn in place
 // on a terminal, every few seconds otherwise.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app/paths"
+	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/app/weights"
 )
 
@@ -201,7 +202,7 @@ func newWeightsRmCommand(g *globals) *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), removed)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Removed %s from %s (%s freed).\n", removed.Repo, removed.Dir, weights.HumanBytes(removed.Bytes))
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %s from %s (%s freed).\n", removed.Repo, removed.Dir, units.HumanBytes(removed.Bytes))
 			return nil
 		},
 	}
@@ -211,18 +212,18 @@ func newWeightsRmCommand(g *globals) *cobra.Command {
 
 func printWeightsResult(w io.Writer, env weights.Env, r weights.Result, verb string) {
 	fmt.Fprintf(w, "%s at %s (commit %s), %s format: %d files, %s, in %s\n",
-		r.Repo, r.Revision, shortCommit(r.Commit), r.Format, len(r.Files), weights.HumanBytes(r.Bytes), r.Snapshot)
+		r.Repo, r.Revision, shortCommit(r.Commit), r.Format, len(r.Files), units.HumanBytes(r.Bytes), r.Snapshot)
 	switch {
 	case r.Fetched == 0:
 		fmt.Fprintln(w, "Everything was already in the cache; nothing "+verb+".")
 	default:
 		rate := ""
 		if r.Seconds > 0 {
-			rate = fmt.Sprintf(" (%s/s)", weights.HumanBytes(int64(float64(r.Fetched)/r.Seconds)))
+			rate = fmt.Sprintf(" (%s/s)", units.HumanBytes(int64(float64(r.Fetched)/r.Seconds)))
 		}
-		fmt.Fprintf(w, "%s %s in %s%s", strings.ToUpper(verb[:1])+verb[1:], weights.HumanBytes(r.Fetched), roundDuration(r.Seconds), rate)
+		fmt.Fprintf(w, "%s %s in %s%s", strings.ToUpper(verb[:1])+verb[1:], units.HumanBytes(r.Fetched), roundDuration(r.Seconds), rate)
 		if r.Reused > 0 {
-			fmt.Fprintf(w, "; %s was already there", weights.HumanBytes(r.Reused))
+			fmt.Fprintf(w, "; %s was already there", units.HumanBytes(r.Reused))
 		}
 		fmt.Fprintln(w, ".")
 	}
@@ -245,7 +246,7 @@ func printWeightsStatus(w io.Writer, hubCache string, models []weights.CachedMod
 	fmt.Fprintln(tw, "REPO\tSTATE\tSIZE\tCOMMIT\tREFS\tFORMAT\tNOTE")
 	for _, m := range models {
 		if len(m.Snapshots) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t\n", m.Repo, "empty", weights.HumanBytes(m.Bytes))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t\n", m.Repo, "empty", units.HumanBytes(m.Bytes))
 		}
 		for i, s := range m.Snapshots {
 			state, note := "complete", s.Problem
@@ -254,9 +255,9 @@ func printWeightsStatus(w io.Writer, hubCache string, models []weights.CachedMod
 			}
 			size := ""
 			if i == 0 {
-				size = weights.HumanBytes(m.Bytes)
+				size = units.HumanBytes(m.Bytes)
 				if m.PartialBytes > 0 {
-					size += fmt.Sprintf(" (+%s partial)", weights.HumanBytes(m.PartialBytes))
+					size += fmt.Sprintf(" (+%s partial)", units.HumanBytes(m.PartialBytes))
 				}
 			}
 			refs := strings.Join(s.Refs, ",")
@@ -343,9 +344,9 @@ func progressLine(p weights.Progress) string {
 	}
 	filled := int(frac * width)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
-	line := fmt.Sprintf("%s %s %3.0f%%  %s / %s", p.Repo, bar, frac*100, weights.HumanBytes(p.BytesDone), weights.HumanBytes(p.BytesTotal))
+	line := fmt.Sprintf("%s %s %3.0f%%  %s / %s", p.Repo, bar, frac*100, units.HumanBytes(p.BytesDone), units.HumanBytes(p.BytesTotal))
 	if p.BytesPerSecond > 0 {
-		line += fmt.Sprintf("  %s/s", weights.HumanBytes(int64(p.BytesPerSecond)))
+		line += fmt.Sprintf("  %s/s", units.HumanBytes(int64(p.BytesPerSecond)))
 	}
 	if p.ETA > 0 {
 		line += "  ETA " + p.ETA.Round(time.Second).String()

@@ -18,7 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -137,35 +137,12 @@ func (e *Engine) Restart(ctx context.Context, id string) error {
 }
 
 // Inspect reports a container's state.
-func (e *Engine) Inspect(ctx context.Context, id string) (deploy.ContainerState, error) {
+func (e *Engine) Inspect(ctx context.Context, id string) (engine.ContainerState, error) {
 	r, err := e.API.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
-		return deploy.ContainerState{}, e.explain(err, "inspect container "+id)
+		return engine.ContainerState{}, e.explain(err, "inspect container "+id)
 	}
-	c := r.Container
-	s := deploy.ContainerState{ID: c.ID, Image: c.Image, Restarts: c.RestartCount, IPAddress: containerIP(c)}
-	if hc := c.HostConfig; hc != nil {
-		s.RestartPolicy = string(hc.RestartPolicy.Name)
-		s.MemoryLimit, s.MemorySwap, s.NanoCPUs, s.CPUShares = hc.Memory, hc.MemorySwap, hc.NanoCPUs, hc.CPUShares
-		if hc.PidsLimit != nil {
-			s.PidsLimit = *hc.PidsLimit
-		}
-	}
-	if st := c.State; st != nil {
-		s.Status, s.Running, s.Restarting, s.ExitCode, s.OOMKilled, s.Error = string(st.Status), st.Running, st.Restarting, st.ExitCode, st.OOMKilled, st.Error
-		s.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
-		s.FinishedAt, _ = time.Parse(time.RFC3339Nano, st.FinishedAt)
-		if s.Running && c.RestartCount > 0 && deploy.CrashLooping(s.Restarting, c.RestartCount, s.FinishedAt, time.Now()) {
-			// running again: inspect shows exit code 0; the event log keeps the last exit
-			if code, oom, ok := e.lastExit(ctx, c.ID, s.FinishedAt); ok {
-				s.ExitCode, s.OOMKilled = code, s.OOMKilled || oom
-			}
-		}
-		if st.Health != nil {
-			s.Health = string(st.Health.Status)
-		}
-	}
-	return s, nil
+	return e.withLastExit(ctx, r.Container), nil
 }
 
 // Logs returns the last tail lines of stdout and stderr, in order.

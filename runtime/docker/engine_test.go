@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/testbed"
 )
@@ -23,8 +23,8 @@ func TestPullFromTestBedRegistryReportsLayerProgress(t *testing.T) {
 	bed := testbed.Start(t)
 	ctx := context.Background()
 	ref := bed.PushUnique(t, testbed.ModelServer, "progress", 256<<10) // a layer no engine has yet
-	var events []deploy.LayerEvent
-	if err := eng.Pull(ctx, ref, "", func(ev deploy.LayerEvent) { events = append(events, ev) }); err != nil {
+	var events []engine.LayerEvent
+	if err := eng.Pull(ctx, ref, "", func(ev engine.LayerEvent) { events = append(events, ev) }); err != nil {
 		t.Fatalf("pull %s: %v", ref, err)
 	}
 	img, err := eng.Image(ctx, ref)
@@ -64,7 +64,7 @@ func TestPullForeignPlatformIndexIsExplained(t *testing.T) {
 	}
 	ref := bed.PushForeignPlatform(t, testbed.Gateway, "foreign", foreign)
 	err := eng.Pull(context.Background(), ref, "", nil)
-	if !errors.Is(err, deploy.ErrPlatform) {
+	if !errors.Is(err, engine.ErrPlatform) {
 		t.Fatalf("want ErrPlatform, got %v", err)
 	}
 }
@@ -89,7 +89,7 @@ func TestRemoveRefusesUnlabelledObject(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.API.NetworkRemove(context.Background(), name, clientNetworkRemoveOptions()) })
-	o, err := eng.Lookup(ctx, deploy.KindNetwork, name)
+	o, err := eng.Lookup(ctx, engine.KindNetwork, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestRemoveRefusesUnlabelledObject(t *testing.T) {
 	if !errors.Is(err, app.ErrNotManaged) {
 		t.Fatalf("Remove(unlabelled) = %v, want ErrNotManaged", err)
 	}
-	if _, err := eng.Lookup(ctx, deploy.KindNetwork, name); err != nil {
+	if _, err := eng.Lookup(ctx, engine.KindNetwork, name); err != nil {
 		t.Fatalf("network gone after refused remove: %v", err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/runtime/health"
 )
 
 // WatchManagedEvents implements health.Engine: one engine event subscription
@@ -19,8 +19,8 @@ import (
 // (so none is missed), and then sends a synthetic "resync" event telling the
 // consumer to re-inspect everything (lazydocker's lesson: the engine may
 // have restarted, and its event log with it). The channel closes when ctx ends.
-func (e *Engine) WatchManagedEvents(ctx context.Context, stackName string) <-chan health.EngineEvent {
-	out := make(chan health.EngineEvent, 64)
+func (e *Engine) WatchManagedEvents(ctx context.Context, stackName string) <-chan engine.Event {
+	out := make(chan engine.Event, 64)
 	go func() {
 		defer close(out)
 		f := client.Filters{}.Add("type", string(events.ContainerEventType)).
@@ -34,7 +34,7 @@ func (e *Engine) WatchManagedEvents(ctx context.Context, stackName string) <-cha
 				opts.Since = since.UTC().Format(time.RFC3339Nano)
 			}
 			sub := e.API.Events(ctx, opts)
-			if !first && !send(ctx, out, health.EngineEvent{Time: time.Now(), Action: health.ResyncAction}) {
+			if !first && !send(ctx, out, engine.Event{Time: time.Now(), Action: engine.ResyncAction}) {
 				return
 			}
 			first = false
@@ -70,7 +70,7 @@ func (e *Engine) WatchManagedEvents(ctx context.Context, stackName string) <-cha
 	return out
 }
 
-func send(ctx context.Context, out chan<- health.EngineEvent, ev health.EngineEvent) bool {
+func send(ctx context.Context, out chan<- engine.Event, ev engine.Event) bool {
 	select {
 	case out <- ev:
 		return true
@@ -79,8 +79,8 @@ func send(ctx context.Context, out chan<- health.EngineEvent, ev health.EngineEv
 	}
 }
 
-func engineEvent(m events.Message) health.EngineEvent {
-	ev := health.EngineEvent{Action: string(m.Action), Container: m.Actor.ID}
+func engineEvent(m events.Message) engine.Event {
+	ev := engine.Event{Action: string(m.Action), Container: m.Actor.ID}
 	if m.TimeNano != 0 {
 		ev.Time = time.Unix(0, m.TimeNano)
 	} else {

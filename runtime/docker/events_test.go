@@ -12,8 +12,8 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/runtime/docker"
-	"github.com/duobox/duobox/runtime/health"
 )
 
 // TestWatchManagedEvents_FakeEngineAPIDropsTheStream serves the engine's
@@ -48,7 +48,7 @@ func TestWatchManagedEvents_FakeEngineAPIDropsTheStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	evs := eng.WatchManagedEvents(ctx, "s")
-	var got []health.EngineEvent
+	var got []engine.Event
 	for len(got) < 5 {
 		select {
 		case ev := <-evs:
@@ -58,7 +58,7 @@ func TestWatchManagedEvents_FakeEngineAPIDropsTheStream(t *testing.T) {
 		}
 	}
 	cancel()
-	want := []string{"die", health.ResyncAction, "die", health.ResyncAction, "die"}
+	want := []string{"die", engine.ResyncAction, "die", engine.ResyncAction, "die"}
 	for i, ev := range got {
 		if ev.Action != want[i] {
 			t.Fatalf("event %d: %+v (all: %+v)", i, ev, got)

@@ -13,23 +13,23 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/registry"
 )
 
 // Image inspects a local image; app.ErrNotFound when it is not there.
-func (e *Engine) Image(ctx context.Context, ref string) (deploy.ImageInfo, error) {
+func (e *Engine) Image(ctx context.Context, ref string) (engine.ImageInfo, error) {
 	r, err := e.API.ImageInspect(ctx, ref)
 	if err != nil {
-		return deploy.ImageInfo{}, e.explain(err, "inspect image "+ref)
+		return engine.ImageInfo{}, e.explain(err, "inspect image "+ref)
 	}
-	return deploy.ImageInfo{ID: r.ID, OS: r.Os, Arch: r.Architecture, RepoDigests: r.RepoDigests, Size: r.Size}, nil
+	return engine.ImageInfo{ID: r.ID, OS: r.Os, Arch: r.Architecture, RepoDigests: r.RepoDigests, Size: r.Size}, nil
 }
 
 // Pull pulls ref through the engine and reports each progress message.
 // When PullRetryLimit > 0 and a layer download is retried that many times
 // (the registry keeps dropping the connection), the pull is abandoned.
-func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(deploy.LayerEvent)) error {
+func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(engine.LayerEvent)) error {
 	opts := client.ImagePullOptions{}
 	if platform != "" {
 		os, arch, _ := strings.Cut(platform, "/")
@@ -58,7 +58,7 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(d
 		if msg.Error != nil {
 			return e.pullError(ctx, errors.New(msg.Error.Message), ref, platform)
 		}
-		ev := deploy.LayerEvent{Image: ref, Layer: msg.ID, Status: msg.Status}
+		ev := engine.LayerEvent{Image: ref, Layer: msg.ID, Status: msg.Status}
 		if msg.Progress != nil {
 			ev.Current, ev.Total = msg.Progress.Current, msg.Progress.Total
 		}

@@ -9,21 +9,20 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
-	"github.com/duobox/duobox/runtime/health"
 )
 
 // ManagedContainer implements health.Engine: it finds the stack's container
 // with the given role by label and inspects it. Exists is false when there is none.
-func (e *Engine) ManagedContainer(ctx context.Context, stackName, role string) (health.ContainerState, error) {
+func (e *Engine) ManagedContainer(ctx context.Context, stackName, role string) (engine.ContainerState, error) {
 	f := client.Filters{}.Add("label", stack.LabelManaged+"=true", stack.LabelStack+"="+stackName, stack.LabelRole+"="+role)
 	list, err := e.API.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return health.ContainerState{}, e.explain(err, "list containers")
+		return engine.ContainerState{}, e.explain(err, "list containers")
 	}
 	if len(list.Items) == 0 {
-		return health.ContainerState{Role: role}, nil
+		return engine.ContainerState{Role: role}, nil
 	}
 	// Prefer the serving container over a kept rollback target: running
 	// first, then a name that is not an upgrade's "-rollback".
@@ -45,29 +44,31 @@ func (e *Engine) ManagedContainer(ctx context.Context, stackName, role string) (
 
 // ContainerHealthState inspects one DuoBox container (by name or ID) for
 // health; a container without DuoBox's label is refused.
-func (e *Engine) ContainerHealthState(ctx context.Context, nameOrID string) (health.ContainerState, error) {
+func (e *Engine) ContainerHealthState(ctx context.Context, nameOrID string) (engine.ContainerState, error) {
 	r, err := e.API.ContainerInspect(ctx, nameOrID, client.ContainerInspectOptions{})
 	if err != nil {
-		return health.ContainerState{}, e.explain(err, fmt.Sprintf("inspect container %q", nameOrID))
+		return engine.ContainerState{}, e.explain(err, fmt.Sprintf("inspect container %q", nameOrID))
 	}
 	c := r.Container
 	if c.Config == nil || c.Config.Labels[stack.LabelManaged] != "true" {
-		return health.ContainerState{}, notManaged(nameOrID)
+		return engine.ContainerState{}, notManaged(nameOrID)
 	}
-	s := healthState(c)
-	if s.Running && deploy.CrashLooping(s.Restarting, s.RestartCount, s.FinishedAt, time.Now()) {
-		// running again: inspect shows exit code 0; the event log keeps the last exit
-		if code, oom, ok := e.lastExit(ctx, c.ID, s.FinishedAt); ok {
-			s.ExitCode, s.OOMKilled = code, s.OOMKilled || oom
-		}
-	}
-	return s, nil
+	return e.withLastExit(ctx, c), nil
 }
 
-func healthState(c container.InspectResponse) health.ContainerState {
-	s := health.ContainerState{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Exists: true, RestartCount: c.RestartCount}
+// containerState maps one inspect: the only place that reads the engine's
+// container state, for deploy, upgrade and health alike.
+func containerState(c container.InspectResponse) engine.ContainerState {
+	s := engine.ContainerState{ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Exists: true, Restarts: c.RestartCount, ImageID: c.Image}
 	if c.Config != nil {
 		s.Role, s.Image, s.TTY = c.Config.Labels[stack.LabelRole], c.Config.Image, c.Config.Tty
+	}
+	if hc := c.HostConfig; hc != nil {
+		s.RestartPolicy = string(hc.RestartPolicy.Name)
+		s.MemoryLimit, s.MemorySwap, s.NanoCPUs, s.CPUShares = hc.Memory, hc.MemorySwap, hc.NanoCPUs, hc.CPUShares
+		if hc.PidsLimit != nil {
+			s.PidsLimit = *hc.PidsLimit
+		}
 	}
 	if st := c.State; st != nil {
 		s.Status, s.Running, s.Restarting, s.OOMKilled = string(st.Status), st.Running, st.Restarting, st.OOMKilled
@@ -82,6 +83,18 @@ func healthState(c container.InspectResponse) health.ContainerState {
 		}
 	}
 	s.IPAddress = containerIP(c)
+	return s
+}
+
+// withLastExit maps c; a crash-looping container that is running again shows
+// exit code 0 in inspect, so its last exit is read from the event log.
+func (e *Engine) withLastExit(ctx context.Context, c container.InspectResponse) engine.ContainerState {
+	s := containerState(c)
+	if s.Running && engine.CrashLooping(s.Restarting, s.Restarts, s.FinishedAt, time.Now()) {
+		if code, oom, ok := e.lastExit(ctx, c.ID, s.FinishedAt); ok {
+			s.ExitCode, s.OOMKilled = code, s.OOMKilled || oom
+		}
+	}
 	return s
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/docker"
 	"github.com/duobox/duobox/runtime/health"
@@ -137,7 +138,7 @@ func lgRun(t *testing.T, eng *docker.Engine, o lgOptions, args ...string) (id, n
 }
 
 // lgWaitExit waits until the container has stopped for good.
-func lgWaitExit(t *testing.T, eng *docker.Engine, id string, timeout time.Duration) health.ContainerState {
+func lgWaitExit(t *testing.T, eng *docker.Engine, id string, timeout time.Duration) engine.ContainerState {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -354,8 +355,8 @@ func TestFollow_RestartsAndCutStreamsLoseAndRepeatNothing(t *testing.T) {
 	go func() { done <- f.Run(ctx) }()
 
 	s := lgWaitExit(t, eng, id, 2*time.Minute)
-	if s.RestartCount != 3 || s.ExitCode != 1 {
-		t.Fatalf("restart count %d exit %d", s.RestartCount, s.ExitCode)
+	if s.Restarts != 3 || s.ExitCode != 1 {
+		t.Fatalf("restart count %d exit %d", s.Restarts, s.ExitCode)
 	}
 	truth := lgEngineLines(t, eng, id)
 	if len(truth) != 240 {
@@ -417,7 +418,7 @@ func TestHealth_OOMKilledContainerAndItsEvents(t *testing.T) {
 	if err != nil || none.Exists {
 		t.Fatalf("gateway of a stack without one: %+v %v", none, err)
 	}
-	seen := map[string]health.EngineEvent{}
+	seen := map[string]engine.Event{}
 	for seen["die"].Action == "" {
 		select {
 		case ev := <-evs:

@@ -12,15 +12,15 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 )
 
 // The engine must satisfy deploy's contract.
-var _ deploy.Engine = (*Engine)(nil)
+var _ engine.Engine = (*Engine)(nil)
 
 // Objects lists the stack's labelled containers, networks and volumes.
-func (e *Engine) Objects(ctx context.Context, stackName string) ([]deploy.Object, error) {
+func (e *Engine) Objects(ctx context.Context, stackName string) ([]engine.Object, error) {
 	f := client.Filters{}.Add("label", stack.LabelManaged+"=true", stack.LabelStack+"="+stackName)
 	var cs client.ContainerListResult
 	var ns client.NetworkListResult
@@ -40,51 +40,51 @@ func (e *Engine) Objects(ctx context.Context, stackName string) ([]deploy.Object
 			return nil, e.explain(errs[i], what)
 		}
 	}
-	var out []deploy.Object
+	var out []engine.Object
 	for _, c := range cs.Items {
-		out = append(out, deploy.Object{Kind: deploy.KindContainer, ID: c.ID, Name: containerName(c.Names), Labels: c.Labels, State: string(c.State)})
+		out = append(out, engine.Object{Kind: engine.KindContainer, ID: c.ID, Name: containerName(c.Names), Labels: c.Labels, State: string(c.State)})
 	}
 	for _, n := range ns.Items {
-		out = append(out, deploy.Object{Kind: deploy.KindNetwork, ID: n.ID, Name: n.Name, Labels: n.Labels})
+		out = append(out, engine.Object{Kind: engine.KindNetwork, ID: n.ID, Name: n.Name, Labels: n.Labels})
 	}
 	for _, v := range vs.Items {
-		out = append(out, deploy.Object{Kind: deploy.KindVolume, ID: v.Name, Name: v.Name, Labels: v.Labels})
+		out = append(out, engine.Object{Kind: engine.KindVolume, ID: v.Name, Name: v.Name, Labels: v.Labels})
 	}
 	return out, nil
 }
 
 // Lookup finds an object by exact name, labelled or not.
-func (e *Engine) Lookup(ctx context.Context, kind, name string) (deploy.Object, error) {
+func (e *Engine) Lookup(ctx context.Context, kind, name string) (engine.Object, error) {
 	switch kind {
-	case deploy.KindContainer:
+	case engine.KindContainer:
 		r, err := e.API.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
 		if err != nil {
-			return deploy.Object{}, e.explain(err, "inspect container "+name)
+			return engine.Object{}, e.explain(err, "inspect container "+name)
 		}
 		c := r.Container
-		return deploy.Object{Kind: kind, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Labels: c.Config.Labels, State: string(c.State.Status)}, nil
-	case deploy.KindNetwork:
+		return engine.Object{Kind: kind, ID: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Labels: c.Config.Labels, State: string(c.State.Status)}, nil
+	case engine.KindNetwork:
 		r, err := e.API.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
 		if err != nil {
-			return deploy.Object{}, e.explain(err, "inspect network "+name)
+			return engine.Object{}, e.explain(err, "inspect network "+name)
 		}
 		if r.Network.Name != name { // inspect also matches ID prefixes
-			return deploy.Object{}, app.ErrNotFound
+			return engine.Object{}, app.ErrNotFound
 		}
-		return deploy.Object{Kind: kind, ID: r.Network.ID, Name: r.Network.Name, Labels: r.Network.Labels}, nil
-	case deploy.KindVolume:
+		return engine.Object{Kind: kind, ID: r.Network.ID, Name: r.Network.Name, Labels: r.Network.Labels}, nil
+	case engine.KindVolume:
 		vs, err := e.API.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("name", name)})
 		if err != nil {
-			return deploy.Object{}, e.explain(err, "list volumes")
+			return engine.Object{}, e.explain(err, "list volumes")
 		}
 		for _, v := range vs.Items {
 			if v.Name == name {
-				return deploy.Object{Kind: kind, ID: v.Name, Name: v.Name, Labels: v.Labels}, nil
+				return engine.Object{Kind: kind, ID: v.Name, Name: v.Name, Labels: v.Labels}, nil
 			}
 		}
-		return deploy.Object{}, app.ErrNotFound
+		return engine.Object{}, app.ErrNotFound
 	}
-	return deploy.Object{}, fmt.Errorf("lookup: unknown kind %q", kind)
+	return engine.Object{}, fmt.Errorf("lookup: unknown kind %q", kind)
 }
 
 // CreateNetwork creates a user-defined bridge network.
@@ -100,7 +100,7 @@ func (e *Engine) CreateVolume(ctx context.Context, v stack.Volume) error {
 }
 
 // Remove stops and removes a managed object. Objects without DuoBox's label are refused.
-func (e *Engine) Remove(ctx context.Context, o deploy.Object) error {
+func (e *Engine) Remove(ctx context.Context, o engine.Object) error {
 	if !o.Managed() {
 		return &app.Problem{Kind: app.KindConflict, Err: app.ErrNotManaged,
 			What: fmt.Sprintf("%s %q was not created by DuoBox (no %s label)", o.Kind, o.Name, stack.LabelManaged),
@@ -108,7 +108,7 @@ func (e *Engine) Remove(ctx context.Context, o deploy.Object) error {
 	}
 	var err error
 	switch o.Kind {
-	case deploy.KindContainer:
+	case engine.KindContainer:
 		timeout := 10
 		_, err = e.API.ContainerStop(ctx, o.ID, client.ContainerStopOptions{Timeout: &timeout})
 		if err != nil && !cerrdefs.IsNotFound(err) && !cerrdefs.IsNotModified(err) {
@@ -118,9 +118,9 @@ func (e *Engine) Remove(ctx context.Context, o deploy.Object) error {
 		if err == nil {
 			err = e.waitGone(ctx, o.ID)
 		}
-	case deploy.KindNetwork:
+	case engine.KindNetwork:
 		_, err = e.API.NetworkRemove(ctx, o.ID, client.NetworkRemoveOptions{})
-	case deploy.KindVolume:
+	case engine.KindVolume:
 		_, err = e.API.VolumeRemove(ctx, o.Name, client.VolumeRemoveOptions{})
 	default:
 		return fmt.Errorf("remove: unknown kind %q", o.Kind)

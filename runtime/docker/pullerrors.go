@@ -14,6 +14,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/registry"
 )
 
@@ -115,7 +116,7 @@ func (e *Engine) pullError(ctx context.Context, err error, ref, platform string)
 		what = fmt.Sprintf("image %s does not exist in its registry (manifest unknown: the tag was removed or never pushed)", ref)
 		fix = "check the tag in the config (gateway tags follow the GitLab version; 'duobox init' picks one that exists), then run 'duobox up' again, or load an offline bundle that holds this image ('duobox bundle load FILE')"
 	case deploy.PullPlatform:
-		f.Err = errors.Join(deploy.ErrPlatform, err)
+		f.Err = errors.Join(engine.ErrPlatform, err)
 		what = fmt.Sprintf("image %s has no variant for %s: %s", ref, platformOr(platform), lastClause(err.Error()))
 		fix = "use a tag built for this platform; or install QEMU emulation ('docker run --privileged --rm tonistiigi/binfmt --install all') and DuoBox pulls the image's own platform and runs it emulated"
 	case deploy.PullDiskFull:

@@ -10,7 +10,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/testbed"
 )
@@ -46,7 +46,7 @@ func TestRenameAndStopOnlyTouchDuoBoxContainers(t *testing.T) {
 	if err := eng.Rename(ctx, id, name+"-rollback"); err != nil {
 		t.Fatalf("rename: %v", err)
 	}
-	if o, err := eng.Lookup(ctx, deploy.KindContainer, name+"-rollback"); err != nil || o.ID != id {
+	if o, err := eng.Lookup(ctx, engine.KindContainer, name+"-rollback"); err != nil || o.ID != id {
 		t.Fatalf("lookup after rename: %+v, %v", o, err)
 	}
 	if err := eng.Stop(ctx, id, time.Second); err != nil {
@@ -68,7 +68,7 @@ func TestRenameAndStopOnlyTouchDuoBoxContainers(t *testing.T) {
 			t.Errorf("stranger touched: %v", err)
 		}
 	}
-	if o, err := eng.Lookup(ctx, deploy.KindContainer, name+"-stranger"); err != nil || o.ID != stranger.ID {
+	if o, err := eng.Lookup(ctx, engine.KindContainer, name+"-stranger"); err != nil || o.ID != stranger.ID {
 		t.Errorf("stranger renamed: %+v, %v", o, err)
 	}
 }

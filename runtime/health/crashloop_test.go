@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -14,16 +15,16 @@ import (
 // "crash-looping" with its last exit; one restart an hour ago is history.
 func TestAssess_CrashLoopingModelIsNotHealthy(t *testing.T) {
 	now := time.Now()
-	gw := ContainerState{Name: "s-gateway", Exists: true, Running: true, Status: "running", Health: "healthy"}
-	model := ContainerState{Name: "s-model", Exists: true, Running: true, Status: "running", Health: "healthy",
-		RestartCount: 5, ExitCode: 137, FinishedAt: now.Add(-8 * time.Second), StartedAt: now.Add(-7 * time.Second)}
+	gw := engine.ContainerState{Name: "s-gateway", Exists: true, Running: true, Status: "running", Health: "healthy"}
+	model := engine.ContainerState{Name: "s-model", Exists: true, Running: true, Status: "running", Health: "healthy",
+		Restarts: 5, ExitCode: 137, FinishedAt: now.Add(-8 * time.Second), StartedAt: now.Add(-7 * time.Second)}
 	ok := []Probe{{Name: "gateway_healthz", OK: true}, {Name: "model_health", OK: true}}
-	st, why, _ := Assess(map[string]ContainerState{stack.RoleModel: model, stack.RoleGateway: gw}, ok, nil, now, time.Minute)
+	st, why, _ := Assess(map[string]engine.ContainerState{stack.RoleModel: model, stack.RoleGateway: gw}, ok, nil, now, time.Minute)
 	if st != StatusDown || !strings.Contains(why, "crash-looping") || !strings.Contains(why, "exit code 137") {
 		t.Errorf("crash loop: %s %q", st, why)
 	}
-	model.RestartCount, model.FinishedAt = 1, now.Add(-time.Hour)
-	st, why, _ = Assess(map[string]ContainerState{stack.RoleModel: model, stack.RoleGateway: gw}, ok, nil, now, time.Minute)
+	model.Restarts, model.FinishedAt = 1, now.Add(-time.Hour)
+	st, why, _ = Assess(map[string]engine.ContainerState{stack.RoleModel: model, stack.RoleGateway: gw}, ok, nil, now, time.Minute)
 	if st == StatusDown || strings.Contains(why, "crash-looping") {
 		t.Errorf("one old restart: %s %q", st, why)
 	}

@@ -34,9 +34,10 @@ var nvidiaSMISampleQuery = []string{"--query-gpu=index,name,memory.total,memory.
 // Sample returns one sample per GPU; the error explains when neither source works.
 func (s GPUSampler) Sample(ctx context.Context) ([]GPUSample, error) {
 	now := time.Now().UTC()
-	if out, err := sampleNVML(); err == nil {
-		for i := range out {
-			out[i].Time = now
+	if gpus, err := hardware.NVML(ctx); err == nil {
+		out := make([]GPUSample, len(gpus))
+		for i, g := range gpus {
+			out[i] = GPUSample{Time: now, Index: g.Index, Name: g.Name, MemoryUsed: g.MemoryUsed, MemoryTotal: g.MemoryTotal, UtilizationPct: g.UtilizationPct, Source: "nvml"}
 		}
 		return out, nil
 	}

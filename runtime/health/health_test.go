@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/app/store"
 	"github.com/duobox/duobox/runtime/logs"
@@ -257,48 +258,48 @@ func TestSmoke_FakeModelServerAndFakeGateway(t *testing.T) {
 
 func TestAssess_WorstFindingWinsWithReason(t *testing.T) {
 	now := time.Now()
-	running := func(role string) ContainerState {
-		return ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Hour)}
+	running := func(role string) engine.ContainerState {
+		return engine.ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Hour)}
 	}
 	kv := logs.Builtin().Recognise("ValueError: To serve at least one request with the model's max seq len (32768), (4.00 GiB KV cache is needed, which is larger than the available KV cache memory (2.10 GiB). Based on the available memory, the estimated maximum model length is 17200.")
 	ok := []Probe{{Name: "model_health", OK: true}, {Name: "gateway_healthz", OK: true}}
 	cases := []struct {
 		name    string
-		states  map[string]ContainerState
+		states  map[string]engine.ContainerState
 		probes  []Probe
 		events  map[string][]logs.Event
 		status  Status
 		reason  string
 		fixHave string
 	}{
-		{"nothing", map[string]ContainerState{}, nil, nil, StatusNotDeployed, "no DuoBox containers", "duobox up"},
-		{"all good", map[string]ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
-		{"model exited with a known error", map[string]ContainerState{
-			stack.RoleModel:   {Name: "duobox-model", Exists: true, Status: "exited", ExitCode: 1, RestartCount: 2},
+		{"nothing", map[string]engine.ContainerState{}, nil, nil, StatusNotDeployed, "no DuoBox containers", "duobox up"},
+		{"all good", map[string]engine.ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
+		{"model exited with a known error", map[string]engine.ContainerState{
+			stack.RoleModel:   {Name: "duobox-model", Exists: true, Status: "exited", ExitCode: 1, Restarts: 2},
 			stack.RoleGateway: running("gateway")}, nil, map[string][]logs.Event{stack.RoleModel: {*kv}},
 			StatusDown, "exited with code 1 and was restarted 2 times: The KV cache cannot hold", "max_model_len to 17200"},
-		{"oom killed", map[string]ContainerState{
+		{"oom killed", map[string]engine.ContainerState{
 			stack.RoleModel:   {Name: "duobox-model", Exists: true, Status: "exited", ExitCode: 137, OOMKilled: true},
 			stack.RoleGateway: running("gateway")}, nil, nil, StatusDown, "killed for using more memory", "more memory"},
-		{"model loading", map[string]ContainerState{
+		{"model loading", map[string]engine.ContainerState{
 			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now.Add(-time.Minute)},
 			stack.RoleGateway: running("gateway")}, []Probe{{Name: "model_health", Detail: "connection refused"}}, nil, StatusStarting, "the model is starting", "wait"},
-		{"served name wrong", map[string]ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")},
+		{"served name wrong", map[string]engine.ContainerState{stack.RoleModel: running("model"), stack.RoleGateway: running("gateway")},
 			[]Probe{{Name: "model_health", OK: true}, {Name: "model_served_name", Connected: true, Status: 200, Detail: `serves "a", not "b"`, Fix: "redeploy"}}, nil,
 			StatusDegraded, `model_served_name failed: serves "a", not "b"`, "redeploy"},
-		{"docker health pending, probes pass", map[string]ContainerState{
+		{"docker health pending, probes pass", map[string]engine.ContainerState{
 			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now},
 			stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},
-		{"docker health pending, no probe", map[string]ContainerState{
+		{"docker health pending, no probe", map[string]engine.ContainerState{
 			stack.RoleModel:   running("model"),
 			stack.RoleGateway: {Name: "duobox-gateway", Exists: true, Running: true, Status: "running", Health: "starting", StartedAt: now}},
 			[]Probe{{Name: "model_health", OK: true}}, nil, StatusStarting, "gateway container's health check has not passed", "wait"},
-		{"gateway missing", map[string]ContainerState{stack.RoleModel: running("model")}, nil, nil, StatusDown, "gateway container does not exist", "duobox up"},
-		{"docker unhealthy for its own reason", map[string]ContainerState{
+		{"gateway missing", map[string]engine.ContainerState{stack.RoleModel: running("model")}, nil, nil, StatusDown, "gateway container does not exist", "duobox up"},
+		{"docker unhealthy for its own reason", map[string]engine.ContainerState{
 			stack.RoleModel:   {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "unhealthy", HealthLog: "urlopen error timed out", StartedAt: now},
 			stack.RoleGateway: running("gateway")}, ok, nil, StatusDegraded, "Docker reports the model container unhealthy: urlopen error timed out", "duobox logs model"},
 		// An image without python3: Docker's check cannot run; DuoBox's probes from outside are the check.
-		{"image without the health command, probes pass", map[string]ContainerState{
+		{"image without the health command, probes pass", map[string]engine.ContainerState{
 			stack.RoleModel: {Name: "duobox-model", Exists: true, Running: true, Status: "running", Health: "unhealthy",
 				HealthLog: `OCI runtime exec failed: exec failed: unable to start container process: exec: "python3": executable file not found in $PATH: unknown`, StartedAt: now},
 			stack.RoleGateway: running("gateway")}, ok, nil, StatusOK, "both containers run", ""},

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -38,17 +38,17 @@ type Target struct {
 
 // Report is one health check.
 type Report struct {
-	Time       time.Time        `json:"time"`
-	Stack      string           `json:"stack"`
-	Status     Status           `json:"status"`
-	Reason     string           `json:"reason"`
-	Fix        string           `json:"fix,omitempty"`
-	Containers []ContainerState `json:"containers"`
-	Probes     []Probe          `json:"probes"`
-	GPUs       []GPUSample      `json:"gpus,omitempty"`
-	GPUError   string           `json:"gpu_error,omitempty"`
-	Events     []RoleEvent      `json:"events,omitempty"`
-	KVCache    *Capacity        `json:"kv_cache,omitempty"` // what vLLM reported at its last start (set by the caller from the Recorder)
+	Time       time.Time               `json:"time"`
+	Stack      string                  `json:"stack"`
+	Status     Status                  `json:"status"`
+	Reason     string                  `json:"reason"`
+	Fix        string                  `json:"fix,omitempty"`
+	Containers []engine.ContainerState `json:"containers"`
+	Probes     []Probe                 `json:"probes"`
+	GPUs       []GPUSample             `json:"gpus,omitempty"`
+	GPUError   string                  `json:"gpu_error,omitempty"`
+	Events     []RoleEvent             `json:"events,omitempty"`
+	KVCache    *Capacity               `json:"kv_cache,omitempty"` // what vLLM reported at its last start (set by the caller from the Recorder)
 }
 
 // RoleEvent is a recognised log event of one of the stack's containers.
@@ -78,7 +78,7 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 		now = c.Now
 	}
 	r := Report{Time: now().UTC(), Stack: c.Target.Stack}
-	states := map[string]ContainerState{}
+	states := map[string]engine.ContainerState{}
 	for _, role := range []string{stack.RoleModel, stack.RoleGateway} {
 		s, err := c.Engine.ManagedContainer(ctx, c.Target.Stack, role)
 		if err != nil {
@@ -131,7 +131,7 @@ func (c *Checker) Check(ctx context.Context) (Report, error) {
 // Assess decides the overall status from the containers (by role), the
 // probes and the recognised log events, and says why in one sentence with
 // a fix. The worst finding wins.
-func Assess(states map[string]ContainerState, probes []Probe, events map[string][]logs.Event, now time.Time, grace time.Duration) (Status, string, string) {
+func Assess(states map[string]engine.ContainerState, probes []Probe, events map[string][]logs.Event, now time.Time, grace time.Duration) (Status, string, string) {
 	roles := []string{stack.RoleModel, stack.RoleGateway}
 	exists := false
 	for _, role := range roles {
@@ -148,8 +148,8 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 			return StatusDown, fmt.Sprintf("the %s container does not exist", role), "run 'duobox up' to create it"
 		}
 		if s.Running && !s.Restarting {
-			if deploy.CrashLooping(s.Restarting, s.RestartCount, s.FinishedAt, now) {
-				why := fmt.Sprintf("the %s container (%s) is %s", role, s.Name, deploy.CrashLoopSummary(s.RestartCount, s.ExitCode, s.OOMKilled, s.FinishedAt, now))
+			if engine.CrashLooping(s.Restarting, s.Restarts, s.FinishedAt, now) {
+				why := fmt.Sprintf("the %s container (%s) is %s", role, s.Name, engine.CrashLoopSummary(s.Restarts, s.ExitCode, s.OOMKilled, s.FinishedAt, now))
 				fix := fmt.Sprintf("read its log: 'duobox logs %s --level warning'", role)
 				if s.OOMKilled {
 					fix = "give the container more memory, or choose a smaller or quantized model"
@@ -165,8 +165,8 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 		why := fmt.Sprintf("the %s container (%s) is %s", role, s.Name, s.Status)
 		if s.Restarting || s.Status == "exited" || s.Status == "dead" {
 			why = fmt.Sprintf("the %s container (%s) exited with code %d", role, s.Name, s.ExitCode)
-			if s.RestartCount > 0 {
-				why += fmt.Sprintf(" and was restarted %d times", s.RestartCount)
+			if s.Restarts > 0 {
+				why += fmt.Sprintf(" and was restarted %d times", s.Restarts)
 			}
 		}
 		fix := fmt.Sprintf("read its log: 'duobox logs %s --level warning'", role)
@@ -239,7 +239,7 @@ func Assess(states map[string]ContainerState, probes []Probe, events map[string]
 // assessAgentPlatform: the gateway's HTTP side answers but the Agent
 // Platform's gRPC health does not. The gateway container's log says why
 // (agent_platform_* events, e.g. "Could not prefetch keys").
-func assessAgentPlatform(p Probe, gw ContainerState, evs []logs.Event, now time.Time) (Status, string, string) {
+func assessAgentPlatform(p Probe, gw engine.ContainerState, evs []logs.Event, now time.Time) (Status, string, string) {
 	where := strings.TrimPrefix(strings.TrimSuffix(p.URL, "/grpc.health.v1.Health/Check"), "grpc://")
 	why := fmt.Sprintf("the Agent Platform (Duo Workflow Service, gRPC health on %s) is down while the gateway's HTTP side answers: %s", where, p.Detail)
 	for i := len(evs) - 1; i >= 0; i-- {

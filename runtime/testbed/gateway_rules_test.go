@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
@@ -328,9 +329,9 @@ func TestAgentPlatformProbe_StandInGateway_SaysWhichHalfIsDown(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	states := map[string]health.ContainerState{}
+	states := map[string]engine.ContainerState{}
 	for _, role := range []string{stack.RoleModel, stack.RoleGateway} {
-		states[role] = health.ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Minute)}
+		states[role] = engine.ContainerState{Name: "duobox-" + role, Exists: true, Running: true, Status: "running", StartedAt: now.Add(-time.Minute)}
 	}
 	status, reason, fix := health.Assess(states, []health.Probe{httpHalf, agentHalf}, map[string][]logs.Event{stack.RoleGateway: events}, now, 15*time.Minute)
 	if status != health.StatusDegraded ||

@@ -1,9 +1,9 @@
-// Package deploy brings the stack spec to life and keeps it in line: up
-// (create what is missing, recreate what drifted, leave what is right alone),
-// down, status, restart and reconcile, over the Engine interface that
-// runtime/docker implements. It never touches an object without DuoBox's
-// label, and it records what it created in the state database.
-package deploy
+// Package engine is DuoBox's container-engine vocabulary: the Engine
+// interface that runtime/docker implements, and the plain values it speaks
+// in (objects, container state, events, image pulls and their progress),
+// shared by deploy, upgrade, health, bundle, the actions and the window.
+// It holds no engine client: app/ stays free of the Docker SDK.
+package engine
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/duobox/duobox/app/stack"
 )
 
-// Engine is what deploy needs from a container engine. Implementations turn
+// Engine is what DuoBox needs from a container engine. Implementations turn
 // engine errors into app.Problems with a fix; "not found" is app.ErrNotFound.
 type Engine interface {
 	// Ping checks that the engine answers (cheap); an app.Problem with a fix when not.
@@ -66,30 +66,55 @@ type Object struct {
 // Managed reports whether the object carries DuoBox's label.
 func (o Object) Managed() bool { return o.Labels[stack.LabelManaged] == "true" }
 
-// ContainerState is what inspect says about a container.
+// ContainerState is what the engine reports about one container: one
+// inspect mapped once (runtime/docker), read by deploy, upgrade and health.
+// Its JSON is the container part of `duobox health --json`.
 type ContainerState struct {
-	ID         string    `json:"id"`
-	Status     string    `json:"status"` // created, running, exited, restarting, …
+	ID         string    `json:"id,omitempty"`
+	Name       string    `json:"name"`
+	Role       string    `json:"role,omitempty"`
+	Image      string    `json:"image,omitempty"` // the image reference it was created from
+	Exists     bool      `json:"exists"`
+	Status     string    `json:"status,omitempty"` // created, running, restarting, paused, exited, dead
 	Running    bool      `json:"running"`
-	Restarting bool      `json:"restarting"`
-	ExitCode   int       `json:"exit_code"`
+	Restarting bool      `json:"restarting,omitempty"`
 	OOMKilled  bool      `json:"oom_killed,omitempty"`
+	ExitCode   int       `json:"exit_code"`
 	Error      string    `json:"error,omitempty"`
-	Health     string    `json:"health,omitempty"` // starting, healthy, unhealthy, "" without a check
-	StartedAt  time.Time `json:"started_at"`
+	Restarts   int       `json:"restart_count"`
+	Health     string    `json:"docker_health,omitempty"` // "", starting, healthy, unhealthy
+	HealthLog  string    `json:"docker_health_log,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at,omitzero"` // its last exit
-	// Settings the engine lets `docker update` change on a running container,
-	// which DuoBox sets at create time (drift is checked on them too).
-	RestartPolicy string `json:"restart_policy,omitempty"`
-	MemoryLimit   int64  `json:"memory_limit,omitempty"`
-	MemorySwap    int64  `json:"memory_swap,omitempty"`
-	NanoCPUs      int64  `json:"nano_cpus,omitempty"`
-	CPUShares     int64  `json:"cpu_shares,omitempty"`
-	PidsLimit     int64  `json:"pids_limit,omitempty"`
-	Image         string `json:"image"` // the image ID it runs
-	Restarts      int    `json:"restarts"`
-	IPAddress     string `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
+	TTY        bool      `json:"tty,omitempty"`
+	IPAddress  string    `json:"ip_address,omitempty"` // on the stack's network (reachable from a Linux host)
+	// ImageID is the image ID it runs (upgrade and drift compare it).
+	ImageID string `json:"-"`
+	// Settings the engine lets `docker update` change on a running
+	// container, which DuoBox sets at create time (drift is checked on them
+	// too). Not part of the health report.
+	RestartPolicy string `json:"-"`
+	MemoryLimit   int64  `json:"-"`
+	MemorySwap    int64  `json:"-"`
+	NanoCPUs      int64  `json:"-"`
+	CPUShares     int64  `json:"-"`
+	PidsLimit     int64  `json:"-"`
 }
+
+// Event is one engine event about a DuoBox container. Action "resync" is
+// synthetic: the subscription was re-established and the consumer should
+// re-inspect everything, since events may have been missed meanwhile.
+type Event struct {
+	Time      time.Time `json:"time"`
+	Action    string    `json:"action"` // start, die, oom, restart, health_status: healthy, destroy, …, resync
+	Container string    `json:"container,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	ExitCode  string    `json:"exit_code,omitempty"`
+}
+
+// ResyncAction is the synthetic action sent after a re-subscription.
+const ResyncAction = "resync"
 
 // ImageInfo is a local image.
 type ImageInfo struct {

@@ -1,9 +1,11 @@
-package deploy
+package engine
 
 import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/duobox/duobox/app/units"
 )
 
 // Progress is one image pull, aggregated over its layers: what the CLI draws
@@ -119,7 +121,7 @@ func (p Progress) Bar(width int) string {
 	if filled < width {
 		bar += ">" + strings.Repeat(" ", width-filled-1)
 	}
-	line := fmt.Sprintf("%s [%s] %s/%s %s/s", p.Image, bar, HumanBytes(p.Done), HumanBytes(p.Total), HumanBytes(int64(p.Rate)))
+	line := fmt.Sprintf("%s [%s] %s/%s %s/s", p.Image, bar, units.HumanBytes(p.Done), units.HumanBytes(p.Total), units.HumanBytes(int64(p.Rate)))
 	if p.ETA > 0 && !p.Finished {
 		line += " ETA " + p.ETA.String()
 	}
@@ -127,19 +129,4 @@ func (p Progress) Bar(width int) string {
 		line += " (" + p.Status + ")"
 	}
 	return line
-}
-
-// HumanBytes writes n in SI units (kB, MB, GB).
-func HumanBytes(n int64) string {
-	f := float64(n)
-	for _, u := range []string{"B", "kB", "MB", "GB"} {
-		if f < 1000 || u == "GB" {
-			if u == "B" {
-				return fmt.Sprintf("%d B", n)
-			}
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
-		f /= 1000
-	}
-	return ""
 }
