@@ -103,7 +103,7 @@ func printHealth(w io.Writer, r health.Report) {
 		if c.OOMKilled {
 			state += ", OOM killed"
 		}
-		fmt.Fprintf(w, "  %-8s %-24s %-28s restarts %d\n", c.Role, c.Name, state, c.RestartCount)
+		fmt.Fprintf(w, "  %-8s %-24s %-28s restarts %d\n", c.Role, c.Name, state, c.Restarts)
 	}
 	for _, p := range r.Probes {
 		mark := "✓"
