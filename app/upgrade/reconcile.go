@@ -8,6 +8,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 )

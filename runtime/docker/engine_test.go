@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/testbed"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/runtime/testbed"
 )
 
@@ -211,7 +212,7 @@ func TestPullEngineGoneMidPullNamesTheEngine(t *testing.T) {
 	bed.DropBlobs(true)
 	eng, cut := testbed.EngineProxy(t, real)
 	var once sync.Once
-	err := eng.Pull(context.Background(), ref, "", func(ev deploy.LayerEvent) {
+	err := eng.Pull(context.Background(), ref, "", func(ev engine.LayerEvent) {
 		if strings.HasPrefix(ev.Status, "Retrying in") {
 			once.Do(cut)
 		}
