@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"sync"
 
 	"github.com/duobox/duobox/app/catalog"
@@ -152,6 +153,25 @@ func (c *Core) OpenStore(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, dirs.Database())
 }
 
+// openStore opens the state database; for a command that only reads, one
+// that cannot be written (a full disk) is read as it is, with a note.
+func (c *Core) openStore(ctx context.Context, dirs paths.Dirs, reading bool) (*store.Store, error) {
+	if !reading {
+		return store.Open(ctx, dirs.Database())
+	}
+	st, note, err := store.OpenForReading(ctx, dirs.Database())
+	if note != "" {
+		c.warn(note)
+	}
+	return st, err
+}
+
+// readOnlyPrepare reports whether prepare is deploy.PrepareReadOnly: the
+// stack is opened to read it (status, down's plan, history), not to change it.
+func readOnlyPrepare(prepare PrepareFunc) bool {
+	return reflect.ValueOf(prepare).Pointer() == reflect.ValueOf(PrepareFunc(deploy.PrepareReadOnly)).Pointer()
+}
+
 // Stack is what up, down, status and restart share: the config, the
 // prepared spec, and a deployer on the engine and the state database.
 type Stack struct {
@@ -188,7 +208,7 @@ func (c *Core) OpenStack(ctx context.Context, prepare PrepareFunc) (*Stack, erro
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, dirs.Database())
+	st, err := c.openStore(ctx, dirs, readOnlyPrepare(prepare))
 	if err != nil {
 		eng.Close()
 		return nil, err

@@ -45,7 +45,7 @@ func (c *Core) openHealthEnv(ctx context.Context) (*healthEnv, error) {
 		eng.Close()
 		return nil, err
 	}
-	st, err := store.Open(ctx, dirs.Database())
+	st, err := c.openStore(ctx, dirs, true)
 	if err != nil {
 		eng.Close()
 		return nil, err
@@ -171,6 +171,9 @@ func (e *healthEnv) check(ctx context.Context, c *Core) (health.Report, error) {
 		return r, err
 	}
 	e.withCapacity(ctx, &r)
+	if e.store.ReadOnly {
+		return r, nil // said when it was opened
+	}
 	if err := (health.Recorder{Store: e.store}).SaveReport(ctx, r); err != nil {
 		c.warn(err.Error())
 	}

@@ -42,6 +42,9 @@ func EnsureKeys(s Spec) ([]string, error) {
 				continue
 			}
 			if err := writeRSAKey(se.File); err != nil {
+				if full := app.DiskFull(err, filepath.Dir(se.File)); full != nil {
+					return created, full
+				}
 				return created, app.Environment(err, "check that the secrets folder is writable", "cannot create the key %s: %v", se.File, err)
 			}
 			created = append(created, se.File)

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +31,14 @@ var migrations embed.FS
 // Store is an open state database. Safe for concurrent use.
 type Store struct {
 	DB *sql.DB
+	// ReadOnly is set on a database opened by OpenForReading when it cannot
+	// be written: readers work, nothing is recorded.
+	ReadOnly bool
 }
+
+// ErrNotWritable marks a state database that cannot be written (a full
+// disk, a read-only folder); read-only commands open it with OpenForReading.
+var ErrNotWritable = errors.New("the state database cannot be written")
 
 // Open opens (creating if needed) the database at file and applies pending
 // migrations. WAL and a busy timeout let the GUI and CLI share it.
@@ -52,14 +60,56 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, app.Environment(err, "check that the folder is writable, or set DUOBOX_HOME to another folder", "cannot open the state database %s: %v", file, err)
+		if full := diskFull(err, file); full != nil {
+			return nil, full
+		}
+		return nil, &app.Problem{Kind: app.KindEnvironment, Err: errors.Join(ErrNotWritable, err), Fix: "check that the folder is writable, or set DUOBOX_HOME to another folder",
+			What: fmt.Sprintf("cannot open the state database %s: %v", file, err)}
 	}
 	s := &Store{DB: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		if full := diskFull(err, file); full != nil {
+			return nil, full
+		}
 		return nil, err
 	}
 	return s, nil
+}
+
+// diskFull is app.DiskFull for the database file, marked ErrNotWritable.
+func diskFull(err error, file string) error {
+	p := app.DiskFull(err, filepath.Dir(file))
+	if p == nil {
+		return nil
+	}
+	p.Err = errors.Join(ErrNotWritable, p.Err)
+	return p
+}
+
+// OpenForReading opens the database for a command that only reads (status,
+// health, history): when it cannot be written (a full disk), it opens it
+// read-only (no WAL index, no locks: what the last writer checkpointed) and
+// says so in note; the caller records nothing then.
+func OpenForReading(ctx context.Context, file string) (s *Store, note string, err error) {
+	s, err = Open(ctx, file)
+	if err == nil || !errors.Is(err, ErrNotWritable) {
+		return s, "", err
+	}
+	if _, statErr := os.Stat(file); statErr != nil {
+		return nil, "", err // nothing to read either
+	}
+	db, openErr := sql.Open("sqlite3", "file:"+file+"?mode=ro&immutable=1")
+	if openErr == nil {
+		if openErr = db.PingContext(ctx); openErr != nil {
+			db.Close()
+		}
+	}
+	if openErr != nil {
+		return nil, "", err
+	}
+	what, _ := app.Describe(err, app.FaceCLI)
+	return &Store{DB: db, ReadOnly: true}, what + "; reading it as it is, this run records nothing", nil
 }
 
 // Close closes the database.

@@ -361,6 +361,9 @@ func rotatedCopy(g *globals, t *actions.LogsTarget, stderr io.Writer) *logs.Rota
 	if err == nil {
 		var cp *logs.RotatedCopy
 		if cp, err = logs.NewRotatedCopy(dir, "duobox-"+t.Container.Name, 10, 5); err == nil {
+			cp.OnCut = func(file string, line int, err error) {
+				fmt.Fprintln(stderr, "duobox: "+logs.CutNotice(file, line, err))
+			}
 			return cp
 		}
 	}

@@ -32,3 +32,43 @@ func TestRollbackAndUpgradeWithNothingDeployed(t *testing.T) {
 		}
 	}
 }
+
+// TestFullDiskReadersWorkWritersSaySo (issue 16): with DUOBOX_HOME on a
+// full disk, status, health and history still answer (reading the state
+// database as it is, recording nothing, and saying so), and up says the
+// disk is full, where and how much is free, exit 3 — not "disk I/O error,
+// check that the folder is writable".
+func TestFullDiskReadersWorkWritersSaySo(t *testing.T) {
+	testbed.Engine(t)
+	home := filepath.Join(testbed.Tmpfs(t, 4<<20), "home")
+	t.Setenv("DUOBOX_HOME", home)
+	cfg := badInputConfig()
+	cfg.Name = fmt.Sprintf("dbt-full-%d", time.Now().UnixNano()%1e9)
+	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "status"); code != 4 { // creates the state database
+		t.Fatalf("status before: exit %d: %s", code, errOut)
+	}
+	testbed.FillDisk(t, home)
+	full := "the disk holding " + filepath.Join(home, "state") + " is full ("
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"status"}, 4, "nothing is deployed"},
+		{[]string{"health"}, 4, "no DuoBox containers"},
+		{[]string{"history"}, 0, ""},
+	} {
+		code, out, errOut := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) || !strings.Contains(errOut, full) || !strings.Contains(errOut, "this run records nothing") {
+			t.Errorf("%v on a full disk: exit %d (want %d), want %q and a note that the disk is full: %s%s", c.args, code, c.code, c.want, out, errOut)
+		}
+	}
+	code, _, errOut := runCLI(t, "up", "--timeout", "10s")
+	if code != 3 || !strings.Contains(errOut, "the disk holding "+home) || !strings.Contains(errOut, " is full (") ||
+		!strings.Contains(errOut, "move DUOBOX_HOME") || strings.Contains(errOut, "disk I/O error") || strings.Contains(errOut, "writable") {
+		t.Errorf("up on a full disk: exit %d, want 3 naming the full disk: %s", code, errOut)
+	}
+}

@@ -53,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "duobox: %v\nRun '%s --help' for usage.\n", usage.err, usage.cmd)
 		return app.KindBadInput.ExitCode()
 	}
+	err = app.AsDiskFull(err) // ENOSPC from any write names the full disk
 	fmt.Fprintf(stderr, "duobox: %v\n", err)
 	return app.KindOf(err).ExitCode()
 }

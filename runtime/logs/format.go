@@ -2,11 +2,13 @@ package logs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
@@ -117,8 +119,15 @@ func ExportFile(path string, recs []Record, asJSON bool) error {
 // rotated at maxMB megabytes with keep old files (lumberjack names them
 // <name>-<time>.log). Attach it with Pipeline.OnRecord(copy.Write).
 type RotatedCopy struct {
-	lj   *lumberjack.Logger
-	line []byte
+	w     io.Writer // the lumberjack logger
+	lj    *lumberjack.Logger
+	line  []byte
+	lines int  // lines written whole
+	cut   bool // a write failed: the copy ends there
+	// OnCut is told once, when a write fails (a full disk: ENOSPC), the
+	// line the copy was cut at (the first line not, or not wholly, in it);
+	// the copy stops there and following goes on.
+	OnCut func(file string, line int, err error)
 }
 
 // NewRotatedCopy opens the copy; maxMB ≤ 0 means 10, keep ≤ 0 means 5.
@@ -132,18 +141,42 @@ func NewRotatedCopy(dir, name string, maxMB, keep int) (*RotatedCopy, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create log directory %q: %w", dir, err)
 	}
-	return &RotatedCopy{lj: &lumberjack.Logger{Filename: filepath.Join(dir, name+".log"), MaxSize: maxMB, MaxBackups: keep}}, nil
+	lj := &lumberjack.Logger{Filename: filepath.Join(dir, name+".log"), MaxSize: maxMB, MaxBackups: keep}
+	return &RotatedCopy{w: lj, lj: lj}, nil
 }
 
-// Write appends one record as a text line; errors are dropped (the copy is best effort).
+// CutNotice says that the copy in file was cut at line (OnCut's arguments).
+func CutNotice(file string, line int, err error) string {
+	why := err.Error()
+	if errors.Is(err, syscall.ENOSPC) {
+		why = "the disk holding " + filepath.Dir(file) + " is full"
+	}
+	return fmt.Sprintf("the saved copy %s was cut at line %d (%s): it ends there, maybe mid-line; following goes on without it", file, line, why)
+}
+
+// File is the copy's path.
+func (c *RotatedCopy) File() string { return c.lj.Filename }
+
+// Write appends one record as a text line. The copy is best effort: the
+// first failed write ends it (OnCut says where), later records are not written.
 func (c *RotatedCopy) Write(r *Record) {
+	if c.cut {
+		return
+	}
 	c.line = c.line[:0]
 	if !r.Time.IsZero() {
 		c.line = r.Time.UTC().AppendFormat(c.line, time.RFC3339Nano)
 		c.line = append(c.line, ' ')
 	}
 	c.line = append(append(c.line, r.Text...), '\n')
-	_, _ = c.lj.Write(c.line)
+	if _, err := c.w.Write(c.line); err != nil {
+		c.cut = true
+		if c.OnCut != nil {
+			c.OnCut(c.lj.Filename, c.lines+1, err)
+		}
+		return
+	}
+	c.lines++
 }
 
 // Close closes the current file.
