@@ -119,7 +119,7 @@ func (p *BundlePanel) run(create bool) {
 	if create {
 		p.show("Preparing "+path+"…", widget.MediumImportance)
 	} else {
-		p.show("Verifying "+path+" (every checksum, before anything changes)…", widget.MediumImportance)
+		p.show("Loading "+path+" (every checksum verified; if one fails, nothing is kept)…", widget.MediumImportance)
 	}
 	ctx, cancel := context.WithCancel(p.u.bg.ctx)
 	p.cancel = cancel

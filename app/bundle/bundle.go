@@ -5,10 +5,12 @@
 // tag list and the catalog), with a manifest of sha256 checksums.
 //
 // Create builds a bundle on an online machine (resumable), Inspect says what
-// one holds and whether this machine can run it, and Load verifies every
-// checksum before it changes anything, then loads the images into the
-// engine, imports the weights and records the tags so that 'duobox up',
-// 'duobox test' and 'duobox upgrade --check' work with no network.
+// one holds and whether this machine can run it, and Load reads it once,
+// verifying every checksum as it loads the images into the engine and
+// stages the weights; only when all match does it import the weights and
+// record the tags (a mismatch removes the images it added), so that
+// 'duobox up', 'duobox test' and 'duobox upgrade --check' work with no
+// network.
 //
 // The file is an uncompressed tar of the entries the manifest lists, then
 // duobox-bundle.json last (its own sha256 in a PAX record):
@@ -132,16 +134,33 @@ func damaged(file string, format string, args ...any) error {
 // however large the bundle. The manifest's own checksum and format version
 // are checked; the other entries are not (Load does that).
 func OpenManifest(file string) (Manifest, error) {
+	m, _, err := scan(file)
+	return m, err
+}
+
+// header is one entry before the manifest, as its tar header says, and
+// where its contents are in the file.
+type header struct {
+	name     string
+	typeflag byte
+	link     string
+	offset   int64
+	size     int64
+}
+
+// scan reads the headers of a bundle file (seeking over the contents) and
+// its manifest, the last entry.
+func scan(file string) (Manifest, []header, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return Manifest{}, app.BadInput("give the path of a bundle made by 'duobox bundle create'", "cannot open the bundle: %v", err)
+		return Manifest{}, nil, app.BadInput("give the path of a bundle made by 'duobox bundle create'", "cannot open the bundle: %v", err)
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return Manifest{}, app.BadInput("give the path of a bundle file made by 'duobox bundle create'", "%s is a folder, not a bundle", file)
+		return Manifest{}, nil, app.BadInput("give the path of a bundle file made by 'duobox bundle create'", "%s is a folder, not a bundle", file)
 	}
-	tr := tar.NewReader(f)
-	var last *tar.Header
+	tr := tar.NewReader(f) // reads whole blocks, never ahead: after Next, f is at the entry's contents
+	var hdrs []header
 	for n := 0; ; n++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -149,19 +168,24 @@ func OpenManifest(file string) (Manifest, error) {
 		}
 		if err != nil {
 			if n == 0 {
-				return Manifest{}, damaged(file, "it is not a tar file (%v)", err)
+				return Manifest{}, nil, damaged(file, "it is not a tar file (%v)", err)
 			}
-			return Manifest{}, damaged(file, "it is cut short or damaged after %d entries (%v)", n, err)
+			return Manifest{}, nil, damaged(file, "it is cut short or damaged after %d entries (%v)", n, err)
 		}
-		last = hdr
 		if hdr.Name == ManifestName {
-			return readManifest(tr, hdr, file)
+			m, err := readManifest(tr, hdr, file)
+			return m, hdrs, err
 		}
+		off, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return Manifest{}, nil, err
+		}
+		hdrs = append(hdrs, header{name: hdr.Name, typeflag: hdr.Typeflag, link: hdr.Linkname, offset: off, size: hdr.Size})
 	}
-	if last == nil {
-		return Manifest{}, damaged(file, "it is empty")
+	if len(hdrs) == 0 {
+		return Manifest{}, nil, damaged(file, "it is empty")
 	}
-	return Manifest{}, damaged(file, "it has no manifest (%s, written last): the file is cut short, or it is not a DuoBox bundle", ManifestName)
+	return Manifest{}, nil, damaged(file, "it has no manifest (%s, written last): the file is cut short, or it is not a DuoBox bundle", ManifestName)
 }
 
 func readManifest(tr *tar.Reader, hdr *tar.Header, file string) (Manifest, error) {

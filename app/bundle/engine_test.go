@@ -1,12 +1,15 @@
 package bundle_test
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/duobox/duobox/app"
@@ -191,6 +194,100 @@ func TestBundle_TestBedAndFakeHubServer_DamagedBundlesAreRefusedAndNothingIsLoad
 			t.Errorf("%s: error %v, want bad input saying %q", filepath.Base(c.file), err, c.want)
 		}
 		fx.assertUntouched(t, o)
+	}
+}
+
+// countingEngine is the real engine, counting the image loads it completed.
+type countingEngine struct {
+	*docker.Engine
+	loaded atomic.Int32
+}
+
+func (e *countingEngine) LoadImageArchive(ctx context.Context, archive io.Reader) error {
+	err := e.Engine.LoadImageArchive(ctx, archive)
+	if err == nil {
+		e.loaded.Add(1)
+	}
+	return err
+}
+
+// entryAt returns where an entry's contents are in a bundle file.
+func entryAt(t *testing.T, file, name string) (offset, size int64) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s has no entry %s: %v", file, name, err)
+		}
+		if hdr.Name == name {
+			off, err := f.Seek(0, io.SeekCurrent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return off, hdr.Size
+		}
+	}
+}
+
+// The images are streamed into the engine while the rest of the bundle is
+// read: a checksum that fails after an image was loaded removes it again.
+func TestBundle_TestBedAndFakeHubServer_AChecksumFailingAfterAnImageWasLoadedLeavesNoImage(t *testing.T) {
+	fx := newFixture(t)
+	fx.removeImages(t)
+	data, err := os.ReadFile(fx.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bundle.OpenManifest(fx.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := m.Image(bundle.RoleModel)
+	var blob string
+	for _, f := range m.Files {
+		if strings.HasPrefix(f.Name, m.Model.Dir+"/blobs/") && f.Size > 1<<20 {
+			blob = f.Name
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		entry  string
+		at     func(size int64) int64
+		loaded int32 // image loads that completed before the failure (-1: either)
+	}{
+		// The gateway's archive is loaded first; the model server's last byte
+		// is damaged, so the failure comes after the gateway is in the engine.
+		{"last byte of the second image", ms.File, func(size int64) int64 { return size - 1 }, 1},
+		{"middle of the second image", ms.File, func(size int64) int64 { return size / 2 }, 1},
+		// The weights are read while the images load.
+		{"a weight blob", blob, func(size int64) int64 { return size / 2 }, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			off, size := entryAt(t, fx.file, c.entry)
+			bad := append([]byte(nil), data...)
+			bad[off+c.at(size)] ^= 0xff
+			file := filepath.Join(t.TempDir(), "damaged.duobox")
+			if err := os.WriteFile(file, bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := fx.loadOptions(t)
+			eng := &countingEngine{Engine: fx.eng}
+			o.Engine = eng
+			_, err := bundle.Load(context.Background(), o, file, nil)
+			if app.KindOf(err) != app.KindBadInput || !strings.Contains(fmt.Sprint(err), "entry "+c.entry+" does not match its checksum") {
+				t.Fatalf("error %v, want bad input naming %s's checksum", err, c.entry)
+			}
+			if got := eng.loaded.Load(); c.loaded >= 0 && got != c.loaded {
+				t.Errorf("%d image loads completed before the failure, want %d", got, c.loaded)
+			}
+			fx.assertUntouched(t, o)
+		})
 	}
 }
 

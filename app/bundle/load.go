@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -84,16 +87,19 @@ type LoadResult struct {
 // OfflineDir is where Load records what it brought, under DuoBox's data folder.
 func OfflineDir(dataDir string) string { return filepath.Join(dataDir, "offline") }
 
-// Load verifies every checksum of the bundle before anything is changed,
-// then loads the images the engine lacks, imports the weights the hub cache
-// lacks, records the gateway's tags, the catalog and the docs index, and
-// points an existing deployment config at the bundle's images. A refused
-// or failed load leaves the engine, the hub cache, the records and the
+// Load reads the bundle once, verifying every entry's sha256 as it goes:
+// the images the engine lacks are streamed into it (each held short of its
+// end until its checksum matched), while the weights and the small files
+// are staged beside where they go. Only when every checksum matched does it
+// move the weights into the hub cache, record the gateway's tags, the
+// catalog and the docs index, and point an existing deployment config at
+// the bundle's images. A refused or failed load leaves the engine (the
+// images this load added are removed), the hub cache, the records and the
 // config as they were; loading the same bundle again changes nothing.
 func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc) (res LoadResult, err error) {
 	start := time.Now()
 	res.File = file
-	m, err := OpenManifest(file)
+	m, hdrs, err := scan(file)
 	if err != nil {
 		return res, err
 	}
@@ -103,6 +109,10 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 	}
 	if o.HubCache == "" || o.DataDir == "" || o.Engine == nil {
 		return res, errors.New("bundle load: HubCache, DataDir and Engine are required")
+	}
+	entries, err := checkHeaders(file, m, hdrs)
+	if err != nil {
+		return res, err
 	}
 
 	// Refusals that need no reading of the contents.
@@ -142,6 +152,14 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 			weightBytes += f.Size
 		}
 	}
+	var target weights.Target
+	weightsPresent := ""
+	if m.Model != nil {
+		target = weights.Target{Repo: m.Model.Repo, Revision: m.Model.Revision, LoadFormat: m.Model.LoadFormat}
+		if have, ok := weights.Cached(o.HubCache, target); ok && have.Commit == m.Model.Commit {
+			weightsPresent, weightBytes = have.Snapshot, 0 // verified, not staged
+		}
+	}
 	if err := o.checkDisk(o.HubCache, weightBytes+16<<20, "the model weights"); err != nil {
 		return res, err
 	}
@@ -151,19 +169,16 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 		}
 	}
 
-	// Verify every entry; stage the weights inside the hub cache (so that
-	// they are moved into place, not copied again) and the small files
-	// under the data folder. Nothing outside the staging folders changes.
+	// One pass over the contents: the images into the engine, the rest
+	// staged inside the hub cache (so that the weights are moved into place,
+	// not copied again) and the data folder. A failure from here removes the
+	// images this load added and the staging folders.
 	vstart := time.Now()
-	st, err := o.verify(ctx, file, m, progress)
+	st, err := newStaging(o, m, weightsPresent == "")
 	defer st.cleanup()
 	if err != nil {
 		return res, err
 	}
-	res.Bytes = m.Bytes()
-	res.VerifySeconds = time.Since(vstart).Seconds()
-
-	// Apply. A failure from here undoes the images this load added.
 	var added []string
 	defer func() {
 		if err != nil {
@@ -172,64 +187,30 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 			}
 		}
 	}()
-	f, err := os.Open(file)
+	res.Images, added, err = o.unpack(ctx, file, m, entries, st, serialized(progress))
 	if err != nil {
 		return res, err
 	}
-	defer f.Close()
-	for _, img := range m.Images {
-		ref := img.Ref()
-		if info, err := o.Engine.Image(ctx, ref); err == nil && info.ID == img.ID {
-			res.Images = append(res.Images, ImageAction{Ref: ref, ID: img.ID, Action: "present"})
-			newMeter(progress, PhaseImage, ref, img.Size).finish("already in the engine")
-			continue
-		}
-		_, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
-		at, ok := st.offsets[img.File]
-		if !ok {
-			return res, damaged(file, "%s is missing", img.File)
-		}
-		mt := newMeter(progress, PhaseImage, ref, at.size)
-		r := io.TeeReader(io.NewSectionReader(f, at.offset, at.size), meterWriter{mt})
-		if err := o.Engine.LoadImageArchive(ctx, r); err != nil {
-			if before != nil {
-				added = append(added, ref)
-			}
-			if isNoSpace(err) {
-				return res, app.Environment(err, "free disk space for the engine ('docker system df', 'docker image prune'), then run 'duobox bundle load' again",
-					"the engine's disk filled while loading %s; the images this load added were removed", ref)
-			}
-			return res, app.Environment(err, "check the engine's log ('journalctl -u docker'), then run 'duobox bundle load' again",
-				"the engine refused %s from the bundle: %v", ref, err)
-		}
-		if before != nil {
-			added = append(added, ref)
-		}
-		info, err := o.Engine.Image(ctx, ref)
-		if err != nil || info.ID != img.ID {
-			return res, app.Environment(err, "run 'duobox bundle load' again; if it repeats, make a new bundle",
-				"after loading, %s is image %s, not %s as the bundle says", ref, info.ID, img.ID)
-		}
-		mt.finish("")
-		res.Images = append(res.Images, ImageAction{Ref: ref, ID: img.ID, Action: "loaded"})
-		res.Changed = true
+	for _, i := range res.Images {
+		res.Changed = res.Changed || i.Action == "loaded"
 	}
+	res.Bytes = m.Bytes()
+	res.VerifySeconds = time.Since(vstart).Seconds()
 
 	if m.Model != nil {
-		t := weights.Target{Repo: m.Model.Repo, Revision: m.Model.Revision, LoadFormat: m.Model.LoadFormat}
 		res.WeightsRepo = m.Model.Repo
-		if have, ok := weights.Cached(o.HubCache, t); ok && have.Commit == m.Model.Commit {
-			res.Weights, res.Snapshot = "present", have.Snapshot
-			newMeter(progress, PhaseWeights, t.Repo, m.Model.Bytes).finish("already in the Hugging Face cache")
+		if weightsPresent != "" {
+			res.Weights, res.Snapshot = "present", weightsPresent
+			newMeter(progress, PhaseWeights, target.Repo, m.Model.Bytes).finish("already in the Hugging Face cache")
 		} else {
-			mt := newMeter(progress, PhaseWeights, t.Repo, m.Model.Bytes)
-			r, err := weights.Import(ctx, weights.ImportOptions{Env: weights.Env{HubCache: o.HubCache, Offline: true}, Target: t,
+			mt := newMeter(progress, PhaseWeights, target.Repo, m.Model.Bytes)
+			r, err := weights.Import(ctx, weights.ImportOptions{Env: weights.Env{HubCache: o.HubCache, Offline: true}, Target: target,
 				Commit: m.Model.Commit, Headroom: -1, Staged: true}, filepath.Join(st.hubDir, path.Base(m.Model.Dir)),
 				func(p weights.Progress) { mt.set(p.BytesDone) })
 			if err != nil {
 				if isNoSpace(err) {
 					return res, app.Environment(err, "free disk space in "+o.HubCache+", then run 'duobox bundle load' again",
-						"the disk filled while importing %s; the images this load added were removed", t.Repo)
+						"the disk filled while importing %s; the images this load added were removed", target.Repo)
 				}
 				return res, err
 			}
@@ -255,6 +236,20 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 	rm.finish("")
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// serialized calls progress from one goroutine at a time (the two lanes of
+// unpack report at once).
+func serialized(progress ProgressFunc) ProgressFunc {
+	if progress == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress(p)
+	}
 }
 
 func cmpOr(a, b string) string {
@@ -304,14 +299,74 @@ func readConfig(p string) (config.Deployment, bool, error) {
 	return cfg.WithDefaults(), true, nil
 }
 
-// span is where an entry's bytes are in the bundle file.
-type span struct{ offset, size int64 }
+// checkHeaders checks the entries' headers against the manifest before any
+// content is read: every entry listed, in order, of its type, link and
+// size, and each image's archive among them. It returns the entries with
+// the manifest's checksums.
+func checkHeaders(file string, m Manifest, hdrs []header) ([]entryAt, error) {
+	entries := make([]entryAt, 0, len(hdrs))
+	for i, hdr := range hdrs {
+		if i >= len(m.Files) || m.Files[i].Name != hdr.name {
+			return nil, damaged(file, "entry %q is not the one its manifest lists next", hdr.name)
+		}
+		want := m.Files[i]
+		if want.Link != "" {
+			if hdr.typeflag != tar.TypeSymlink || hdr.link != want.Link {
+				return nil, damaged(file, "entry %s is not the link its manifest lists", hdr.name)
+			}
+		} else if hdr.typeflag != tar.TypeReg || hdr.size != want.Size {
+			return nil, damaged(file, "entry %s is %d bytes, its manifest says %d", hdr.name, hdr.size, want.Size)
+		}
+		entries = append(entries, entryAt{File: want, offset: hdr.offset})
+	}
+	if len(hdrs) != len(m.Files) {
+		return nil, damaged(file, "%d entries listed in its manifest are missing", len(m.Files)-len(hdrs))
+	}
+	for _, img := range m.Images {
+		if _, ok := find(entries, img.File); !ok {
+			return nil, damaged(file, "%s is missing", img.File)
+		}
+	}
+	return entries, nil
+}
 
-// staging is what verify left for the apply steps.
+// entryAt is an entry of the manifest and where its contents are.
+type entryAt struct {
+	File
+	offset int64
+}
+
+func find(entries []entryAt, name string) (entryAt, bool) {
+	for _, e := range entries {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return entryAt{}, false
+}
+
+// staging is where unpack puts what is moved into place once every
+// checksum matched.
 type staging struct {
 	hubDir  string // inside the hub cache: the weights, as models--org--name
 	dataDir string // inside the data folder: catalog, tags, docs index
-	offsets map[string]span
+	weights bool   // stage the weights (false: the hub cache has them; only verify)
+}
+
+func newStaging(o LoadOptions, m Manifest, weights bool) (*staging, error) {
+	st := &staging{weights: weights && m.Model != nil}
+	if err := os.MkdirAll(o.HubCache, 0o755); err != nil {
+		return st, app.Environment(err, "make the Hugging Face cache writable (HF_HUB_CACHE / HF_HOME)", "cannot create %s: %v", o.HubCache, err)
+	}
+	var err error
+	if st.hubDir, err = os.MkdirTemp(o.HubCache, ".duobox-bundle-"); err != nil {
+		return st, app.Environment(err, "make the Hugging Face cache writable (HF_HUB_CACHE / HF_HOME)", "cannot stage the weights in %s: %v", o.HubCache, err)
+	}
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return st, err
+	}
+	st.dataDir, err = os.MkdirTemp(o.DataDir, ".duobox-bundle-")
+	return st, err
 }
 
 func (s *staging) cleanup() {
@@ -326,129 +381,253 @@ func (s *staging) cleanup() {
 	}
 }
 
-// countingReader counts the bytes read from the file, so that an entry's
-// offset is known when tar.Reader returns its header.
-type countingReader struct {
-	r io.Reader
-	n int64
+// lanes is the shared state of unpack's two lanes: the first failure stops
+// both (the image lane after the load in flight, so that the engine holds
+// no half-loaded image when the failed load is undone).
+type lanes struct {
+	mu     sync.Mutex
+	err    error
+	stop   atomic.Bool
+	cancel context.CancelFunc // the staging lane's context
 }
 
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
+func (l *lanes) fail(err error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = err
+	}
+	l.mu.Unlock()
+	l.stop.Store(true)
+	l.cancel()
 }
 
-// verify reads the bundle once: every entry must be listed in the
-// manifest, in order, with its size and sha256; the weights are staged in
-// the hub cache and the small files in the data folder.
-func (o LoadOptions) verify(ctx context.Context, file string, m Manifest, progress ProgressFunc) (*staging, error) {
-	st := &staging{offsets: map[string]span{}}
-	if err := os.MkdirAll(o.HubCache, 0o755); err != nil {
-		return st, app.Environment(err, "make the Hugging Face cache writable (HF_HUB_CACHE / HF_HOME)", "cannot create %s: %v", o.HubCache, err)
-	}
-	var err error
-	if st.hubDir, err = os.MkdirTemp(o.HubCache, ".duobox-bundle-"); err != nil {
-		return st, app.Environment(err, "make the Hugging Face cache writable (HF_HUB_CACHE / HF_HOME)", "cannot stage the weights in %s: %v", o.HubCache, err)
-	}
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return st, err
-	}
-	if st.dataDir, err = os.MkdirTemp(o.DataDir, ".duobox-bundle-"); err != nil {
-		return st, err
-	}
+// unpack reads the bundle's contents once, in two lanes at the same time:
+// the images (each hashed while the engine loads it, its last bytes held
+// back until the checksum matched) and everything else (hashed while
+// staged). It returns what was done with each image and the references
+// this load added to the engine, to be removed when the load fails (now or
+// later).
+func (o LoadOptions) unpack(ctx context.Context, file string, m Manifest, entries []entryAt, st *staging, progress ProgressFunc) (images []ImageAction, added []string, err error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return st, app.BadInput("give a readable bundle file", "cannot open %s: %v", file, err)
+		return nil, nil, app.BadInput("give a readable bundle file", "cannot open %s: %v", file, err)
 	}
 	defer f.Close()
-	cr := &countingReader{r: f}
-	tr := tar.NewReader(cr)
-	mt := newMeter(progress, PhaseVerify, file, m.Bytes())
-	buf := make([]byte, 1<<20)
-	next := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return st, err
+	vm := newMeter(progress, PhaseVerify, file, m.Bytes())
+	imageFiles := map[string]bool{}
+	for _, img := range m.Images {
+		imageFiles[img.File] = true
+	}
+	var rest []entryAt
+	for _, e := range entries {
+		if !imageFiles[e.Name] {
+			rest = append(rest, e)
 		}
-		hdr, err := tr.Next()
-		if err != nil {
-			return st, damaged(file, "it is cut short or damaged after %d of %d entries (%v)", next, len(m.Files), err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &lanes{cancel: cancel}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := st.stage(sctx, f, file, m, rest, vm); err != nil {
+			l.fail(err)
 		}
-		if hdr.Name == ManifestName {
-			break
+	}()
+	images, added, err = o.loadImages(ctx, f, file, m, entries, &l.stop, vm, progress)
+	if err != nil {
+		l.fail(err)
+	}
+	<-done
+	if l.err != nil {
+		return images, added, l.err
+	}
+	vm.finish("all checksums match")
+	return images, added, nil
+}
+
+// loadImages loads each image the engine lacks from its entry, and
+// verifies the entries of those it has. It stops before the next image
+// once stop is set.
+func (o LoadOptions) loadImages(ctx context.Context, f *os.File, file string, m Manifest, entries []entryAt, stop *atomic.Bool, vm *meter, progress ProgressFunc) (images []ImageAction, added []string, err error) {
+	for _, img := range m.Images {
+		if stop.Load() {
+			return images, added, nil
 		}
-		if next >= len(m.Files) || m.Files[next].Name != hdr.Name {
-			return st, damaged(file, "entry %q is not the one its manifest lists next", hdr.Name)
-		}
-		want := m.Files[next]
-		next++
-		if want.Link != "" {
-			if hdr.Typeflag != tar.TypeSymlink || hdr.Linkname != want.Link {
-				return st, damaged(file, "entry %s is not the link its manifest lists", hdr.Name)
+		ref := img.Ref()
+		e, _ := find(entries, img.File)
+		cr := newCheckedReader(f, e, meterWriter{vm})
+		if info, err := o.Engine.Image(ctx, ref); err == nil && info.ID == img.ID {
+			if _, err := io.CopyBuffer(io.Discard, cr, make([]byte, 1<<20)); err != nil {
+				return images, added, cr.explain(file, err)
 			}
-			if dst, ok := st.place(m, hdr.Name); ok {
-				if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-					return st, err
-				}
-				if err := os.Symlink(hdr.Linkname, dst); err != nil {
-					return st, err
+			images = append(images, ImageAction{Ref: ref, ID: img.ID, Action: "present"})
+			newMeter(progress, PhaseImage, ref, img.Size).finish("already in the engine")
+			continue
+		}
+		_, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
+		mt := newMeter(progress, PhaseImage, ref, e.Size)
+		cr.w = io.MultiWriter(meterWriter{vm}, meterWriter{mt})
+		err := o.Engine.LoadImageArchive(ctx, cr)
+		if before != nil {
+			added = append(added, ref)
+		}
+		if cr.err != nil {
+			return images, added, cr.explain(file, err)
+		}
+		if err != nil && ctx.Err() != nil {
+			return images, added, ctx.Err()
+		}
+		if err != nil {
+			if isNoSpace(err) {
+				return images, added, app.Environment(err, "free disk space for the engine ('docker system df', 'docker image prune'), then run 'duobox bundle load' again",
+					"the engine's disk filled while loading %s; the images this load added were removed", ref)
+			}
+			return images, added, app.Environment(err, "check the engine's log ('journalctl -u docker'), then run 'duobox bundle load' again",
+				"the engine refused %s from the bundle: %v", ref, err)
+		}
+		info, err := o.Engine.Image(ctx, ref)
+		if err != nil || info.ID != img.ID {
+			return images, added, app.Environment(err, "run 'duobox bundle load' again; if it repeats, make a new bundle",
+				"after loading, %s is image %s, not %s as the bundle says", ref, info.ID, img.ID)
+		}
+		mt.finish("")
+		images = append(images, ImageAction{Ref: ref, ID: img.ID, Action: "loaded"})
+	}
+	return images, added, nil
+}
+
+// holdBack is how much of an image archive's end the engine gets only once
+// the whole archive matched its checksum: with it the archive's trailer and
+// last entry (a 'docker save' archive's manifest.json), so that the engine
+// cannot complete a load of a damaged archive.
+const holdBack = 1 << 20
+
+// checkedReader reads one entry of the bundle, hashing it, and returns its
+// last holdBack bytes only once the whole entry matched the manifest's
+// sha256; a mismatch is returned as an error in their place (the engine's
+// load API then sees its request cut short).
+type checkedReader struct {
+	head *io.SectionReader // the entry before the held-back tail
+	tail *io.SectionReader
+	want File
+	h    hash.Hash
+	w    io.Writer // what was read goes here too (meters)
+	held []byte    // the tail, once verified
+	ok   bool      // the tail is verified
+	err  error     // the checksum failed
+}
+
+func newCheckedReader(f *os.File, e entryAt, w io.Writer) *checkedReader {
+	hold := min(e.Size, holdBack)
+	return &checkedReader{head: io.NewSectionReader(f, e.offset, e.Size-hold), tail: io.NewSectionReader(f, e.offset+e.Size-hold, hold),
+		want: e.File, h: sha256.New(), w: w}
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if !c.ok {
+		n, err := c.head.Read(p)
+		c.h.Write(p[:n])
+		c.w.Write(p[:n])
+		if !errors.Is(err, io.EOF) || n > 0 {
+			return n, err
+		}
+		c.held = make([]byte, c.tail.Size())
+		if _, err := io.ReadFull(c.tail, c.held); err != nil {
+			return 0, err
+		}
+		c.h.Write(c.held)
+		c.w.Write(c.held)
+		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.want.SHA256 {
+			c.err = fmt.Errorf("entry %s does not match its checksum (sha256 %s, the manifest says %s)", c.want.Name, got, c.want.SHA256)
+			return 0, c.err
+		}
+		c.ok = true
+	}
+	if len(c.held) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.held)
+	c.held = c.held[n:]
+	return n, nil
+}
+
+// explain turns a failed read of the entry (err, or the checksum) into the
+// error Load returns.
+func (c *checkedReader) explain(file string, err error) error {
+	if c.err != nil {
+		return damaged(file, "%v", c.err)
+	}
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return damaged(file, "entry %s is cut short (%v)", c.want.Name, err)
+}
+
+// stage reads every entry but the images' archives: each is hashed, and
+// the weights and the small files Load records are written into the
+// staging folders as they are read.
+func (s *staging) stage(ctx context.Context, f *os.File, file string, m Manifest, entries []entryAt, vm *meter) error {
+	buf := make([]byte, 1<<20)
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		dst, place := s.place(m, e.Name)
+		if place {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+		}
+		if e.Link != "" {
+			if place {
+				if err := os.Symlink(e.Link, dst); err != nil {
+					return err
 				}
 			}
 			continue
 		}
-		if hdr.Typeflag != tar.TypeReg || hdr.Size != want.Size {
-			return st, damaged(file, "entry %s is %d bytes, its manifest says %d", hdr.Name, hdr.Size, want.Size)
-		}
-		st.offsets[hdr.Name] = span{offset: cr.n, size: hdr.Size}
-		h := sha256.New()
-		var w io.Writer = h
-		var out *os.File
-		if dst, ok := st.place(m, hdr.Name); ok {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return st, err
+		cr := newCheckedReader(f, e, meterWriter{vm})
+		var out io.Writer = io.Discard
+		var of *os.File
+		if place {
+			var err error
+			if of, err = os.Create(dst); err != nil {
+				return err
 			}
-			if out, err = os.Create(dst); err != nil {
-				return st, err
-			}
-			w = io.MultiWriter(out, h)
+			out = of
 		}
-		n, err := io.CopyBuffer(io.MultiWriter(w, meterWriter{mt}), tr, buf)
-		if out != nil {
-			if cerr := out.Close(); err == nil {
+		_, err := io.CopyBuffer(out, cr, buf)
+		if of != nil {
+			if cerr := of.Close(); err == nil {
 				err = cerr
 			}
 		}
 		if err != nil {
 			if isNoSpace(err) {
-				return st, app.Environment(err, "free disk space there, then run 'duobox bundle load' again; nothing was changed",
-					"the disk filled while unpacking %s from the bundle", hdr.Name)
+				return app.Environment(err, "free disk space there, then run 'duobox bundle load' again; nothing was changed",
+					"the disk filled while unpacking %s from the bundle", e.Name)
 			}
-			return st, damaged(file, "entry %s is cut short (%v)", hdr.Name, err)
+			return cr.explain(file, err)
 		}
-		got := hex.EncodeToString(h.Sum(nil))
-		if n != want.Size || got != want.SHA256 {
-			return st, damaged(file, "entry %s does not match its checksum (sha256 %s, the manifest says %s)", hdr.Name, got, want.SHA256)
-		}
-		if m.Model != nil && path.Dir(hdr.Name) == m.Model.Dir+"/blobs" && len(path.Base(hdr.Name)) == 64 && path.Base(hdr.Name) != got {
+		if m.Model != nil && path.Dir(e.Name) == m.Model.Dir+"/blobs" && len(path.Base(e.Name)) == 64 && path.Base(e.Name) != e.SHA256 {
 			// The cache names a weight blob by its sha256; the import trusts that name.
-			return st, damaged(file, "weight blob %s holds content with sha256 %s", hdr.Name, got)
+			return damaged(file, "weight blob %s holds content with sha256 %s", e.Name, e.SHA256)
 		}
 	}
-	if next != len(m.Files) {
-		return st, damaged(file, "%d entries listed in its manifest are missing", len(m.Files)-next)
-	}
-	mt.finish("all checksums match")
-	return st, nil
+	return nil
 }
 
-// place says where a verified entry is staged ("" for images, which are
-// loaded from the bundle file itself).
+// place says where a verified entry is staged (false for the images, and
+// for the weights when the hub cache has them already: only verified).
 func (s *staging) place(m Manifest, name string) (string, bool) {
 	switch {
 	case m.Model != nil && strings.HasPrefix(name, m.Model.Dir+"/"):
 		rel := strings.TrimPrefix(name, path.Dir(m.Model.Dir)+"/")
-		return filepath.Join(s.hubDir, filepath.FromSlash(rel)), true
+		return filepath.Join(s.hubDir, filepath.FromSlash(rel)), s.weights
 	case name == m.Catalog, name == m.GatewayTags, name == m.DocsIndex && name != "":
 		return filepath.Join(s.dataDir, filepath.FromSlash(name)), true
 	}

@@ -164,7 +164,7 @@ func benchBundleLoad(ctx context.Context, env *benchEnv) (result, error) {
 		r = best(r, v)
 	}
 	return result{value: o, reference: r, unit: "s", goal: 1.2, lowerIsBetter: true,
-		note: fmt.Sprintf("bundle of %.0f MB (2 images, one with a 100 MB layer; %.0f MB of weights); duobox: sha256 of every entry before any change, image load through the engine API, weights into the HF cache layout, tags recorded; "+
+		note: fmt.Sprintf("bundle of %.0f MB (2 images, one with a 100 MB layer; %.0f MB of weights); duobox: sha256 of every entry (nothing kept unless all match), image load through the engine API while the weights are staged, weights into the HF cache layout, tags recorded; "+
 			"reference: 'docker load -i' of the same two archives + 'cp -r' of the same weight files; best of %d each (load average %s)",
 			float64(st.Size())/1e6, float64(weightBytes)/1e6, benchBundleRounds, loadAverage())}, nil
 }

@@ -100,13 +100,15 @@ func newBundleLoadCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "load FILE",
 		Short: "Verify a bundle, then load its images, weights and tags (offline)",
-		Long: `Load checks every sha256 in the bundle before it changes anything; a truncated or
-damaged bundle, one for another platform, or one for another GitLab version than the
-deployment config's is refused with the reason, and nothing is left behind. Then it loads
-the images the engine lacks, imports the weights into the Hugging Face cache the model
-server mounts, records the gateway's tags (for 'duobox upgrade --check' and 'duobox init'
-offline) and points the deployment config at the bundle's images. 'duobox up' and
-'duobox test' then need no network. Loading the same bundle again changes nothing.
+		Long: `Load reads the bundle once and checks every sha256 in it: the images the engine lacks
+are loaded while the rest is read, and the weights, tags and config are changed only once
+every checksum matched. A truncated or damaged bundle, one for another platform, or one for
+another GitLab version than the deployment config's is refused with the reason, and nothing
+is left behind (images it had loaded are removed). Then it imports the weights into the
+Hugging Face cache the model server mounts, records the gateway's tags (for 'duobox upgrade
+--check' and 'duobox init' offline) and points the deployment config at the bundle's
+images. 'duobox up' and 'duobox test' then need no network. Loading the same bundle again
+changes nothing.
 ` + exitStatusHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
