@@ -35,7 +35,7 @@ func DiskFull(err error, dir string) *Problem {
 		return nil // an I/O error with room left is not a full disk
 	}
 	return &Problem{Kind: KindEnvironment, Err: errors.Join(ErrDiskFull, err),
-		What: fmt.Sprintf("the disk holding %s is full (%s free)", dir, bytesText(free)),
+		What: fmt.Sprintf("the disk holding %s is full (%s free)", dir, Bytes(free)),
 		Fix:  "free space on that disk, or move DUOBOX_HOME to another disk"}
 }
 
@@ -53,14 +53,15 @@ func AsDiskFull(err error) error {
 	return err
 }
 
-func bytesText(n uint64) string {
+// Bytes writes a size for people: 1.5 GiB, 12.0 MiB, 3.2 KiB, 512 B.
+func Bytes(n uint64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	case n >= 1<<10:
-		return fmt.Sprintf("%d KiB", n>>10)
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Sprintf("%d B", n)
 }

@@ -63,7 +63,7 @@ an existing FILE is refused without --force. The file does not record the GitLab
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Wrote %s: %d pages, %s, from %s\n", res.Path, res.Rows, docsBytes(res.SizeBytes), res.Source)
+			fmt.Fprintf(out, "Wrote %s: %d pages, %s, from %s\n", res.Path, res.Rows, app.Bytes(uint64(res.SizeBytes)), res.Source)
 			if res.GitLabVersion != "" {
 				fmt.Fprintf(out, "GitLab docs version: %s\n", res.GitLabVersion)
 			}
@@ -139,7 +139,7 @@ func docsNonNil(h []docsindex.Hit) []docsindex.Hit {
 }
 
 func printDocsHits(w io.Writer, info docsindex.Info, query string, hits []docsindex.Hit) error {
-	fmt.Fprintf(w, "Index %s: %d pages, %s\n", info.Path, info.Rows, docsBytes(info.SizeBytes))
+	fmt.Fprintf(w, "Index %s: %d pages, %s\n", info.Path, info.Rows, app.Bytes(uint64(info.SizeBytes)))
 	if len(hits) == 0 {
 		fmt.Fprintf(w, "No page matches %q.\n", query)
 		return nil
@@ -168,10 +168,10 @@ type docsProgress struct {
 }
 
 func (p *docsProgress) download(url string, done, total int64) {
-	line := "Downloading " + url + ": " + docsBytes(done)
+	line := "Downloading " + url + ": " + app.Bytes(uint64(max(done, 0)))
 	tenth := int64(-1)
 	if total > 0 {
-		line += " of " + docsBytes(total)
+		line += " of " + app.Bytes(uint64(total))
 		tenth = done * 10 / total
 	}
 	p.show("download", line, tenth)
@@ -202,16 +202,4 @@ func (p *docsProgress) end() {
 func docsIsTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func docsBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
