@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duobox/duobox/app/store"
 )
@@ -25,17 +26,18 @@ func TestRecorder_AKilledUpDoesNotStayRunning(t *testing.T) {
 		t.Skip("no 'true' program")
 	}
 	ctx := context.Background()
-	st.DB.ExecContext(ctx, "INSERT INTO deployments(stack, action, started_at, detail) VALUES ('s', 'up', '2026-01-01T00:00:00Z', ?)", fmt.Sprintf("pid %d", dead.Process.Pid))
-	st.DB.ExecContext(ctx, "INSERT INTO deployments(stack, action, started_at) VALUES ('s', 'up', '2026-01-01T00:00:01Z')") // an older DuoBox: no pid
+	then := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	st.BeginDeployment(ctx, "s", "up", then, fmt.Sprintf("pid %d", dead.Process.Pid))
+	st.BeginDeployment(ctx, "s", "up", then.Add(time.Second), "") // an older DuoBox: no pid
 	rec := recorder{st}
 	live := rec.begin(ctx, "s", "up") // this process: alive
 	id := rec.begin(ctx, "s", "down")
 	rec.finish(ctx, id, nil)
-	runs, err := Runs(ctx, st, "s")
+	runs, err := st.Deployments(ctx, "s", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[int64]RunRecord{}
+	got := map[int64]store.Deployment{}
 	for _, r := range runs {
 		got[r.ID] = r
 	}

@@ -2,12 +2,12 @@ package upgrade
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/store"
 )
 
 // ImageRef is an image as the config names it.
@@ -52,8 +52,6 @@ type Run struct {
 
 func now() time.Time { return time.Now().UTC() }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
 func imageJSON(r ImageRef) string {
 	b, _ := json.Marshal(r)
 	return string(b)
@@ -62,24 +60,20 @@ func imageJSON(r ImageRef) string {
 // begin inserts the run (step "planned") before anything is done.
 func (u *Upgrader) begin(ctx context.Context, run *Run) error {
 	run.StartedAt, run.Outcome, run.Step = now(), OutcomeRunning, StepPlanned
-	res, err := u.Store.DB.ExecContext(ctx, `INSERT INTO upgrades
-		(stack, role, container, action, step, from_image, from_digest, to_image, to_digest, old_id, new_id, kept_id, started_at, outcome)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		run.Stack, run.Role, run.Container, run.Action, string(run.Step), imageJSON(run.From), run.FromDigest,
-		imageJSON(run.To), run.ToDigest, run.OldID, run.NewID, run.KeptID, stamp(run.StartedAt), run.Outcome)
+	id, err := u.Store.BeginUpgrade(ctx, store.UpgradeRun{Stack: run.Stack, Role: run.Role, Container: run.Container, Action: run.Action,
+		Step: string(run.Step), FromImage: imageJSON(run.From), FromDigest: run.FromDigest, ToImage: imageJSON(run.To), ToDigest: run.ToDigest,
+		OldID: run.OldID, NewID: run.NewID, KeptID: run.KeptID, StartedAt: run.StartedAt, Outcome: run.Outcome})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", run.Action, err)
 	}
-	if run.ID, err = res.LastInsertId(); err != nil {
-		return fmt.Errorf("record %s: %w", run.Action, err)
-	}
+	run.ID = id
 	return u.addStep(ctx, run, StepPlanned)
 }
 
 // recordStep writes the step the run is about to take.
 func (u *Upgrader) recordStep(ctx context.Context, run *Run, s Step) error {
 	run.Step = s
-	if _, err := u.Store.DB.ExecContext(ctx, `UPDATE upgrades SET step = ? WHERE id = ?`, string(s), run.ID); err != nil {
+	if err := u.Store.SetUpgradeStep(ctx, run.ID, string(s)); err != nil {
 		return fmt.Errorf("record step %s: %w", s, err)
 	}
 	return u.addStep(ctx, run, s)
@@ -88,7 +82,7 @@ func (u *Upgrader) recordStep(ctx context.Context, run *Run, s Step) error {
 func (u *Upgrader) addStep(ctx context.Context, run *Run, s Step) error {
 	at := now()
 	run.Steps = append(run.Steps, StepTime{Step: s, At: at})
-	if _, err := u.Store.DB.ExecContext(ctx, `INSERT INTO upgrade_steps (upgrade_id, step, at) VALUES (?, ?, ?)`, run.ID, string(s), stamp(at)); err != nil {
+	if err := u.Store.AddUpgradeStep(ctx, run.ID, string(s), at); err != nil {
 		return fmt.Errorf("record step %s: %w", s, err)
 	}
 	return nil
@@ -96,9 +90,7 @@ func (u *Upgrader) addStep(ctx context.Context, run *Run, s Step) error {
 
 // saveRun writes what the run learnt on the way (target digest, new container).
 func (u *Upgrader) saveRun(ctx context.Context, run *Run) error {
-	_, err := u.Store.DB.ExecContext(ctx, `UPDATE upgrades SET to_image = ?, to_digest = ?, new_id = ? WHERE id = ?`,
-		imageJSON(run.To), run.ToDigest, run.NewID, run.ID)
-	if err != nil {
+	if err := u.Store.SaveUpgradeTarget(ctx, run.ID, imageJSON(run.To), run.ToDigest, run.NewID); err != nil {
 		return fmt.Errorf("record %s: %w", run.Action, err)
 	}
 	return nil
@@ -109,79 +101,31 @@ func (u *Upgrader) finish(ctx context.Context, run *Run, outcome, reason, logs s
 	t := now()
 	run.Outcome, run.Reason, run.Logs, run.FinishedAt = outcome, reason, logs, &t
 	// A failed write here leaves the run "running"; the next start reconciles it.
-	_, _ = u.Store.DB.ExecContext(ctx, `UPDATE upgrades SET outcome = ?, reason = ?, logs = ?, finished_at = ? WHERE id = ?`,
-		outcome, reason, logs, stamp(t), run.ID)
+	_ = u.Store.FinishUpgrade(ctx, run.ID, outcome, reason, logs, t)
 }
 
-const runColumns = `id, stack, role, container, action, step, from_image, from_digest, to_image, to_digest,
-	old_id, new_id, kept_id, started_at, finished_at, outcome, reason, logs`
-
-func scanRun(rows *sql.Rows) (Run, error) {
-	var r Run
-	var step, from, to, started string
-	var finished sql.NullString
-	if err := rows.Scan(&r.ID, &r.Stack, &r.Role, &r.Container, &r.Action, &step, &from, &r.FromDigest, &to, &r.ToDigest,
-		&r.OldID, &r.NewID, &r.KeptID, &started, &finished, &r.Outcome, &r.Reason, &r.Logs); err != nil {
-		return r, err
-	}
-	r.Step = Step(step)
-	_ = json.Unmarshal([]byte(from), &r.From)
-	_ = json.Unmarshal([]byte(to), &r.To)
-	r.StartedAt, _ = time.Parse(time.RFC3339Nano, started)
-	if finished.Valid {
-		t, _ := time.Parse(time.RFC3339Nano, finished.String)
-		r.FinishedAt = &t
-	}
-	return r, nil
-}
-
-func (u *Upgrader) query(ctx context.Context, where string, args ...any) ([]Run, error) {
-	rows, err := u.Store.DB.QueryContext(ctx, `SELECT `+runColumns+` FROM upgrades WHERE `+where, args...)
+// query reads the runs q selects from the history.
+func (u *Upgrader) query(ctx context.Context, q store.UpgradeQuery) ([]Run, error) {
+	stored, err := u.Store.Upgrades(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("read upgrade history: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read upgrade history: %w", err)
+	for _, s := range stored {
+		r := Run{ID: s.ID, Stack: s.Stack, Role: s.Role, Container: s.Container, Action: s.Action, Step: Step(s.Step),
+			FromDigest: s.FromDigest, ToDigest: s.ToDigest, OldID: s.OldID, NewID: s.NewID, KeptID: s.KeptID,
+			StartedAt: s.StartedAt, FinishedAt: s.FinishedAt, Outcome: s.Outcome, Reason: s.Reason, Logs: s.Logs}
+		_ = json.Unmarshal([]byte(s.FromImage), &r.From)
+		_ = json.Unmarshal([]byte(s.ToImage), &r.To)
+		for _, st := range s.Steps {
+			r.Steps = append(r.Steps, StepTime{Step: Step(st.Step), At: st.At})
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read upgrade history: %w", err)
-	}
-	for i := range out {
-		if out[i].Steps, err = u.steps(ctx, out[i].ID); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }
 
-func (u *Upgrader) steps(ctx context.Context, id int64) ([]StepTime, error) {
-	rows, err := u.Store.DB.QueryContext(ctx, `SELECT step, at FROM upgrade_steps WHERE upgrade_id = ? ORDER BY rowid`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read upgrade steps: %w", err)
-	}
-	defer rows.Close()
-	var out []StepTime
-	for rows.Next() {
-		var s, at string
-		if err := rows.Scan(&s, &at); err != nil {
-			return nil, fmt.Errorf("read upgrade steps: %w", err)
-		}
-		t, _ := time.Parse(time.RFC3339Nano, at)
-		out = append(out, StepTime{Step: Step(s), At: t})
-	}
-	return out, rows.Err()
-}
-
 // History lists a stack's upgrades and rollbacks, newest first (limit <= 0: all).
 func (u *Upgrader) History(ctx context.Context, stackName string, limit int) ([]Run, error) {
-	if limit <= 0 {
-		limit = -1
-	}
-	return u.query(ctx, `stack = ? ORDER BY id DESC LIMIT ?`, stackName, limit)
+	return u.query(ctx, store.UpgradeQuery{Stack: stackName, Newest: true, Limit: limit})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/store"
 )
 
 // Reconcile finishes or undoes the runs of a stack that a crash left open
@@ -55,7 +56,7 @@ func (u *Upgrader) ExclusiveAs(ctx context.Context, stackName, op string) (runs 
 }
 
 func (u *Upgrader) reconcileLocked(ctx context.Context, stackName string) ([]Run, error) {
-	open, err := u.query(ctx, `stack = ? AND outcome = ? ORDER BY id`, stackName, OutcomeRunning)
+	open, err := u.query(ctx, store.UpgradeQuery{Stack: stackName, Outcome: OutcomeRunning})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/store"
 )
 
 // Rollback returns the role to the version kept by the last successful
@@ -93,8 +94,7 @@ func (u *Upgrader) Rollback(ctx context.Context, cfg config.Deployment, role str
 // keptBy finds the run that kept the rollback target: the last successful
 // run that replaced it. Its From is the target's image.
 func (u *Upgrader) keptBy(ctx context.Context, stackName, role, keptID string) (Run, error) {
-	runs, err := u.query(ctx, `stack = ? AND role = ? AND outcome = ? AND old_id = ? ORDER BY id DESC LIMIT 1`,
-		stackName, role, OutcomeSucceeded, keptID)
+	runs, err := u.query(ctx, store.UpgradeQuery{Stack: stackName, Role: role, Outcome: OutcomeSucceeded, OldID: keptID, Newest: true, Limit: 1})
 	if err != nil {
 		return Run{}, err
 	}

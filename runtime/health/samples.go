@@ -2,13 +2,14 @@ package health
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/store"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -25,27 +26,11 @@ func (rec Recorder) SaveReport(ctx context.Context, r Report) error {
 	if err != nil {
 		return err
 	}
-	tx, err := rec.Store.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("save health report: %w", err)
+	gpus := make([]store.GPUSample, len(r.GPUs))
+	for i, g := range r.GPUs {
+		gpus[i] = store.GPUSample{Index: g.Index, MemoryUsed: g.MemoryUsed, MemoryTotal: g.MemoryTotal, UtilizationPct: g.UtilizationPct, Source: g.Source}
 	}
-	defer tx.Rollback()
-	at := r.Time.UTC().Format(time.RFC3339Nano)
-	if _, err := tx.ExecContext(ctx, "INSERT INTO health_samples(stack, taken_at, status, reason, body) VALUES (?, ?, ?, ?, ?)",
-		r.Stack, at, string(r.Status), r.Reason, string(body)); err != nil {
-		return fmt.Errorf("save health report: %w", err)
-	}
-	for _, g := range r.GPUs {
-		var util any
-		if g.UtilizationPct != nil {
-			util = *g.UtilizationPct
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO gpu_samples(taken_at, gpu_index, memory_used_bytes, memory_total_bytes, utilization_pct, source) VALUES (?, ?, ?, ?, ?, ?)",
-			at, g.Index, int64(g.MemoryUsed), int64(g.MemoryTotal), util, g.Source); err != nil {
-			return fmt.Errorf("save GPU sample: %w", err)
-		}
-	}
-	return tx.Commit()
+	return rec.Store.SaveHealthSample(ctx, store.HealthSample{Stack: r.Stack, At: r.Time, Status: string(r.Status), Reason: r.Reason, Body: string(body)}, gpus)
 }
 
 // StatusPoint is one point of the status history.
@@ -57,49 +42,28 @@ type StatusPoint struct {
 
 // History returns the stack's statuses since a time, oldest first.
 func (rec Recorder) History(ctx context.Context, stackName string, since time.Time) ([]StatusPoint, error) {
-	rows, err := rec.Store.DB.QueryContext(ctx, "SELECT taken_at, status, reason FROM health_samples WHERE stack = ? AND taken_at >= ? ORDER BY taken_at, id",
-		stackName, since.UTC().Format(time.RFC3339Nano))
+	samples, err := rec.Store.HealthSamples(ctx, stackName, since)
 	if err != nil {
-		return nil, fmt.Errorf("read health history: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []StatusPoint
-	for rows.Next() {
-		var at, status, reason string
-		if err := rows.Scan(&at, &status, &reason); err != nil {
-			return nil, err
-		}
-		t, _ := time.Parse(time.RFC3339Nano, at)
-		out = append(out, StatusPoint{Time: t, Status: Status(status), Reason: reason})
+	for _, h := range samples {
+		out = append(out, StatusPoint{Time: h.At, Status: Status(h.Status), Reason: h.Reason})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // GPUHistory returns one GPU's samples since a time, oldest first.
 func (rec Recorder) GPUHistory(ctx context.Context, index int, since time.Time) ([]GPUSample, error) {
-	rows, err := rec.Store.DB.QueryContext(ctx, "SELECT taken_at, memory_used_bytes, memory_total_bytes, utilization_pct, source FROM gpu_samples WHERE gpu_index = ? AND taken_at >= ? ORDER BY taken_at, id",
-		index, since.UTC().Format(time.RFC3339Nano))
+	samples, err := rec.Store.GPUSamples(ctx, index, since)
 	if err != nil {
-		return nil, fmt.Errorf("read GPU history: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []GPUSample
-	for rows.Next() {
-		var at, source string
-		var used, total int64
-		var util sql.NullFloat64
-		if err := rows.Scan(&at, &used, &total, &util, &source); err != nil {
-			return nil, err
-		}
-		s := GPUSample{Index: index, MemoryUsed: uint64(used), MemoryTotal: uint64(total), Source: source}
-		s.Time, _ = time.Parse(time.RFC3339Nano, at)
-		if util.Valid {
-			v := util.Float64
-			s.UtilizationPct = &v
-		}
-		out = append(out, s)
+	for _, g := range samples {
+		out = append(out, GPUSample{Time: g.At, Index: g.Index, MemoryUsed: g.MemoryUsed, MemoryTotal: g.MemoryTotal, UtilizationPct: g.UtilizationPct, Source: g.Source})
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SaveEvent stores a recognised log event of a stack's container; the same
@@ -109,34 +73,24 @@ func (rec Recorder) SaveEvent(ctx context.Context, stackName, role, container st
 	if e.Values == nil {
 		vals = []byte("{}")
 	}
-	_, err := rec.Store.DB.ExecContext(ctx, "INSERT OR IGNORE INTO log_events(stack, role, container, at, kind, severity, summary, fix, vals) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		stackName, role, container, at.UTC().Format(time.RFC3339Nano), e.Kind, e.Severity.String(), e.Summary, e.Fix, string(vals))
-	if err != nil {
-		return fmt.Errorf("save log event %s: %w", e.Kind, err)
-	}
-	return nil
+	return rec.Store.SaveLogEvent(ctx, store.LogEvent{Stack: stackName, Role: role, Container: container, At: at,
+		Kind: e.Kind, Severity: e.Severity.String(), Summary: e.Summary, Fix: e.Fix, Values: string(vals)})
 }
 
 // RecentEvents returns a role's newest recognised events (up to limit), oldest first.
 func (rec Recorder) RecentEvents(ctx context.Context, stackName, role string, limit int) ([]logs.Event, error) {
-	rows, err := rec.Store.DB.QueryContext(ctx, "SELECT kind, severity, summary, fix, vals FROM (SELECT * FROM log_events WHERE stack = ? AND role = ? ORDER BY at DESC, id DESC LIMIT ?) ORDER BY at, id",
-		stackName, role, limit)
+	stored, err := rec.Store.RecentLogEvents(ctx, stackName, role, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read log events: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
 	var out []logs.Event
-	for rows.Next() {
-		var e logs.Event
-		var sev, vals string
-		if err := rows.Scan(&e.Kind, &sev, &e.Summary, &e.Fix, &vals); err != nil {
-			return nil, err
-		}
-		e.Severity, _ = logs.ParseLevel(sev)
-		_ = json.Unmarshal([]byte(vals), &e.Values)
+	for _, se := range stored {
+		e := logs.Event{Kind: se.Kind, Summary: se.Summary, Fix: se.Fix}
+		e.Severity, _ = logs.ParseLevel(se.Severity)
+		_ = json.Unmarshal([]byte(se.Values), &e.Values)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Capacity is what vLLM reported about its KV cache at its last start.
@@ -152,19 +106,17 @@ type Capacity struct {
 func (rec Recorder) LatestCapacity(ctx context.Context, stackName string) (Capacity, error) {
 	var c Capacity
 	for _, kind := range []string{"vllm_kv_cache_memory", "vllm_kv_cache_tokens", "vllm_max_concurrency"} {
-		var at, vals string
-		err := rec.Store.DB.QueryRowContext(ctx, "SELECT at, vals FROM log_events WHERE stack = ? AND kind = ? ORDER BY at DESC, id DESC LIMIT 1", stackName, kind).Scan(&at, &vals)
-		if err == sql.ErrNoRows {
+		e, err := rec.Store.LatestLogEvent(ctx, stackName, kind)
+		if errors.Is(err, app.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return c, fmt.Errorf("read capacity: %w", err)
 		}
 		var v map[string]string
-		_ = json.Unmarshal([]byte(vals), &v)
-		t, _ := time.Parse(time.RFC3339Nano, at)
-		if t.After(c.ReportedAt) {
-			c.ReportedAt = t
+		_ = json.Unmarshal([]byte(e.Values), &v)
+		if e.At.After(c.ReportedAt) {
+			c.ReportedAt = e.At
 		}
 		switch kind {
 		case "vllm_kv_cache_memory":
@@ -176,15 +128,4 @@ func (rec Recorder) LatestCapacity(ctx context.Context, stackName string) (Capac
 		}
 	}
 	return c, nil
-}
-
-// Prune deletes samples and events older than keep.
-func (rec Recorder) Prune(ctx context.Context, keep time.Duration) error {
-	cut := time.Now().Add(-keep).UTC().Format(time.RFC3339Nano)
-	for _, q := range []string{"DELETE FROM health_samples WHERE taken_at < ?", "DELETE FROM gpu_samples WHERE taken_at < ?", "DELETE FROM log_events WHERE at < ?"} {
-		if _, err := rec.Store.DB.ExecContext(ctx, q, cut); err != nil {
-			return fmt.Errorf("prune health samples: %w", err)
-		}
-	}
-	return nil
 }
