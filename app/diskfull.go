@@ -4,9 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/duobox/duobox/app/diskspace"
+	"github.com/duobox/duobox/app/units"
 )
 
 // ErrDiskFull marks a problem that says a disk is full.
@@ -26,16 +30,15 @@ func DiskFull(err error, dir string) *Problem {
 	if !surely && !strings.Contains(msg, "disk I/O error") {
 		return nil
 	}
-	var st syscall.Statfs_t
-	if syscall.Statfs(dir, &st) != nil {
+	free, ferr := diskspace.Free(dir)
+	if ferr != nil {
 		return nil
 	}
-	free := st.Bavail * uint64(st.Bsize)
 	if !surely && free >= 1<<20 {
 		return nil // an I/O error with room left is not a full disk
 	}
 	return &Problem{Kind: KindEnvironment, Err: errors.Join(ErrDiskFull, err),
-		What: fmt.Sprintf("the disk holding %s is full (%s free)", dir, Bytes(free)),
+		What: fmt.Sprintf("the disk holding %s is full (%s free)", dir, units.HumanBytes(int64(min(free, math.MaxInt64)))),
 		Fix:  "free space on that disk, or move DUOBOX_HOME to another disk"}
 }
 
@@ -51,17 +54,4 @@ func AsDiskFull(err error) error {
 		return p
 	}
 	return err
-}
-
-// Bytes writes a size for people: 1.5 GiB, 12.0 MiB, 3.2 KiB, 512 B.
-func Bytes(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/docsindex"
+	"github.com/duobox/duobox/app/units"
 )
 
 func init() {
@@ -63,7 +64,7 @@ an existing FILE is refused without --force. The file does not record the GitLab
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Wrote %s: %d pages, %s, from %s\n", res.Path, res.Rows, app.Bytes(uint64(res.SizeBytes)), res.Source)
+			fmt.Fprintf(out, "Wrote %s: %d pages, %s, from %s\n", res.Path, res.Rows, units.HumanBytes(res.SizeBytes), res.Source)
 			if res.GitLabVersion != "" {
 				fmt.Fprintf(out, "GitLab docs version: %s\n", res.GitLabVersion)
 			}
@@ -139,7 +140,7 @@ func docsNonNil(h []docsindex.Hit) []docsindex.Hit {
 }
 
 func printDocsHits(w io.Writer, info docsindex.Info, query string, hits []docsindex.Hit) error {
-	fmt.Fprintf(w, "Index %s: %d pages, %s\n", info.Path, info.Rows, app.Bytes(uint64(info.SizeBytes)))
+	fmt.Fprintf(w, "Index %s: %d pages, %s\n", info.Path, info.Rows, units.HumanBytes(info.SizeBytes))
 	if len(hits) == 0 {
 		fmt.Fprintf(w, "No page matches %q.\n", query)
 		return nil
@@ -168,10 +169,10 @@ type docsProgress struct {
 }
 
 func (p *docsProgress) download(url string, done, total int64) {
-	line := "Downloading " + url + ": " + app.Bytes(uint64(max(done, 0)))
+	line := "Downloading " + url + ": " + units.HumanBytes(done)
 	tenth := int64(-1)
 	if total > 0 {
-		line += " of " + app.Bytes(uint64(total))
+		line += " of " + units.HumanBytes(total)
 		tenth = done * 10 / total
 	}
 	p.show("download", line, tenth)
