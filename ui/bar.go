@@ -49,21 +49,28 @@ type meterRenderer struct {
 
 const meterHeight = 8
 
+// Layout aligns the caption and the track with a label's text (inset by
+// the inner padding) and centres them vertically in the space given.
 func (r *meterRenderer) Layout(size fyne.Size) {
-	pad := theme.Padding()
+	inset := theme.InnerPadding()
 	ts := r.text.MinSize()
-	r.text.Move(fyne.NewPos(0, 0))
-	r.text.Resize(fyne.NewSize(size.Width, ts.Height))
-	y := ts.Height + pad/2
-	r.track.Move(fyne.NewPos(0, y))
-	r.track.Resize(fyne.NewSize(size.Width, meterHeight))
-	r.fill.Move(fyne.NewPos(0, y))
-	r.fill.Resize(fyne.NewSize(size.Width*float32(min(max(r.b.Value, 0), 1)), meterHeight))
+	y := max(0, (size.Height-r.contentHeight())/2)
+	width := max(0, size.Width-2*inset)
+	r.text.Move(fyne.NewPos(inset, y))
+	r.text.Resize(fyne.NewSize(width, ts.Height))
+	y += ts.Height + theme.Padding()/2
+	r.track.Move(fyne.NewPos(inset, y))
+	r.track.Resize(fyne.NewSize(width, meterHeight))
+	r.fill.Move(fyne.NewPos(inset, y))
+	r.fill.Resize(fyne.NewSize(width*float32(min(max(r.b.Value, 0), 1)), meterHeight))
+}
+
+func (r *meterRenderer) contentHeight() float32 {
+	return r.text.MinSize().Height + theme.Padding()/2 + meterHeight
 }
 
 func (r *meterRenderer) MinSize() fyne.Size {
-	ts := r.text.MinSize()
-	return fyne.NewSize(max(ts.Width, 60), ts.Height+theme.Padding()/2+meterHeight)
+	return fyne.NewSize(max(r.text.MinSize().Width, 60)+2*theme.InnerPadding(), r.contentHeight())
 }
 
 func (r *meterRenderer) Refresh() {

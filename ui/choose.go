@@ -54,6 +54,7 @@ func newChooseView(u *UI) *ChooseView {
 	v.Filter = widget.NewButtonWithIcon("Show models for this version", theme.SearchIcon(), v.onFilter)
 	v.Advice = wrapped("Waiting for the machine's detection…")
 	v.MemoryHeading = heading("Free GPU memory needed")
+	v.MemoryHeading.Truncation = fyne.TextTruncateEllipsis // a grid column is as wide as its widest cell, times five
 	v.Models = widget.NewList(func() int { return len(v.result.Models) }, v.newRow, v.updateRow)
 	v.Details = wrapped("Click a model to choose it; DuoBox preselects the one it recommends for this machine.")
 	v.Models.OnSelected = v.onSelected
@@ -101,10 +102,12 @@ func (v *ChooseView) show(m hardware.Machine, r recommend.Result) {
 		for _, f := range r.Models {
 			v.scale = max(v.scale, f.FreeNeeded)
 		}
-		v.MemoryHeading.SetText(fmt.Sprintf("GPU needed (no GPU here: bar vs largest, %.0f GiB)", gib(v.scale)))
+		v.MemoryHeading.SetText("GPU memory needed")
+		advice = append(advice, fmt.Sprintf("With no GPU to compare with, each memory bar is set against the largest need listed (%.1f GiB).", gib(v.scale)))
 	} else {
-		v.MemoryHeading.SetText("Free GPU memory: needed / free now")
+		v.MemoryHeading.SetText("Free GPU memory: needed of free now")
 	}
+	v.Advice.SetText(strings.Join(advice, "\n"))
 	keep := ""
 	if f, ok := v.Selected(); ok {
 		keep = f.ID
@@ -247,7 +250,7 @@ func (v *ChooseView) newRow() fyne.CanvasObject {
 	features.Truncation = fyne.TextTruncateEllipsis
 	why := widget.NewLabel("")
 	why.Truncation = fyne.TextTruncateEllipsis
-	return container.NewVBox(container.NewGridWithColumns(5, name, licence, verdict, container.NewPadded(NewMeterBar()), features), why)
+	return container.NewVBox(container.NewGridWithColumns(5, name, licence, verdict, NewMeterBar(), features), why)
 }
 
 func (v *ChooseView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -268,7 +271,7 @@ func (v *ChooseView) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	verdict.Importance = verdictImportance(f.Verdict)
 	verdict.SetText(verdictText(f))
 	value, text := memoryFigure(f, v.scale)
-	cells[rowMemory].(*fyne.Container).Objects[0].(*MeterBar).Set(value, text, verdictImportance(f.Verdict))
+	cells[rowMemory].(*MeterBar).Set(value, text, verdictImportance(f.Verdict))
 	var feats []string
 	for _, ft := range f.Features {
 		feats = append(feats, strings.ReplaceAll(string(ft), "_", " "))

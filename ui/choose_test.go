@@ -80,7 +80,7 @@ func TestChoose_rowShowsLicenceOneMemoryFigureAsABarAndTheReason(t *testing.T) {
 	}
 	for _, f := range v.result.Models {
 		cells, why := rowOf(t, v, f.ID)
-		bar, ok := cells[rowMemory].(*fyne.Container).Objects[0].(*MeterBar)
+		bar, ok := cells[rowMemory].(*MeterBar)
 		if !ok {
 			t.Fatalf("%s: memory cell is %T", f.ID, cells[rowMemory])
 		}
@@ -125,13 +125,16 @@ func TestChoose_withoutGPUSaysWhatTheBarIsComparedTo(t *testing.T) {
 	u := b.open()
 	selectTab(u, TabChoose)
 	v := u.Choose
-	if !strings.Contains(v.MemoryHeading.Text, "no GPU here") || !strings.Contains(v.MemoryHeading.Text, "largest") {
-		t.Errorf("heading %q", v.MemoryHeading.Text)
+	if !strings.Contains(v.Advice.Text, "With no GPU to compare with, each memory bar is set against the largest need listed") {
+		t.Errorf("advice %q", v.Advice.Text)
+	}
+	if w := v.Content.MinSize().Width; w > 900 {
+		t.Errorf("the screen needs %.0f px: the window cannot be narrower", w)
 	}
 	full := 0
 	for _, f := range v.result.Models {
 		cells, _ := rowOf(t, v, f.ID)
-		bar := cells[rowMemory].(*fyne.Container).Objects[0].(*MeterBar)
+		bar := cells[rowMemory].(*MeterBar)
 		if bar.Value > 1 || !strings.Contains(bar.Text, "no GPU here") || bar.Importance != widget.DangerImportance {
 			t.Errorf("%s: bar %.2f %q", f.ID, bar.Value, bar.Text)
 		}

@@ -101,7 +101,7 @@ func newLogPane(u *UI, role string) *LogPane {
 	p.Follow.Checked = u.prefs.LogsFollow()
 	p.paused = !p.Follow.Checked
 	p.Search = widget.NewEntry()
-	p.Search.SetPlaceHolder("Search (regular expression), e.g. KV cache|CUDA")
+	p.Search.SetPlaceHolder("Search (Ctrl+F; a regular expression), e.g. KV cache|CUDA")
 	p.Search.OnChanged = func(string) { p.onFilter() }
 	p.Level = widget.NewSelect(logLevels, func(string) { p.onFilter() })
 	p.Level.Selected = logLevels[0]
@@ -196,6 +196,20 @@ func (v *LogsView) ensureFollowing() {
 	if v.tick > 0 {
 		go v.poll()
 	}
+}
+
+// Pane is the log pane shown now.
+func (v *LogsView) Pane() *LogPane {
+	if v.Tabs == nil {
+		return nil
+	}
+	switch v.Tabs.SelectedIndex() {
+	case 0:
+		return v.Panes[stack.RoleModel]
+	case 1:
+		return v.Panes[stack.RoleGateway]
+	}
+	return v.Other
 }
 
 // PollOnce fetches and shows new lines now; call it on the UI goroutine.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -211,5 +213,38 @@ func TestLogs_chooseAnotherContainer(t *testing.T) {
 	v.PollOnce()
 	if followed[len(followed)-1] != "duobox-gateway-rollback" || len(v.Other.Lines()) != 3 {
 		t.Fatalf("followed %v, %d lines", followed, len(v.Other.Lines()))
+	}
+}
+
+// Ctrl+F, from any screen, shows the Logs screen with the cursor in the
+// shown pane's search field; the field's placeholder says so.
+func TestLogs_ctrlFFocusesTheShownPanesSearch(t *testing.T) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	b.svc.FollowLogs = func(context.Context, string) (LogStream, error) {
+		return nil, fmt.Errorf("no container engine in this test")
+	}
+	u := b.open()
+	selectTab(u, TabGitLab)
+	ctrlF := &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	c := u.window.Canvas()
+	c.(interface{ TypedShortcut(fyne.Shortcut) }).TypedShortcut(ctrlF)
+	if got := u.Tabs.Selected().Text; got != TabLogs {
+		t.Fatalf("Ctrl+F showed %q", got)
+	}
+	if c.Focused() != u.Logs.Panes[stack.RoleModel].Search {
+		t.Fatalf("focused %T, want the model server pane's search", c.Focused())
+	}
+	u.Logs.Tabs.SelectIndex(1)
+	c.(interface{ TypedShortcut(fyne.Shortcut) }).TypedShortcut(ctrlF)
+	if c.Focused() != u.Logs.Panes[stack.RoleGateway].Search {
+		t.Fatalf("focused %T, want the gateway pane's search", c.Focused())
+	}
+	test.Type(u.Logs.Panes[stack.RoleGateway].Search, "CUDA")
+	if got := u.Logs.Panes[stack.RoleGateway].Search.Text; got != "CUDA" {
+		t.Errorf("typed into the search: %q", got)
+	}
+	if !strings.Contains(u.Logs.Panes[stack.RoleGateway].Search.PlaceHolder, "Ctrl+F") {
+		t.Errorf("placeholder %q", u.Logs.Panes[stack.RoleGateway].Search.PlaceHolder)
 	}
 }

@@ -19,7 +19,7 @@ import (
 type MachineView struct {
 	Status   *widget.Label
 	GPUs     *fyne.Container // one row with a VRAM bar per GPU
-	Memory   *widget.ProgressBar
+	Memory   *MeterBar       // RAM in use of the total
 	Disk     *widget.Label
 	Docker   *widget.Label
 	NVIDIA   *widget.Label
@@ -35,7 +35,7 @@ func newMachineView(u *UI) *MachineView {
 	v := &MachineView{u: u,
 		Status:   widget.NewLabel("Detecting this machine…"),
 		GPUs:     container.NewVBox(),
-		Memory:   widget.NewProgressBar(),
+		Memory:   NewMeterBar(),
 		Disk:     widget.NewLabel(""),
 		Docker:   wrapped(""),
 		NVIDIA:   wrapped(""),
@@ -102,24 +102,16 @@ func (v *MachineView) show(m hardware.Machine) {
 		v.GPUs.Add(l)
 	}
 	for _, g := range m.GPUs {
-		bar := widget.NewProgressBar()
-		if g.MemoryTotal > 0 {
-			bar.SetValue(float64(g.MemoryUsed) / float64(g.MemoryTotal))
-		}
-		free, total := gib(g.MemoryFree), gib(g.MemoryTotal)
-		bar.TextFormatter = func() string { return fmt.Sprintf("%.1f GiB free of %.1f GiB", free, total) }
+		bar := NewMeterBar()
+		bar.Set(share(g.MemoryUsed, g.MemoryTotal), fmt.Sprintf("%.1f GiB in use of %.1f GiB (%.1f GiB free)", gib(g.MemoryUsed), gib(g.MemoryTotal), gib(g.MemoryFree)), widget.MediumImportance)
 		label := fmt.Sprintf("GPU %d · %s", g.Index, g.Name)
 		if g.DriverVersion != "" {
 			label += " · driver " + g.DriverVersion
 		}
 		v.GPUs.Add(container.NewGridWithColumns(2, widget.NewLabel(label), bar))
 	}
-	if m.Memory.Total > 0 {
-		v.Memory.SetValue(1 - float64(m.Memory.Available)/float64(m.Memory.Total))
-	}
-	avail, total := gib(m.Memory.Available), gib(m.Memory.Total)
-	v.Memory.TextFormatter = func() string { return fmt.Sprintf("%.1f GiB available of %.1f GiB", avail, total) }
-	v.Memory.Refresh()
+	used := m.Memory.Total - min(m.Memory.Available, m.Memory.Total)
+	v.Memory.Set(share(used, m.Memory.Total), fmt.Sprintf("%.1f GiB in use of %.1f GiB (%.1f GiB available)", gib(used), gib(m.Memory.Total), gib(m.Memory.Available)), widget.MediumImportance)
 	v.Disk.SetText(fmt.Sprintf("%.0f GiB free of %.0f GiB at %s (where Docker keeps images and model weights)", gib(m.Disk.Free), gib(m.Disk.Total), m.Disk.Path))
 	v.Problems.RemoveAll()
 	if m.Engine.Reachable {
@@ -158,3 +150,11 @@ func (v *MachineView) addProblem(what, fix string) {
 }
 
 func gib(b uint64) float64 { return float64(b) / (1 << 30) }
+
+// share is part/whole, 0 when whole is unknown.
+func share(part, whole uint64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return float64(part) / float64(whole)
+}

@@ -23,12 +23,17 @@ func TestMachine_firstRunShowsGPUsProblemsAndRecordsSnapshot(t *testing.T) {
 	if l := row.Objects[0].(*widget.Label).Text; !strings.Contains(l, "NVIDIA L40S") {
 		t.Errorf("GPU label %q", l)
 	}
-	bar := row.Objects[1].(*widget.ProgressBar)
+	bar := row.Objects[1].(*MeterBar)
 	if bar.Value <= 0 || bar.Value >= 0.05 {
 		t.Errorf("VRAM bar %.3f, want the used share (about 1%%)", bar.Value)
 	}
-	if !strings.Contains(bar.TextFormatter(), "GiB free of 45.0 GiB") {
-		t.Errorf("VRAM bar text %q", bar.TextFormatter())
+	// The label says what the bar shows: the share in use, then what is free.
+	if bar.Text != "0.5 GiB in use of 45.0 GiB (44.5 GiB free)" {
+		t.Errorf("VRAM bar text %q", bar.Text)
+	}
+	ram := u.Machine.Memory
+	if ram.Value < 0 || ram.Value > 1 || !strings.Contains(ram.Text, " GiB in use of ") || !strings.Contains(ram.Text, "available)") {
+		t.Errorf("RAM bar %.2f %q", ram.Value, ram.Text)
 	}
 	if !strings.Contains(u.Machine.Docker.Text, "no engine in this test") || u.Machine.Docker.Importance != widget.DangerImportance {
 		t.Errorf("docker status %q (%v)", u.Machine.Docker.Text, u.Machine.Docker.Importance)

@@ -149,6 +149,10 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 			}
 		})
 	}
+	// Ctrl+F searches the logs: the Logs screen, its shown pane's search field.
+	w.Canvas().AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		u.focusLogSearch()
+	})
 	a.Settings().SetTheme(NewTheme(u.prefs.ThemeVariant()))
 	w.SetContent(u.Tabs)
 	return u
@@ -206,6 +210,17 @@ func (u *UI) refreshDashboard(every time.Duration) {
 			})
 		}
 	}
+}
+
+// focusLogSearch shows the Logs screen and puts the cursor in the shown
+// pane's search field (Ctrl+F).
+func (u *UI) focusLogSearch() {
+	p := u.Logs.Pane()
+	if p == nil {
+		return
+	}
+	u.Select(TabLogs)
+	u.window.Canvas().Focus(p.Search)
 }
 
 // Stop cancels background work (log followers, watchers, deploys).
