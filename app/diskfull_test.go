@@ -25,6 +25,9 @@ func TestAsDiskFullNamesTheDisk(t *testing.T) {
 		!strings.Contains(err.Error(), "the disk holding "+sub+" is full (") || !strings.Contains(err.Error(), "move DUOBOX_HOME") {
 		t.Fatalf("want the full disk named, got %v (from %v)", err, werr)
 	}
+	if what, fix := app.Describe(fmt.Errorf("save config: %w", werr), app.FaceWindow); !strings.Contains(what, "the disk holding "+sub+" is full") || fix == "" {
+		t.Errorf("the window's words for it: %q, %q", what, fix)
+	}
 	other := errors.New("something else")
 	if app.AsDiskFull(other) != other {
 		t.Error("an error that is no full disk must pass unchanged")

@@ -86,6 +86,7 @@ func (r Remedy) In(face Face) string {
 // Describe splits err into what went wrong and the fix in face's words
 // (the fix is "" when the error carries none).
 func Describe(err error, face Face) (what, fix string) {
+	err = AsDiskFull(err) // a full disk is said the same way in both faces
 	var p *Problem
 	if errors.As(err, &p) {
 		what = p.What
