@@ -383,13 +383,13 @@ func placeBlob(rc repoCache, f localFile, move bool, m *meter) (string, error) {
 	}
 	if move {
 		tmp.Close()
-		if err := os.Rename(src, tmp.Name()); err != nil {
-			return "", fmt.Errorf("import %s: %w", f.Path, err)
-		}
 		if f.staged && f.SHA256 != "" && useSHA256 {
 			// Staged from an offline bundle whose sha256 checksums the
-			// caller verified while unpacking: the blob is named by it.
-			st, err := os.Stat(tmp.Name())
+			// caller verified while unpacking: the blob is named by it, and
+			// the staged file is renamed straight to that name. (Not over
+			// another file: ext4 writes a file renamed over another out to
+			// disk there and then, auto_da_alloc.)
+			st, err := os.Stat(src)
 			if err != nil {
 				return "", fmt.Errorf("import %s: %w", f.Path, err)
 			}
@@ -398,10 +398,16 @@ func placeBlob(rc repoCache, f localFile, move bool, m *meter) (string, error) {
 			}
 			m.bytes.Add(f.Size)
 			m.fetched.Add(f.Size)
-			if err := os.Rename(tmp.Name(), rc.blob(f.SHA256)); err != nil {
+			if have, err := os.Stat(rc.blob(f.SHA256)); err == nil && have.Size() == f.Size {
+				return f.SHA256, nil // in the cache already; the staged copy goes with its folder
+			}
+			if err := os.Rename(src, rc.blob(f.SHA256)); err != nil {
 				return "", fmt.Errorf("import %s: %w", f.Path, err)
 			}
 			return f.SHA256, nil
+		}
+		if err := os.Rename(src, tmp.Name()); err != nil {
+			return "", fmt.Errorf("import %s: %w", f.Path, err)
 		}
 		in, err := os.Open(tmp.Name())
 		if err != nil {
