@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -400,38 +399,5 @@ func (c Catalog) ListedAt(v version.GitLab) []Model {
 			out = append(out, m)
 		}
 	}
-	return out
-}
-
-// KnownVersions is the span of versions the catalog has data for, for messages.
-func (c Catalog) KnownVersions() (from, to version.GitLab, open bool) {
-	first := true
-	for _, m := range c.Models {
-		for _, l := range m.GitLab {
-			if first || l.rng.From.Compare(from) < 0 {
-				from = l.rng.From
-			}
-			if l.rng.Open {
-				open = true
-			} else if first || l.rng.To.Compare(to) > 0 {
-				to = l.rng.To
-			}
-			first = false
-		}
-	}
-	return from, to, open
-}
-
-// Families lists the distinct GitLab model families, sorted.
-func (c Catalog) Families() []string {
-	set := map[string]bool{}
-	for _, m := range c.Models {
-		set[m.Family] = true
-	}
-	out := make([]string, 0, len(set))
-	for f := range set {
-		out = append(out, f)
-	}
-	sort.Strings(out)
 	return out
 }

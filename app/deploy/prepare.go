@@ -132,14 +132,6 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	return p, err
 }
 
-// LocalBindAddress picks the address to publish the gateway on for host: the
-// host's own address when it is (or resolves to) an address of this
-// machine, else all addresses with a warning saying why.
-func LocalBindAddress(host string) (ip, warning string) {
-	ip, warning, _ = bindAddress(host, true)
-	return ip, warning
-}
-
 // HostIsLocal reports whether host is (or resolves to) a non-loopback
 // address of this machine: the gateway can then be published on it alone.
 func HostIsLocal(host string) bool {

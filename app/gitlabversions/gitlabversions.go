@@ -295,9 +295,6 @@ func (t *Table) First(ok func(Release) bool) (version.GitLab, bool) {
 	return version.GitLab{}, false
 }
 
-// FirstWith is the first release (X.Y) with the setting id, in the bundled table.
-func FirstWith(id string) string { return FirstWhere(func(r Release) bool { return r.Has(id) }) }
-
 // FirstWhere is the first release (X.Y) of the bundled table whose row satisfies ok.
 func FirstWhere(ok func(Release) bool) string {
 	v, found := Bundled().First(ok)

@@ -239,12 +239,6 @@ func (s *Store) LatestSnapshot(ctx context.Context, kind string) (takenAt time.T
 	return takenAt, []byte(b), nil
 }
 
-// PruneSnapshots keeps the newest keep snapshots of a kind.
-func (s *Store) PruneSnapshots(ctx context.Context, kind string, keep int) error {
-	_, err := s.DB.ExecContext(ctx, pruneSQL, kind, kind, keep)
-	return err
-}
-
 const pruneSQL = "DELETE FROM snapshots WHERE kind = ? AND id NOT IN (SELECT id FROM snapshots WHERE kind = ? ORDER BY id DESC LIMIT ?)"
 
 // Setting returns a setting's value, or app.ErrNotFound.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/release"
 	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/bundles"
 	"github.com/duobox/duobox/runtime/docker"
@@ -279,16 +278,6 @@ func (p *bundleProgress) end() {
 	}
 }
 
-// listGatewayTags asks the registry, or offline reads the tags a loaded
-// bundle recorded.
-func listGatewayTags(ctx context.Context, g *globals, repository string) ([]string, error) {
-	dirs, err := g.dirs()
-	if err != nil {
-		return release.ListTags(ctx, repository)
-	}
-	return bundle.TagLister(dirs.Data)(ctx, repository)
-}
-
 // createBundle is 'duobox bundle create' (and the window's "Prepare an
 // offline bundle…"): what o leaves empty comes from the deployment config.
 func createBundle(ctx context.Context, g *globals, o bundle.CreateOptions, progress bundle.ProgressFunc) (bundle.CreateResult, error) {
@@ -340,11 +329,4 @@ func loadBundle(ctx context.Context, g *globals, file string, progress bundle.Pr
 	}
 	defer eng.Close()
 	return bundle.Load(ctx, bundle.LoadOptions{Engine: eng, HubCache: env.HubCache, DataDir: dirs.Data, ConfigPath: cfgPath}, file, progress)
-}
-
-// gatewayTagsFor is listGatewayTags as an upgrade.Lister's Tags.
-func gatewayTagsFor(g *globals) func(ctx context.Context, repository string) ([]string, error) {
-	return func(ctx context.Context, repository string) ([]string, error) {
-		return listGatewayTags(ctx, g, repository)
-	}
 }

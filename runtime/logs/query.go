@@ -144,9 +144,6 @@ func (v *View) Pause() { v.mu.Lock(); v.paused = true; v.mu.Unlock() }
 // Resume lets the view advance again.
 func (v *View) Resume() { v.mu.Lock(); v.paused = false; v.mu.Unlock() }
 
-// Paused reports whether the view is paused.
-func (v *View) Paused() bool { v.mu.Lock(); defer v.mu.Unlock(); return v.paused }
-
 // Poll returns up to limit (0: all) new matching records and how many
 // records were evicted before the view could see them.
 func (v *View) Poll(limit int) ([]Record, uint64) {
