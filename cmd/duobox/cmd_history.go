@@ -33,19 +33,23 @@ failed their health check.
 			if len(runs) == 0 {
 				fmt.Fprintln(w, "no upgrades or rollbacks yet")
 			}
+			t := newTable("RUN", "STARTED", "ACTION", "ROLE", "FROM → TO", "OUTCOME", "TOOK")
 			for _, r := range runs {
 				took := "running"
 				if r.FinishedAt != nil {
 					took = r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String()
 				}
-				fmt.Fprintf(w, "#%d %s  %-8s %-7s %s → %s  %s (%s)\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Action, r.Role,
-					tagDigest(r.From.Tag, r.FromDigest), tagDigest(r.To.Tag, r.ToDigest), r.Outcome, took)
+				t.add(fmt.Sprintf("#%d", r.ID), r.StartedAt.Local().Format("2006-01-02 15:04:05"), r.Action, r.Role,
+					tagDigest(r.From.Tag, r.FromDigest)+" → "+tagDigest(r.To.Tag, r.ToDigest), r.Outcome, took)
 				if r.Reason != "" {
-					fmt.Fprintf(w, "    %s\n", r.Reason)
+					t.note("    ", r.Reason)
 				}
 				if logs && r.Logs != "" {
-					fmt.Fprintln(w, indent(r.Logs, "    | "))
+					t.note("    | ", r.Logs)
 				}
+			}
+			if len(runs) > 0 {
+				t.print(w, terminalWidth(w))
 			}
 			return nil
 		},

@@ -118,7 +118,8 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 		}
 	}
 	fmt.Fprintf(w, "GitLab %s, context %s, utilisation %.2f, memory predicted for vLLM %s\n\n", r.GitLab, contextLabel(r.Context), r.Utilization, r.Engine)
-	fmt.Fprintf(w, "%-32s %-16s %-40s %10s %10s  %s\n", "MODEL", "VERDICT", "FEATURES", "NEEDS", "MAX CTX", "WHY")
+	t := newTable("MODEL", "VERDICT", "FEATURES", "NEEDS", "MAX CTX", "LICENCE", "WHY")
+	t.under = 2
 	for _, f := range r.Models {
 		var feats []string
 		for _, ft := range f.Features {
@@ -135,8 +136,13 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 		if f.MaxContext > 0 {
 			maxCtx = fmt.Sprint(f.MaxContext)
 		}
-		fmt.Fprintf(w, "%-32s %-16s %-40s %10s %10s  %s\n", f.Name, verdict, strings.Join(feats, " "), gibString(f.Memory.Total), maxCtx, f.Why)
+		licence, _, _ := strings.Cut(f.Licence, " (")
+		if strings.Contains(strings.ToLower(f.Licence), "non-production") {
+			licence += " (non-production)"
+		}
+		t.add(f.Name, verdict, strings.Join(feats, " "), gibString(f.FreeNeeded), maxCtx, licence, f.Why)
 	}
+	t.print(w, terminalWidth(w))
 	fmt.Fprintln(w)
 	if len(r.Recommendation) == 0 {
 		fmt.Fprintf(w, "No recommendation: %s\n", r.Reason)

@@ -36,7 +36,8 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 				}
 			} else {
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", "CONTAINER", "ROLE", "STATE", "HEALTH", "NOTE")
+				t := newTable("CONTAINER", "ROLE", "STATE", "HEALTH", "NOTE")
+				t.under = 1
 				for _, c := range st.Containers {
 					var notes []string
 					if c.Drifted {
@@ -60,8 +61,9 @@ port too. It changes nothing. Exit status 4 when the stack is not fully healthy.
 					} else if c.Restarts > 0 {
 						notes = append(notes, fmt.Sprintf("%d restarts", c.Restarts))
 					}
-					fmt.Fprintf(w, "%-28s %-8s %-11s %-10s %s\n", c.Name, c.Role, c.State, dash(c.Health), strings.Join(notes, "; "))
+					t.add(c.Name, c.Role, c.State, dash(c.Health), strings.Join(notes, "; "))
 				}
+				t.print(w, terminalWidth(w))
 				fmt.Fprintf(w, "network %s: %s\n", st.NetworkName, st.Network)
 				for _, o := range st.Orphans {
 					fmt.Fprintf(w, "leftover %s %s (removed by the next 'duobox up')\n", o.Kind, o.Name)

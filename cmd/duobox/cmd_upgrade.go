@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -188,9 +187,4 @@ func shortDigest(d string) string {
 		return d[:19]
 	}
 	return d
-}
-
-// indent prefixes each line of s.
-func indent(s, prefix string) string {
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }

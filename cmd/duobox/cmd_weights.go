@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -242,11 +241,11 @@ func printWeightsStatus(w io.Writer, hubCache string, models []weights.CachedMod
 		return
 	}
 	fmt.Fprintf(w, "Hugging Face cache: %s\n\n", hubCache)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REPO\tSTATE\tSIZE\tCOMMIT\tREFS\tFORMAT\tNOTE")
+	t := newTable("REPO", "STATE", "SIZE", "COMMIT", "REFS", "FORMAT", "NOTE")
+	t.under = 1
 	for _, m := range models {
 		if len(m.Snapshots) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t\n", m.Repo, "empty", units.HumanBytes(m.Bytes))
+			t.add(m.Repo, "empty", units.HumanBytes(m.Bytes), "-", "-", "-", "")
 		}
 		for i, s := range m.Snapshots {
 			state, note := "complete", s.Problem
@@ -264,10 +263,10 @@ func printWeightsStatus(w io.Writer, hubCache string, models []weights.CachedMod
 			if refs == "" {
 				refs = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Repo, state, size, shortCommit(s.Commit), refs, s.Format, note)
+			t.add(m.Repo, state, size, shortCommit(s.Commit), refs, string(s.Format), note)
 		}
 	}
-	tw.Flush()
+	t.print(w, terminalWidth(w))
 }
 
 func shortCommit(c string) string {
