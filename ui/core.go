@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/duobox/duobox/app/actions"
+	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/gitlab"
@@ -49,7 +50,13 @@ func ServicesFrom(c *actions.Core) Services {
 			}})
 			return err
 		},
-		PullWeights:    func(ctx context.Context, on func(weights.Progress)) error { return c.PullWeights(ctx, on) },
+		PullWeights: func(ctx context.Context, on func(weights.Progress)) error { return c.PullWeights(ctx, on) },
+		CreateBundle: func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.CreateResult, error) {
+			return c.CreateBundle(ctx, bundle.CreateOptions{Output: file}, on)
+		},
+		LoadBundle: func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.LoadResult, error) {
+			return c.LoadBundle(ctx, file, on)
+		},
 		BuildDocsIndex: c.BuildDocsIndex,
 		SearchDocs:     c.SearchDocs,
 		Down: func(ctx context.Context) error {

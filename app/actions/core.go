@@ -41,6 +41,8 @@ type Engine interface {
 	ContainerHealthState(ctx context.Context, nameOrID string) (engine.ContainerState, error)
 	// LogSource streams containers' logs.
 	LogSource() logs.Source
+	// RemoveImage untags ref (a bundle load takes back the images it added).
+	RemoveImage(ctx context.Context, ref string) error
 	Close() error
 }
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,10 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app/bundle"
-	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/units"
-	"github.com/duobox/duobox/bundles"
-	"github.com/duobox/duobox/runtime/docker"
 )
 
 func init() { register(newBundleCommand) }
@@ -62,7 +57,7 @@ are used.
 				return usageErrorf(cmd, "-o FILE is required")
 			}
 			pr := newBundleProgress(cmd.ErrOrStderr(), !asJSON)
-			res, err := createBundle(cmd.Context(), g, o, pr.show)
+			res, err := g.core().CreateBundle(cmd.Context(), o, pr.show)
 			pr.end()
 			if err != nil {
 				return err
@@ -116,7 +111,7 @@ changes nothing.
 				return err
 			}
 			pr := newBundleProgress(cmd.ErrOrStderr(), !asJSON)
-			res, err := loadBundle(cmd.Context(), g, args[0], pr.show)
+			res, err := g.core().LoadBundle(cmd.Context(), args[0], pr.show)
 			pr.end()
 			if err != nil {
 				return err
@@ -170,15 +165,7 @@ run the bundle; "can_run" in --json says so.
 			if err != nil {
 				return err
 			}
-			cat, err := g.core().Catalog()
-			if err != nil {
-				return err
-			}
-			in := bundle.InspectInput{Machine: m, Catalog: cat}
-			if cfg, err := loadDeploymentQuiet(g); err == nil {
-				in.GitLabVersion = cfg.GitLab.Version
-			}
-			res, err := bundle.Inspect(args[0], in)
+			res, err := g.core().InspectBundle(args[0], m)
 			if err != nil {
 				return err
 			}
@@ -206,18 +193,6 @@ run the bundle; "can_run" in --json says so.
 	flags.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print {manifest, can_run, checks} as JSON")
 	return cmd
-}
-
-// loadDeploymentQuiet reads the config when there is one (no error printed).
-func loadDeploymentQuiet(g *globals) (config.Deployment, error) {
-	path, err := g.configFile()
-	if err != nil {
-		return config.Deployment{}, err
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return config.Deployment{}, err
-	}
-	return config.Load(path)
 }
 
 func printManifest(w io.Writer, m bundle.Manifest) {
@@ -276,57 +251,4 @@ func (p *bundleProgress) end() {
 		fmt.Fprintln(p.w)
 		p.open = false
 	}
-}
-
-// createBundle is 'duobox bundle create' (and the window's "Prepare an
-// offline bundle…"): what o leaves empty comes from the deployment config.
-func createBundle(ctx context.Context, g *globals, o bundle.CreateOptions, progress bundle.ProgressFunc) (bundle.CreateResult, error) {
-	if cfg, err := loadDeploymentQuiet(g); err == nil {
-		if o.GitLabVersion == "" {
-			o.GitLabVersion = cfg.GitLab.Version
-		}
-		if o.Model == "" && len(cfg.Models) > 0 {
-			o.Model = cfg.Models[0].Repo()
-		}
-		if o.Mode == "" {
-			o.Mode = cfg.Mode
-		}
-		if o.GatewayRegistry == "" {
-			o.GatewayRegistry = cfg.Gateway.Image.Registry
-		}
-		if o.ModelServerRegistry == "" {
-			o.ModelServerRegistry = cfg.ModelServer.Registry
-		}
-	}
-	cat, err := g.core().Catalog()
-	if err != nil {
-		return bundle.CreateResult{}, err
-	}
-	o.Catalog, o.CatalogYAML = cat, bundles.CatalogYAML()
-	if o.Weights, err = weightsEnv(g); err != nil {
-		return bundle.CreateResult{}, err
-	}
-	return bundle.Create(ctx, o, progress)
-}
-
-// loadBundle is 'duobox bundle load' (and the window's "Load a bundle…").
-func loadBundle(ctx context.Context, g *globals, file string, progress bundle.ProgressFunc) (bundle.LoadResult, error) {
-	dirs, err := g.dirs()
-	if err != nil {
-		return bundle.LoadResult{}, err
-	}
-	env, err := weightsEnv(g)
-	if err != nil {
-		return bundle.LoadResult{}, err
-	}
-	cfgPath, err := g.configFile()
-	if err != nil {
-		return bundle.LoadResult{}, err
-	}
-	eng, err := docker.Connect()
-	if err != nil {
-		return bundle.LoadResult{}, err
-	}
-	defer eng.Close()
-	return bundle.Load(ctx, bundle.LoadOptions{Engine: eng, HubCache: env.HubCache, DataDir: dirs.Data, ConfigPath: cfgPath}, file, progress)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
@@ -81,7 +82,7 @@ completion, code generation and chat as far as the machine allows.
 				opts.Engine = g.core().ConfiguredEngine()
 			}
 			if st := rec.Store(); st != nil {
-				opts.Calibrations = calibrationsFor(cmd.Context(), st, m, opts.Engine)
+				opts.Calibrations = actions.Calibrations(cmd.Context(), st, m, opts.Engine)
 			}
 			res, err := recommend.Recommend(m, c, opts)
 			if err != nil {

@@ -54,7 +54,7 @@ without DuoBox's label are never touched. When up fails, what it created is remo
 				o.OnWeights = func(p weights.Progress) { weightsBar.update(p) }
 			}
 			var learned []recommend.StartRecord
-			o.AfterUp = func(ctx context.Context, s *actions.Stack) { learned = learnFromStart(ctx, g, s) }
+			o.AfterUp = func(ctx context.Context, s *actions.Stack) { learned = g.core().LearnFromStart(ctx, s) }
 			rep, err := g.core().Up(cmd.Context(), o)
 			weightsBar.end()
 			bar.done()
@@ -143,3 +143,17 @@ func (p *progressPrinter) endBar() {
 }
 
 func (p *progressPrinter) done() { p.endBar() }
+
+// printStartRecords shows what the model servers' starts measured against
+// the prediction (issue 14).
+func printStartRecords(w io.Writer, recs []recommend.StartRecord) {
+	for _, r := range recs {
+		fmt.Fprintf(w, "Memory at start of %s (vLLM %s), predicted vs measured:\n", r.ModelID, r.Predicted.Engine)
+		for _, d := range r.Differences {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+		if r.Calibration != nil {
+			fmt.Fprintln(w, "  DuoBox's next prediction for this model on this machine follows these figures.")
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/app/weights"
 )
@@ -35,13 +34,7 @@ else huggingface-cli's token file. It is sent to the hub only, never printed.
 }
 
 // weightsEnv reads the hub settings, the token included.
-func weightsEnv(g *globals) (weights.Env, error) {
-	dirs, err := paths.Resolve() // read only: the token is read, nothing is created
-	if err != nil {
-		return weights.Env{}, err
-	}
-	return weights.EnvFromOS(dirs.Secrets())
-}
+func weightsEnv(g *globals) (weights.Env, error) { return g.core().WeightsEnv() }
 
 // weightsTarget resolves MODEL (a catalog id or a repo id) through the catalog.
 func weightsTarget(g *globals, model, revision string) (weights.Target, error) {

@@ -15,7 +15,6 @@ import (
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
-	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/cmd/duobox/internal/oneinstance"
 	"github.com/duobox/duobox/ui"
@@ -53,12 +52,6 @@ func runGUI(ctx context.Context, g *globals) error {
 	core := g.core()
 	defer core.Close()
 	svc := ui.ServicesFrom(core)
-	svc.CreateBundle = func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.CreateResult, error) {
-		return createBundle(ctx, g, bundle.CreateOptions{Output: file}, on)
-	}
-	svc.LoadBundle = func(ctx context.Context, file string, on func(bundle.Progress)) (bundle.LoadResult, error) {
-		return loadBundle(ctx, g, file, on)
-	}
 	u := ui.New(a, w, svc)
 	// Detection and the config watcher start once the event loop runs, so
 	// they do not compete with the first frame for the CPU.

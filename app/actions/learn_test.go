@@ -1,16 +1,19 @@
-package main
+package actions
 
 import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/paths"
+	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/store"
+	"github.com/duobox/duobox/app/version"
 	"github.com/duobox/duobox/bundles"
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -18,11 +21,9 @@ import (
 // A start's memory lines (a published vLLM 0.11 log of Llama 3.1 8B on an
 // H100; the engine part of 'up' needs a GPU and vLLM, which this machine has
 // not) are compared with the prediction, stored per model/GPU/version, and
-// the next 'recommend' on that GPU and version follows them.
+// the next recommendation on that GPU and version follows them.
 func TestStartMeasurementCalibratesTheNextRecommendStandInLog(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("DUOBOX_HOME", home)
-	f, err := os.Open("../../app/recommend/testdata/vllm-logs/07-llama-3.1-8b-h100.log")
+	f, err := os.Open("../recommend/testdata/vllm-logs/07-llama-3.1-8b-h100.log")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,26 +44,32 @@ func TestStartMeasurementCalibratesTheNextRecommendStandInLog(t *testing.T) {
 	if engine != "0.11.0" || len(rec.Differences) != 2 || rec.Calibration == nil {
 		t.Fatalf("record %+v", rec)
 	}
-	dirs, err := paths.Resolve()
+	st, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "duobox.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(dirs.State, 0o700)
-	st, err := store.Open(t.Context(), dirs.Database())
-	if err != nil {
-		t.Fatal(err)
-	}
+	defer st.Close()
 	body, _ := json.Marshal(rec)
 	if err := st.SaveFitMeasurement(t.Context(), store.FitMeasurement{Model: entry.ID, GPU: "NVIDIA H100 80GB HBM3", VLLM: engine, Settings: []byte("{}"), Predicted: body, Measured: []byte("{}"), At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
 
-	calibrated := func(args ...string) bool {
-		code, out, errOut := runCLI(t, append([]string{"recommend", "--json", "--nvidia-smi", fixtures + "h100.csv", "--gitlab-version", "18.5", "--context", "16000"}, args...)...)
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errOut)
+	csv, err := os.ReadFile("../hardware/testdata/nvidia-smi/h100.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gpus, err := hardware.ParseNvidiaSMI(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := hardware.Machine{GPUs: gpus}
+	calibrated := func(vllm string) bool {
+		opts := recommend.Options{GitLab: version.MustParse("18.5"), Context: 16000, Engine: vllm, Calibrations: Calibrations(t.Context(), st, m, vllm)}
+		res, err := recommend.Recommend(m, cat, opts)
+		if err != nil {
+			t.Fatal(err)
 		}
+		out, _ := json.Marshal(res)
 		var r struct {
 			Models []struct {
 				ID     string `json:"id"`
@@ -71,19 +78,19 @@ func TestStartMeasurementCalibratesTheNextRecommendStandInLog(t *testing.T) {
 				} `json:"memory"`
 			} `json:"models"`
 		}
-		json.Unmarshal([]byte(out), &r)
-		for _, m := range r.Models {
-			if m.ID == entry.ID {
-				return m.Memory.Calibrated
+		json.Unmarshal(out, &r)
+		for _, rm := range r.Models {
+			if rm.ID == entry.ID {
+				return rm.Memory.Calibrated
 			}
 		}
 		t.Fatal("model missing")
 		return false
 	}
-	if !calibrated("--vllm-version", "0.11.0") {
+	if !calibrated("0.11.0") {
 		t.Fatal("the stored start did not calibrate the next prediction on that GPU and version")
 	}
-	if calibrated() {
+	if calibrated("") {
 		t.Fatal("a start measured with vLLM 0.11 calibrated a prediction for another version")
 	}
 }

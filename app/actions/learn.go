@@ -1,14 +1,11 @@
-package main
+package actions
 
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 	"time"
 
-	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/hardware"
@@ -19,11 +16,11 @@ import (
 	"github.com/duobox/duobox/runtime/logs"
 )
 
-// learnFromStart reads the memory lines each model server printed at its
+// LearnFromStart reads the memory lines each model server printed at its
 // start, sets them against DuoBox's prediction for that model, GPU and vLLM
 // version, and stores the measurement, which calibrates the next prediction
 // on this machine (issue 14). It never fails 'up': what it cannot read it skips.
-func learnFromStart(ctx context.Context, g *globals, env *actions.Stack) []recommend.StartRecord {
+func (c *Core) LearnFromStart(ctx context.Context, env *Stack) []recommend.StartRecord {
 	if env.Config.Mode != config.ModeGPU || env.Engine == nil {
 		return nil
 	}
@@ -43,8 +40,7 @@ func learnFromStart(ctx context.Context, g *globals, env *actions.Stack) []recom
 			continue
 		}
 		if machine == nil {
-			var f machineFlags
-			m, err := f.detect(ctx, g)
+			m, err := c.Detect(ctx, hardware.Overrides{})
 			if err != nil {
 				return out
 			}
@@ -71,7 +67,7 @@ func learnFromStart(ctx context.Context, g *globals, env *actions.Stack) []recom
 			meas, _ := json.Marshal(rec.Measured)
 			if err := env.Store.SaveFitMeasurement(ctx, store.FitMeasurement{Model: entry.ID, GPU: gpu.Name, VLLM: engine,
 				Settings: settings, Predicted: body, Measured: meas, At: time.Now()}); err != nil {
-				g.warnf("%v", err)
+				c.warn(err.Error())
 			}
 		}
 	}
@@ -116,21 +112,9 @@ func predictStart(entry catalog.Model, cm config.Model, tag string, gpuTotal uin
 	return recommend.Learn(entry.ID, est, s, requested, measured, time.Now()), e.String()
 }
 
-func printStartRecords(w io.Writer, recs []recommend.StartRecord) {
-	for _, r := range recs {
-		fmt.Fprintf(w, "Memory at start of %s (vLLM %s), predicted vs measured:\n", r.ModelID, r.Predicted.Engine)
-		for _, d := range r.Differences {
-			fmt.Fprintf(w, "  %s\n", d)
-		}
-		if r.Calibration != nil {
-			fmt.Fprintln(w, "  DuoBox's next prediction for this model on this machine follows these figures.")
-		}
-	}
-}
-
-// calibrationsFor loads the measured starts for the GPU DuoBox would use and
+// Calibrations loads the measured starts for the GPU DuoBox would use and
 // the vLLM version it predicts for (one query; nil when there are none).
-func calibrationsFor(ctx context.Context, st *store.Store, m hardware.Machine, engine string) map[string]recommend.Calibration {
+func Calibrations(ctx context.Context, st *store.Store, m hardware.Machine, engine string) map[string]recommend.Calibration {
 	if st == nil {
 		return nil
 	}
