@@ -99,13 +99,16 @@ func TestGitLab_agentPlatformTLSPerVersion(t *testing.T) {
 	}
 }
 
-// realCore wires the screens that need no container engine to the real
-// use-case layer (actions.Core over the bed's config, DuoBox's folders in a
-// temp $DUOBOX_HOME), as cmd/duobox does.
-func (b *bed) realCore() (Services, string) {
-	home := b.t.TempDir()
-	b.t.Setenv("DUOBOX_HOME", home)
-	return ServicesFrom(&actions.Core{ConfigPath: b.cfgPath}), home
+// realCoreBed is a bed with a saved config whose screens that need no
+// container engine can be wired to the real use-case layer: the returned
+// services are actions.Core's over the bed's config with DuoBox's folders
+// in a temp $DUOBOX_HOME (returned too), as cmd/duobox wires them.
+func realCoreBed(t *testing.T) (*bed, Services, string) {
+	b := newBed(t)
+	b.writeConfig("192.0.2.10")
+	home := t.TempDir()
+	t.Setenv("DUOBOX_HOME", home)
+	return b, ServicesFrom(&actions.Core{ConfigPath: b.cfgPath}), home
 }
 
 // gitLabAPI answers like GitLab's documented REST API for what Connect
@@ -146,9 +149,7 @@ func gitLabAPI(t *testing.T, token string, admin bool) *httptest.Server {
 // version of every screen; a token without administrator rights connects
 // with a warning that Apply cannot work.
 func TestGitLab_connectStoresTheTokenOnlyWhenGitLabAcceptsIt(t *testing.T) {
-	b := newBed(t)
-	b.writeConfig("192.0.2.10")
-	real, home := b.realCore()
+	b, real, home := realCoreBed(t)
 	b.svc.ConnectGitLab = real.ConnectGitLab
 	srv := gitLabAPI(t, "glpat-admin", true)
 	u := b.open()
@@ -188,9 +189,7 @@ func TestGitLab_connectStoresTheTokenOnlyWhenGitLabAcceptsIt(t *testing.T) {
 	}
 
 	// Connect again with the stored token and a non-admin one.
-	b2 := newBed(t)
-	b2.writeConfig("192.0.2.10")
-	real2, _ := b2.realCore()
+	b2, real2, _ := realCoreBed(t)
 	b2.svc.ConnectGitLab = real2.ConnectGitLab
 	u2 := b2.open()
 	selectTab(u2, TabGitLab)
@@ -221,11 +220,23 @@ func findFile(t *testing.T, root, name string) string {
 // each, saved where the user says under the name they give (a save
 // dialog offering the usual name); Helm writes two files into a folder.
 func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
-	b := newBed(t)
-	b.writeConfig("192.0.2.10")
-	real, _ := b.realCore()
+	b, real, _ := realCoreBed(t)
 	b.svc.Export = real.Export
-	dirs, err := paths.Resolve() // the chosen model is gated: Helm's cluster needs the token
+	u := b.open()
+	out := t.TempDir()
+	u.pickFolder = func(_ string, done func(string)) { done(filepath.Join(out, "helm")) }
+	selectTab(u, TabGitLab)
+	v := u.GitLab
+	// The chosen model is gated: without a token Helm's cluster could not
+	// download it, and the fix is the window's field, not a CLI flag.
+	v.ExportFormat.SetSelected("helm")
+	test.Tap(v.Export)
+	u.Wait()
+	if v.Exported.Importance != widget.DangerImportance || !strings.Contains(v.Exported.Text, "Hugging Face token field") ||
+		strings.Contains(v.Exported.Text, "--") || strings.Contains(v.Exported.Text, "duobox ") {
+		t.Errorf("gated model without a token: %q", v.Exported.Text)
+	}
+	dirs, err := paths.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,8 +246,6 @@ func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dirs.Secrets(), stack.SecretHFToken), []byte("hf_"+strings.Repeat("a", 34)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	u := b.open()
-	out := t.TempDir()
 	var offered []string
 	u.pickSave = func(_, name string, done func(string)) {
 		offered = append(offered, name)
@@ -245,11 +254,6 @@ func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
 	u.pickFolder = func(_ string, done func(string)) {
 		offered = append(offered, "folder")
 		done(filepath.Join(out, "helm"))
-	}
-	selectTab(u, TabGitLab)
-	v := u.GitLab
-	if !v.Export.Disabled() {
-		t.Error("Export enabled before a format is chosen")
 	}
 	for _, tc := range []struct {
 		format, offer string

@@ -411,9 +411,9 @@ func exportHelm(s Spec, o ExportOptions) ([]File, error) {
 		case RoleModel:
 			w := weightsFor(s, c.Name)
 			if o.WeightsClaim == "" && w.Gated && !hasSecretEnv(c, "HF_TOKEN") {
-				return nil, app.BadInput("save a Hugging Face token first (duobox init --hf-token-file FILE, or $HF_TOKEN), "+
-					"or export with a pre-filled weights volume (--weights-claim NAME)",
-					"%s is gated on Hugging Face and there is no token: the cluster could not download its weights", w.Repo)
+				return nil, &app.Problem{Kind: app.KindBadInput, Remedy: app.RemedyHFToken, // the window has no weights-claim field
+					What: fmt.Sprintf("%s is gated on Hugging Face and there is no token: the cluster could not download its weights", w.Repo),
+					Fix:  "save a Hugging Face token first (duobox init --hf-token-file FILE, or $HF_TOKEN), or export with a pre-filled weights volume (--weights-claim NAME)"}
 			}
 			claim := o.WeightsClaim
 			if claim == "" {
