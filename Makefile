@@ -8,7 +8,7 @@ TAGS      := migrated_fynedo
 # go-nvml's headers mark some calls deprecated; those warnings are noise.
 export CGO_CFLAGS ?= -O2 -Wno-deprecated-declarations
 
-.PHONY: all setup build run test test-core test-race check-imports vet bench package screenshots metadata-validate install uninstall clean
+.PHONY: all setup build run test test-core test-fast test-engine test-race check-imports vet bench package screenshots metadata-validate install uninstall clean
 
 all: build
 
@@ -28,6 +28,20 @@ test: setup vet check-imports metadata-validate test-core
 
 test-core:
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 40m ./app/... ./runtime/... ./bundles/... ./ui/...
+
+# The two halves of `make test`, to run apart. Engine tests are the ones that
+# use runtime/testbed (testbed.Engine or testbed.Start): under -short they
+# skip (never when CI is set), so test-fast needs no Docker engine.
+test-fast:
+	CGO_ENABLED=0 $(GO) test -short -count=1 -timeout 20m ./app/... ./runtime/... ./bundles/... ./ui/...
+	$(GO) test -short -tags $(TAGS) -count=1 -timeout 20m ./cmd/...
+
+# The packages that hold engine tests, whole (their unit tests run too).
+ENGINE_PKGS = $(shell git grep -l -e 'testbed\.Engine' -e 'testbed\.Start' -- '*_test.go' | xargs -n1 dirname | sort -u | grep -v '^cmd/' | sed 's|^|./|')
+
+test-engine: setup
+	CGO_ENABLED=0 $(GO) test -count=1 -timeout 40m $(ENGINE_PKGS)
+	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./cmd/...
 
 test-race:
 	$(GO) test -race -count=1 -timeout 40m ./...

@@ -56,6 +56,7 @@ func TestExplainConnectErrorGivesAFix(t *testing.T) {
 
 // TestProbeRealEngine asks the machine's Docker engine about itself.
 func TestProbeRealEngine(t *testing.T) {
+	skipShort(t)
 	e, err := Connect()
 	if err != nil {
 		t.Fatal(err)

@@ -24,9 +24,11 @@ import (
 )
 
 // engineForTest connects to the real engine; it skips when none answers,
-// except under CI where that is a failure.
+// except under CI where that is a failure. It is testbed.Engine for this
+// package's own tests (testbed imports this package), -short skip included.
 func engineForTest(t *testing.T) *Engine {
 	t.Helper()
+	skipShort(t)
 	e, err := Connect()
 	if err == nil {
 		err = e.Ping(context.Background())
@@ -39,6 +41,15 @@ func engineForTest(t *testing.T) *Engine {
 	}
 	t.Cleanup(func() { e.Close() })
 	return e
+}
+
+// skipShort is testbed.SkipShort for this package's own tests: an engine
+// test skips under -short (make test-fast), never when CI is set.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") == "" {
+		t.Skip("engine test: skipped under -short (make test-fast); make test-engine runs it")
+	}
 }
 
 // buildFakeHTTPImage builds a scratch image holding testdata/fakehttp as

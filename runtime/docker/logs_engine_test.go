@@ -25,24 +25,8 @@ import (
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
 	"github.com/duobox/duobox/runtime/logs/loggen"
+	"github.com/duobox/duobox/runtime/testbed"
 )
-
-// lgEngine connects to the live engine; it skips without one, except under CI.
-func lgEngine(t *testing.T) *docker.Engine {
-	t.Helper()
-	eng, err := docker.Connect()
-	if err == nil {
-		err = eng.Ping(context.Background())
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and no Docker engine answers: %v", err)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
-}
 
 var (
 	lgOnce  sync.Once
@@ -183,7 +167,7 @@ func lgStream(t *testing.T, eng *docker.Engine, id string, opts logs.Options) *l
 }
 
 func TestLogs_MillionLinesStayInABoundedRing(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	id, _, _ := lgRun(t, eng, lgOptions{}, "lines", "1000000")
 	lgWaitExit(t, eng, id, 3*time.Minute)
 
@@ -219,7 +203,7 @@ func TestLogs_MillionLinesStayInABoundedRing(t *testing.T) {
 }
 
 func TestLogs_TenMegabyteLinesAreCappedAndMarked(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	id, _, _ := lgRun(t, eng, lgOptions{}, "long", "10485760", "3")
 	lgWaitExit(t, eng, id, time.Minute)
 	p := lgStream(t, eng, id, logs.Options{})
@@ -252,7 +236,7 @@ func TestLogs_TenMegabyteLinesAreCappedAndMarked(t *testing.T) {
 }
 
 func TestLogs_GarbageInvalidUTF8AndJSONWithMissingFields(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	for _, tty := range []bool{false, true} {
 		t.Run(fmt.Sprintf("tty=%v", tty), func(t *testing.T) {
 			id, _, _ := lgRun(t, eng, lgOptions{tty: tty}, "garbage")
@@ -342,7 +326,7 @@ func (c *cuttingSource) StreamLogs(ctx context.Context, name string, req logs.Re
 // that exits and is restarted by the engine three times while the stream is
 // also cut every 37 messages; what DuoBox keeps must equal what the engine holds.
 func TestFollow_RestartsAndCutStreamsLoseAndRepeatNothing(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	id, name, _ := lgRun(t, eng, lgOptions{restart: "on-failure", retries: 3}, "count", "60", "15ms", "1")
 	p := logs.NewPipeline(logs.Options{})
 	src := &cuttingSource{LogSource: docker.LogSource{Engine: eng}, every: 37}
@@ -399,7 +383,7 @@ func firstDiff(a, b []string) int {
 // until the kernel kills it (32 MiB limit): the engine reports exit 137 and
 // OOMKilled, and the label-filtered event stream carries oom and die.
 func TestHealth_OOMKilledContainerAndItsEvents(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	stackName := fmt.Sprintf("dbt-oom-%d", time.Now().UnixNano()%1e9)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -436,7 +420,7 @@ func TestHealth_OOMKilledContainerAndItsEvents(t *testing.T) {
 }
 
 func TestLogs_RefusesMissingContainer(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	err := (docker.LogSource{Engine: eng}).StreamLogs(context.Background(), "duobox-no-such-container-x", logs.Request{}, logs.NewPipeline(logs.Options{}))
 	if !errors.Is(err, app.ErrNotFound) {
 		t.Fatalf("got %v", err)
@@ -447,7 +431,7 @@ func TestLogs_RefusesMissingContainer(t *testing.T) {
 // stack's model container by label, sees it exited, and takes the reason
 // and fix from the failures the recognisers found in its log.
 func TestHealthCheck_ExitedModelIsExplainedFromItsLog(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	id, name, stackName := lgRun(t, eng, lgOptions{}, "garbage")
 	lgWaitExit(t, eng, id, time.Minute)
 	src := docker.LogSource{Engine: eng}

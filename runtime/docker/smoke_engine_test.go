@@ -27,7 +27,7 @@ import (
 // test` do: the model is reached through its bridge address, the gateway
 // through its published port with a token signed by its self-signed key.
 func TestSmokeAndHealth_TestBedStack(t *testing.T) {
-	eng := lgEngine(t)
+	eng := testbed.Engine(t)
 	bed := testbed.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

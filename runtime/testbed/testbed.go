@@ -76,10 +76,20 @@ type Bed struct {
 	layers   map[Kind]v1.Layer
 }
 
+// SkipShort marks an engine test: under -short ('make test-fast') it is
+// skipped, except under CI (env CI set), where every test runs.
+func SkipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() && os.Getenv("CI") == "" {
+		t.Skip("engine test: skipped under -short (make test-fast); make test-engine runs it")
+	}
+}
+
 // Engine connects to the live engine. It skips the test when none answers,
-// except under CI (env CI set), where it fails.
+// except under CI (env CI set), where it fails; and under -short (SkipShort).
 func Engine(t testing.TB) *docker.Engine {
 	t.Helper()
+	SkipShort(t)
 	eng, err := docker.Connect()
 	if err == nil {
 		err = eng.Ping(context.Background())
@@ -96,9 +106,11 @@ func Engine(t testing.TB) *docker.Engine {
 
 // Start builds the images (cached by Go's build cache), starts the registry,
 // pushes v1, v2 and v3 of both kinds, and registers cleanup: the registry
-// stops and every image the engine pulled from it is untagged.
+// stops and every image the engine pulled from it is untagged. Under -short
+// the test is skipped (SkipShort).
 func Start(t testing.TB) *Bed {
 	t.Helper()
+	SkipShort(t)
 	b, err := New()
 	if err != nil {
 		t.Fatalf("start test bed: %v", err)
