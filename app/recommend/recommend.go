@@ -18,6 +18,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/units"
 	"github.com/duobox/duobox/app/version"
 )
 
@@ -290,7 +291,7 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 	if len(gpus) == 0 {
 		f.Verdict = NeedsGPU
 		f.Memory = need(model, layout{weights: model.WeightBytes, tp: 1}, ctx, gpuMem{}, opts)
-		f.Why = fmt.Sprintf("needs an NVIDIA GPU with at least %s", gib(f.MinGPUMemory))
+		f.Why = fmt.Sprintf("needs an NVIDIA GPU with at least %s", units.GiB(f.MinGPUMemory))
 		return f
 	}
 	best := gpus[0]
@@ -316,7 +317,7 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		if _, tight := bd.fits(); tight {
 			f.Tight = true
 			f.Advice = tightAdvice(f)
-			f.Why += fmt.Sprintf("; tight: only %s to spare", gib(bd.Budget-bd.Total))
+			f.Why += fmt.Sprintf("; tight: only %s to spare", units.GiB(bd.Budget-bd.Total))
 		}
 		return f
 	}
@@ -328,12 +329,12 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 	f.Memory = need(model, own, ctx, f.gpu, opts)
 	if ok, _ := f.Memory.fits(); ok && single && ownOK {
 		return accept(Fits, own, f.Memory, fmt.Sprintf("%s of weights, %s of KV cache at %s tokens and %s overhead fit the %s budget on GPU %d (%s)",
-			gib(f.Memory.Weights), gib(f.Memory.KVCache), tokens(ctx), gib(f.Memory.Overhead), gib(f.Memory.Budget), best.Index, best.Name))
+			units.GiB(f.Memory.Weights), units.GiB(f.Memory.KVCache), tokens(ctx), units.GiB(f.Memory.Overhead), units.GiB(f.Memory.Budget), best.Index, best.Name))
 	}
 	ownNeed := f.Memory
 	// 2. Tensor parallel over the identical GPUs present.
 	if tp, l, bd, ok := fitParallel(model, model.WeightBytes, nil, gpus, best, ctx, opts); ok && parallel && ownOK {
-		return accept(Fits, l, bd, fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, gib(bd.Total), gib(bd.Budget)))
+		return accept(Fits, l, bd, fmt.Sprintf("fits split over %d GPUs (tensor parallel): %s per GPU against %s", tp, units.GiB(bd.Total), units.GiB(bd.Budget)))
 	}
 	// 3. A quantized variant on the best GPU, then split over the GPUs
 	// present, smallest loss of precision first.
@@ -360,7 +361,7 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		l := layout{weights: v.WeightBytes, tp: 1, variant: v}
 		bd := need(model, l, ctx, f.gpu, opts)
 		if ok, _ := bd.fits(); ok {
-			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s, %s): %s total against the %s budget", v.Repo, v.Bits, strings.ToUpper(v.Method), gib(v.WeightBytes), gib(bd.Total), gib(bd.Budget)))
+			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s, %s): %s total against the %s budget", v.Repo, v.Bits, strings.ToUpper(v.Method), units.GiB(v.WeightBytes), units.GiB(bd.Total), units.GiB(bd.Budget)))
 		}
 	}
 	for _, v := range usableVariants {
@@ -369,22 +370,22 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		}
 		if tp, l, bd, ok := fitParallel(model, v.WeightBytes, v, gpus, best, ctx, opts); ok {
 			return accept(FitsQuantized, l, bd, fmt.Sprintf("only as %s (%d-bit %s) split over %d GPUs (tensor parallel): %s per GPU against %s",
-				v.Repo, v.Bits, strings.ToUpper(v.Method), tp, gib(bd.Total), gib(bd.Budget)))
+				v.Repo, v.Bits, strings.ToUpper(v.Method), tp, units.GiB(bd.Total), units.GiB(bd.Budget)))
 		}
 	}
 	_ = usable
 	if opts.GPUMemoryUtilization > 0 && f.Memory.Budget == 0 {
 		f.Verdict = TooLarge
-		f.Why = fmt.Sprintf("GPU %d has %s free, less than --gpu-memory-utilization %.2f asks of its %s (vLLM refuses to start)", best.Index, gib(best.MemoryFree), opts.GPUMemoryUtilization, gib(best.MemoryTotal))
+		f.Why = fmt.Sprintf("GPU %d has %s free, less than --gpu-memory-utilization %.2f asks of its %s (vLLM refuses to start)", best.Index, units.GiB(best.MemoryFree), opts.GPUMemoryUtilization, units.GiB(best.MemoryTotal))
 		if !f.Memory.GraphsInBudget {
-			f.Why += fmt.Sprintf(" with %s of CUDA graphs beside it", gib(f.Memory.Graphs))
+			f.Why += fmt.Sprintf(" with %s of CUDA graphs beside it", units.GiB(f.Memory.Graphs))
 		}
 		f.Advice = "lower the GPU memory utilisation, or stop what else uses the GPU"
 		return f
 	}
 	if !ownOK || opts.TensorParallel > 0 {
 		f.Verdict = TooLarge
-		f.Why = fmt.Sprintf("does not fit with the settings given (%s): %s needed against %s", settingsText(opts), gib(f.Memory.Total), gib(f.Memory.Budget))
+		f.Why = fmt.Sprintf("does not fit with the settings given (%s): %s needed against %s", settingsText(opts), units.GiB(f.Memory.Total), units.GiB(f.Memory.Budget))
 		f.Advice = shortAdvice(f)
 		return f
 	}
@@ -398,7 +399,7 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		bd := need(model, l, ctx, f.gpu, opts)
 		if ok, _ := bd.fits(); ok {
 			f.Verdict, f.GPUsNeeded = NeedsMoreGPUs, tp
-			f.Why = fmt.Sprintf("needs %s; on %d cards like GPU %d (%s) it would need %s each", gib(f.Memory.Total), tp, best.Index, best.Name, gib(bd.Total))
+			f.Why = fmt.Sprintf("needs %s; on %d cards like GPU %d (%s) it would need %s each", units.GiB(f.Memory.Total), tp, best.Index, best.Name, units.GiB(bd.Total))
 			if len(skipped) > 0 {
 				f.Why += "; " + strings.Join(skipped, "; ")
 			}
@@ -407,7 +408,7 @@ func evaluate(model catalog.Model, gpus []hardware.GPU, opts Options) ModelFit {
 		}
 	}
 	f.Verdict = TooLarge
-	f.Why = fmt.Sprintf("needs %s in its own dtype; even 8 cards like GPU %d (%s) would not hold it", gib(f.Memory.Total), best.Index, best.Name)
+	f.Why = fmt.Sprintf("needs %s in its own dtype; even 8 cards like GPU %d (%s) would not hold it", units.GiB(f.Memory.Total), best.Index, best.Name)
 	if len(skipped) > 0 {
 		f.Why += "; " + strings.Join(skipped, "; ")
 	}
@@ -453,7 +454,7 @@ func tightAdvice(f ModelFit) string {
 // shortAdvice says what would make a model that does not fit here fit.
 func shortAdvice(f ModelFit) string {
 	over := f.Memory.Total - min(f.Memory.Total, f.Memory.Budget)
-	s := fmt.Sprintf("%s short on GPU %d", gib(over), f.GPUIndex)
+	s := fmt.Sprintf("%s short on GPU %d", units.GiB(over), f.GPUIndex)
 	if kv := f.Memory.KVCache; kv > over && f.Context > minUsefulContext {
 		per := kv / uint64(f.Context)
 		if per > 0 {
@@ -522,7 +523,7 @@ func recommendPicks(res *Result, gpus []hardware.GPU, opts Options) {
 			res.Reason = "This machine has no NVIDIA GPU, so DuoBox cannot run a model here; add a GPU (see each model's minimum) or use CPU mode only to try the flow."
 		} else {
 			smallest := smallestNeed(res.Models)
-			res.Reason = fmt.Sprintf("No GitLab-listed model fits the free GPU memory here; the smallest needs %s.", gib(smallest))
+			res.Reason = fmt.Sprintf("No GitLab-listed model fits the free GPU memory here; the smallest needs %s.", units.GiB(smallest))
 		}
 		return
 	}
@@ -762,8 +763,6 @@ func joinAnd(xs []string) string {
 	}
 	return strings.Join(xs[:len(xs)-1], ", ") + " and " + xs[len(xs)-1]
 }
-
-func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/GiB) }
 
 func tokens(n int) string {
 	if n >= 1024 && n%1024 == 0 {

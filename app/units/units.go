@@ -18,3 +18,7 @@ func HumanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
+
+// GiB writes n bytes in binary gigabytes with one decimal, as GPU memory
+// is quoted: "23.6 GiB".
+func GiB(n uint64) string { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }

@@ -12,3 +12,12 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+func TestGiB(t *testing.T) {
+	if got := GiB(24 << 30); got != "24.0 GiB" {
+		t.Errorf("GiB(24 GiB) = %q", got)
+	}
+	if got := GiB(1536 << 20); got != "1.5 GiB" {
+		t.Errorf("GiB(1.5 GiB) = %q", got)
+	}
+}

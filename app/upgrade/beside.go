@@ -14,6 +14,7 @@ import (
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/app/units"
 )
 
 // A model server upgrade (or rollback) where two copies fit starts the new
@@ -66,7 +67,7 @@ func BesideFit(m hardware.Machine, cfg config.Deployment, cat catalog.Catalog) F
 		for _, g := range cards {
 			need := uint64(util*float64(g.MemoryTotal)) + gpuHeadroom
 			parts = append(parts, fmt.Sprintf("GPU %d has %s free, a second copy needs %s (%.2f × %s, --gpu-memory-utilization, + %s)",
-				g.Index, gibs(g.MemoryFree), gibs(need), util, gibs(g.MemoryTotal), gibs(gpuHeadroom)))
+				g.Index, units.GiB(g.MemoryFree), units.GiB(need), util, units.GiB(g.MemoryTotal), units.GiB(gpuHeadroom)))
 			fits = fits && g.MemoryFree >= need
 		}
 		return Fit{Fits: fits, Why: strings.Join(parts, "; ")}
@@ -87,7 +88,7 @@ func BesideFit(m hardware.Machine, cfg config.Deployment, cat catalog.Catalog) F
 		return Fit{Why: "the available memory could not be read"}
 	}
 	return Fit{Fits: avail >= need, Why: fmt.Sprintf("%s of RAM available, a second copy needs %s (weights %s + KV cache %s + %s)",
-		gibs(avail), gibs(need), gibs(weights), gibs(kv), gibs(cpuOverhead))}
+		units.GiB(avail), units.GiB(need), units.GiB(weights), units.GiB(kv), units.GiB(cpuOverhead))}
 }
 
 // weightBytes is the catalog size of the repository a model serves (0: unknown).
@@ -106,8 +107,6 @@ func weightBytes(cat catalog.Catalog, m config.Model) uint64 {
 	}
 	return 0
 }
-
-func gibs(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/gib) }
 
 // besideOrSay decides how a model server run goes and tells the user before
 // anything changes: beside the old one (no downtime), or stop-start with the

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duobox/duobox/app/hardware"
+	"github.com/duobox/duobox/app/units"
 )
 
 func init() { register(newDetectCommand) }
@@ -61,11 +62,11 @@ func printMachine(w io.Writer, m hardware.Machine) {
 		if gpu.MIG != "" {
 			extra = append(extra, "MIG "+gpu.MIG)
 		}
-		fmt.Fprintf(w, "  %d  %-28s %s free of %s  (%s; %s)\n", gpu.Index, gpu.Name, gibString(gpu.MemoryFree), gibString(gpu.MemoryTotal), strings.Join(extra, ", "), gpu.Source)
+		fmt.Fprintf(w, "  %d  %-28s %s free of %s  (%s; %s)\n", gpu.Index, gpu.Name, units.GiB(gpu.MemoryFree), units.GiB(gpu.MemoryTotal), strings.Join(extra, ", "), gpu.Source)
 	}
-	fmt.Fprintf(w, "Memory   %s available of %s (%s)\n", gibString(m.Memory.Available), gibString(m.Memory.Total), m.Memory.Source)
+	fmt.Fprintf(w, "Memory   %s available of %s (%s)\n", units.GiB(m.Memory.Available), units.GiB(m.Memory.Total), m.Memory.Source)
 	fmt.Fprintf(w, "CPU      %s, %d cores, %d threads\n", m.CPU.Model, m.CPU.Cores, m.CPU.Threads)
-	fmt.Fprintf(w, "Disk     %s free of %s at %s\n", gibString(m.Disk.Free), gibString(m.Disk.Total), m.Disk.Path)
+	fmt.Fprintf(w, "Disk     %s free of %s at %s\n", units.GiB(m.Disk.Free), units.GiB(m.Disk.Total), m.Disk.Path)
 	fmt.Fprintf(w, "Host     %s  addresses: %s\n", m.Host.Name, strings.Join(m.Host.Addresses, ", "))
 	e := m.Engine
 	if e.Reachable {
@@ -86,5 +87,3 @@ func printMachine(w io.Writer, m hardware.Machine) {
 		}
 	}
 }
-
-func gibString(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

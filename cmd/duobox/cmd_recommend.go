@@ -12,6 +12,7 @@ import (
 	"github.com/duobox/duobox/app/catalog"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
+	"github.com/duobox/duobox/app/units"
 )
 
 func init() { register(newRecommendCommand) }
@@ -115,7 +116,7 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 		fmt.Fprintln(w, "No NVIDIA GPU found.")
 	default:
 		for _, gpu := range gpus {
-			fmt.Fprintf(w, "GPU %d: %s, %s free of %s\n", gpu.Index, gpu.Name, gibString(gpu.MemoryFree), gibString(gpu.MemoryTotal))
+			fmt.Fprintf(w, "GPU %d: %s, %s free of %s\n", gpu.Index, gpu.Name, units.GiB(gpu.MemoryFree), units.GiB(gpu.MemoryTotal))
 		}
 	}
 	fmt.Fprintf(w, "GitLab %s, context %s, utilisation %.2f, memory predicted for vLLM %s\n\n", r.GitLab, contextLabel(r.Context), r.Utilization, r.Engine)
@@ -141,7 +142,7 @@ func printRecommendation(w io.Writer, m hardware.Machine, r recommend.Result) {
 		if strings.Contains(strings.ToLower(f.Licence), "non-production") {
 			licence += " (non-production)"
 		}
-		t.add(f.Name, verdict, strings.Join(feats, " "), gibString(f.FreeNeeded), maxCtx, licence, f.Why)
+		t.add(f.Name, verdict, strings.Join(feats, " "), units.GiB(f.FreeNeeded), maxCtx, licence, f.Why)
 	}
 	t.print(w, terminalWidth(w))
 	fmt.Fprintln(w)
