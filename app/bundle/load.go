@@ -238,8 +238,8 @@ func Load(ctx context.Context, o LoadOptions, file string, progress ProgressFunc
 	return res, nil
 }
 
-// serialized calls progress from one goroutine at a time (the two lanes of
-// unpack report at once).
+// serialized calls progress from one goroutine at a time (unpack's lanes
+// report at once).
 func serialized(progress ProgressFunc) ProgressFunc {
 	if progress == nil {
 		return nil
@@ -381,8 +381,8 @@ func (s *staging) cleanup() {
 	}
 }
 
-// lanes is the shared state of unpack's two lanes: the first failure stops
-// both (the image lane after the load in flight, so that the engine holds
+// lanes is the shared state of unpack's lanes: the first failure stops
+// them all (the image lane after the load in flight, so that the engine holds
 // no half-loaded image when the failed load is undone).
 type lanes struct {
 	mu     sync.Mutex
@@ -404,9 +404,9 @@ func (l *lanes) fail(err error) {
 // unpack reads the bundle's contents once, in two lanes at the same time:
 // the images (each hashed while the engine loads it, its last bytes held
 // back until the checksum matched) and everything else (hashed while
-// staged). It returns what was done with each image and the references
-// this load added to the engine, to be removed when the load fails (now or
-// later).
+// staged; the image lane helps once the images are in). It returns what was
+// done with each image and the references this load added to the engine,
+// to be removed when the load fails (now or later).
 func (o LoadOptions) unpack(ctx context.Context, file string, m Manifest, entries []entryAt, st *staging, progress ProgressFunc) (images []ImageAction, added []string, err error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -427,18 +427,33 @@ func (o LoadOptions) unpack(ctx context.Context, file string, m Manifest, entrie
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := &lanes{cancel: cancel}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := st.stage(sctx, f, file, m, rest, vm); err != nil {
-			l.fail(err)
+	var next atomic.Int64
+	stageRest := func() {
+		buf := make([]byte, 1<<20)
+		for i := int(next.Add(1) - 1); i < len(rest); i = int(next.Add(1) - 1) {
+			if err := sctx.Err(); err != nil {
+				l.fail(err)
+				return
+			}
+			if err := st.stage(f, file, m, rest[i], vm, buf); err != nil {
+				l.fail(err)
+				return
+			}
 		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		stageRest()
 	}()
 	images, added, err = o.loadImages(ctx, f, file, m, entries, &l.stop, vm, progress)
 	if err != nil {
 		l.fail(err)
+	} else {
+		stageRest() // the images are in: help with what is left (a weight shard at a time)
 	}
-	<-done
+	wg.Wait()
 	if l.err != nil {
 		return images, added, l.err
 	}
@@ -457,7 +472,8 @@ func (o LoadOptions) loadImages(ctx context.Context, f *os.File, file string, m 
 		ref := img.Ref()
 		e, _ := find(entries, img.File)
 		cr := newCheckedReader(f, e, meterWriter{vm})
-		if info, err := o.Engine.Image(ctx, ref); err == nil && info.ID == img.ID {
+		info, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
+		if before == nil && info.ID == img.ID {
 			if _, err := io.CopyBuffer(io.Discard, cr, make([]byte, 1<<20)); err != nil {
 				return images, added, cr.explain(file, err)
 			}
@@ -465,7 +481,6 @@ func (o LoadOptions) loadImages(ctx context.Context, f *os.File, file string, m 
 			newMeter(progress, PhaseImage, ref, img.Size).finish("already in the engine")
 			continue
 		}
-		_, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
 		mt := newMeter(progress, PhaseImage, ref, e.Size)
 		cr.w = io.MultiWriter(meterWriter{vm}, meterWriter{mt})
 		err := o.Engine.LoadImageArchive(ctx, cr)
@@ -486,7 +501,7 @@ func (o LoadOptions) loadImages(ctx context.Context, f *os.File, file string, m 
 			return images, added, app.Environment(err, "check the engine's log ('journalctl -u docker'), then run 'duobox bundle load' again",
 				"the engine refused %s from the bundle: %v", ref, err)
 		}
-		info, err := o.Engine.Image(ctx, ref)
+		info, err = o.Engine.Image(ctx, ref)
 		if err != nil || info.ID != img.ID {
 			return images, added, app.Environment(err, "run 'duobox bundle load' again; if it repeats, make a new bundle",
 				"after loading, %s is image %s, not %s as the bundle says", ref, info.ID, img.ID)
@@ -567,56 +582,48 @@ func (c *checkedReader) explain(file string, err error) error {
 	return damaged(file, "entry %s is cut short (%v)", c.want.Name, err)
 }
 
-// stage reads every entry but the images' archives: each is hashed, and
-// the weights and the small files Load records are written into the
-// staging folders as they are read.
-func (s *staging) stage(ctx context.Context, f *os.File, file string, m Manifest, entries []entryAt, vm *meter) error {
-	buf := make([]byte, 1<<20)
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
+// stage reads one entry that is not an image's archive: it is hashed, and
+// when it is one of the weights or a small file Load records, written into
+// the staging folders as it is read.
+func (s *staging) stage(f *os.File, file string, m Manifest, e entryAt, vm *meter, buf []byte) error {
+	dst, place := s.place(m, e.Name)
+	if place {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
-		dst, place := s.place(m, e.Name)
+	}
+	if e.Link != "" {
 		if place {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
+			return os.Symlink(e.Link, dst)
 		}
-		if e.Link != "" {
-			if place {
-				if err := os.Symlink(e.Link, dst); err != nil {
-					return err
-				}
-			}
-			continue
+		return nil
+	}
+	cr := newCheckedReader(f, e, meterWriter{vm})
+	var out io.Writer = io.Discard
+	var of *os.File
+	if place {
+		var err error
+		if of, err = os.Create(dst); err != nil {
+			return err
 		}
-		cr := newCheckedReader(f, e, meterWriter{vm})
-		var out io.Writer = io.Discard
-		var of *os.File
-		if place {
-			var err error
-			if of, err = os.Create(dst); err != nil {
-				return err
-			}
-			out = of
+		out = of
+	}
+	_, err := io.CopyBuffer(out, cr, buf)
+	if of != nil {
+		if cerr := of.Close(); err == nil {
+			err = cerr
 		}
-		_, err := io.CopyBuffer(out, cr, buf)
-		if of != nil {
-			if cerr := of.Close(); err == nil {
-				err = cerr
-			}
+	}
+	if err != nil {
+		if isNoSpace(err) {
+			return app.Environment(err, "free disk space there, then run 'duobox bundle load' again; nothing was changed",
+				"the disk filled while unpacking %s from the bundle", e.Name)
 		}
-		if err != nil {
-			if isNoSpace(err) {
-				return app.Environment(err, "free disk space there, then run 'duobox bundle load' again; nothing was changed",
-					"the disk filled while unpacking %s from the bundle", e.Name)
-			}
-			return cr.explain(file, err)
-		}
-		if m.Model != nil && path.Dir(e.Name) == m.Model.Dir+"/blobs" && len(path.Base(e.Name)) == 64 && path.Base(e.Name) != e.SHA256 {
-			// The cache names a weight blob by its sha256; the import trusts that name.
-			return damaged(file, "weight blob %s holds content with sha256 %s", e.Name, e.SHA256)
-		}
+		return cr.explain(file, err)
+	}
+	if m.Model != nil && path.Dir(e.Name) == m.Model.Dir+"/blobs" && len(path.Base(e.Name)) == 64 && path.Base(e.Name) != e.SHA256 {
+		// The cache names a weight blob by its sha256; the import trusts that name.
+		return damaged(file, "weight blob %s holds content with sha256 %s", e.Name, e.SHA256)
 	}
 	return nil
 }
