@@ -16,7 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/duobox/duobox/app/bundle"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/units"
 )
 
@@ -237,7 +237,7 @@ func (p *BundlePanel) render() {
 // offerBundle points at the Load button when a pull failed in a way a
 // bundle gets around (no registry, no route, refused, rate limited…).
 func (p *BundlePanel) offerBundle(err error) bool {
-	var pf *deploy.PullFailure
+	var pf *engine.PullFailure
 	if !errors.As(err, &pf) || !pf.BundleHelps() || p.u.svc.LoadBundle == nil {
 		return false
 	}

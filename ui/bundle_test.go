@@ -12,6 +12,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/bundle"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/engine"
 )
 
 func TestBundle_FakeServices_LoadShowsProgressAndWhatWasDone(t *testing.T) {
@@ -64,7 +65,7 @@ func TestBundle_FakeEngine_APullFailureOffersLoadABundle(t *testing.T) {
 		return bundle.LoadResult{}, nil
 	}
 	b.svc.Up = func(ctx context.Context, on func(deploy.Event)) error {
-		pf := &deploy.PullFailure{Class: deploy.PullDNS, Image: "vllm/vllm-openai:v0.18.1", Registry: "index.docker.io", Err: errors.New("no such host")}
+		pf := &engine.PullFailure{Class: engine.PullDNS, Image: "vllm/vllm-openai:v0.18.1", Registry: "index.docker.io", Err: errors.New("no such host")}
 		return &app.Problem{Kind: app.KindEnvironment, What: "the name index.docker.io does not resolve", Fix: "check DNS", Err: pf}
 	}
 	u := b.open()

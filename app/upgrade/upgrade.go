@@ -492,8 +492,8 @@ func (u *Upgrader) fetch(ctx context.Context, run *Run, req Request) (engine.Ima
 	if err != nil {
 		// The tag was named by the user (--to): one the registry does not
 		// have is bad input (exit 2), not a fault of the environment.
-		var pf *deploy.PullFailure
-		if errors.As(err, &pf) && pf.Class == deploy.PullManifestUnknown {
+		var pf *engine.PullFailure
+		if errors.As(err, &pf) && pf.Class == engine.PullManifestUnknown {
 			return engine.ImageInfo{}, &app.Problem{Kind: app.KindBadInput, Err: err,
 				What: fmt.Sprintf("image %s does not exist in its registry (manifest unknown: the tag was removed or never pushed); nothing was changed: %s still runs %s", ref, run.Container, run.From.Tag),
 				Fix:  "name a tag the registry has ('duobox upgrade --check' lists the available tags), or load an offline bundle that holds this image ('duobox bundle load FILE')"}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/testbed"
@@ -77,7 +76,7 @@ func TestPullRegistryDropsConnectionMidPull(t *testing.T) {
 	ref := bed.PushUnique(t, testbed.Gateway, "dropped", 1<<20)
 	bed.DropBlobs(true)
 	err := eng.Pull(context.Background(), ref, "", nil)
-	wantPullClass(t, err, deploy.PullInterrupted, "dropped the connection in the middle of a download and DuoBox gave up on layer")
+	wantPullClass(t, err, engine.PullInterrupted, "dropped the connection in the middle of a download and DuoBox gave up on layer")
 }
 
 func TestRemoveRefusesUnlabelledObject(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/app/registry"
 )
@@ -69,7 +68,7 @@ func (e *Engine) Pull(ctx context.Context, ref, platform string, progress func(e
 		if strings.HasPrefix(msg.Status, "Retrying in") {
 			retries[msg.ID]++
 			if e.PullRetryLimit > 0 && retries[msg.ID] >= e.PullRetryLimit {
-				f := &deploy.PullFailure{Image: ref, Registry: registry.Host(ref), Err: fmt.Errorf("layer %s: %s", msg.ID, msg.Status)}
+				f := &engine.PullFailure{Image: ref, Registry: registry.Host(ref), Err: fmt.Errorf("layer %s: %s", msg.ID, msg.Status)}
 				return interrupted(f, fmt.Sprintf("DuoBox gave up on layer %s after %d attempts", msg.ID, retries[msg.ID]))
 			}
 		}

@@ -15,17 +15,16 @@ import (
 	"time"
 
 	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/deploy"
 	"github.com/duobox/duobox/app/engine"
 	"github.com/duobox/duobox/runtime/testbed"
 )
 
 // wantPullClass asserts err is an environment problem (exit 3) whose cause
 // is a PullFailure of class, with a fix.
-func wantPullClass(t *testing.T, err error, class deploy.PullClass, what string) *deploy.PullFailure {
+func wantPullClass(t *testing.T, err error, class engine.PullClass, what string) *engine.PullFailure {
 	t.Helper()
 	var p *app.Problem
-	var f *deploy.PullFailure
+	var f *engine.PullFailure
 	if !errors.As(err, &p) || !errors.As(err, &f) {
 		t.Fatalf("want a pull problem of class %s, got %v", class, err)
 	}
@@ -58,7 +57,7 @@ func registryAnswering(t *testing.T, status int, code string, header http.Header
 func TestPullDNSFailureIsExplained(t *testing.T) {
 	eng := testbed.Engine(t)
 	err := eng.Pull(context.Background(), "duobox-no-such-registry.invalid/duobox-test/gateway:v1", "", nil)
-	f := wantPullClass(t, err, deploy.PullDNS, "does not resolve")
+	f := wantPullClass(t, err, engine.PullDNS, "does not resolve")
 	if !f.BundleHelps() || !strings.Contains(err.Error(), "duobox bundle load") {
 		t.Errorf("a DNS failure should offer the offline bundle: %v", err)
 	}
@@ -73,7 +72,7 @@ func TestPullUnreachableRegistryNamesTheEngineProxy(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now: connection refused
 	err = eng.Pull(context.Background(), addr+"/duobox-test/gateway:v1", "", nil)
-	wantPullClass(t, err, deploy.PullNoRoute, "no connection")
+	wantPullClass(t, err, engine.PullNoRoute, "no connection")
 	if !strings.Contains(err.Error(), "daemon.json") {
 		t.Errorf("fix should name the engine's proxy settings: %v", err)
 	}
@@ -83,7 +82,7 @@ func TestPullAuthenticationRequiredIsExplained(t *testing.T) {
 	eng := testbed.Engine(t)
 	host := registryAnswering(t, http.StatusUnauthorized, "UNAUTHORIZED", http.Header{"Www-Authenticate": {`Basic realm="test"`}})
 	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
-	wantPullClass(t, err, deploy.PullAuth, "login")
+	wantPullClass(t, err, engine.PullAuth, "login")
 	if !strings.Contains(err.Error(), "docker login "+host) {
 		t.Errorf("fix should say 'docker login %s': %v", host, err)
 	}
@@ -93,7 +92,7 @@ func TestPullRateLimitedGivesResetTime(t *testing.T) {
 	eng := testbed.Engine(t)
 	host := registryAnswering(t, http.StatusTooManyRequests, "TOOMANYREQUESTS", http.Header{"Retry-After": {"3600"}})
 	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
-	f := wantPullClass(t, err, deploy.PullRateLimited, "rate limit")
+	f := wantPullClass(t, err, engine.PullRateLimited, "rate limit")
 	if until := time.Until(f.ResetAt); until < 50*time.Minute || until > 61*time.Minute || !strings.Contains(err.Error(), "resets at") {
 		t.Errorf("want the reset time from Retry-After (in ~1h), got %v: %v", f.ResetAt, err)
 	}
@@ -103,7 +102,7 @@ func TestPullManifestUnknownIsEnvironment(t *testing.T) {
 	eng := testbed.Engine(t)
 	host := registryAnswering(t, http.StatusNotFound, "MANIFEST_UNKNOWN", nil)
 	err := eng.Pull(context.Background(), host+"/duobox-test/gateway:gone", "", nil)
-	wantPullClass(t, err, deploy.PullManifestUnknown, "does not exist")
+	wantPullClass(t, err, engine.PullManifestUnknown, "does not exist")
 	if !errors.Is(err, app.ErrNotFound) {
 		t.Errorf("a missing tag should match app.ErrNotFound: %v", err)
 	}
@@ -124,7 +123,7 @@ func TestPullUnknownCertificateAuthorityIsExplained(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := l.Addr().String()
 	err = eng.Pull(context.Background(), host+"/duobox-test/gateway:v1", "", nil)
-	wantPullClass(t, err, deploy.PullTLS, "not trusted")
+	wantPullClass(t, err, engine.PullTLS, "not trusted")
 	if !strings.Contains(err.Error(), "/etc/docker/certs.d/"+host+"/ca.crt") {
 		t.Errorf("fix should name the engine's CA directory for %s: %v", host, err)
 	}
@@ -163,7 +162,7 @@ func TestPullSendsDockerCLICredentials(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref := host + "/duobox-test/gateway:v1"
-	wantPullClass(t, eng.Pull(context.Background(), ref, "", nil), deploy.PullAuth, "login")
+	wantPullClass(t, eng.Pull(context.Background(), ref, "", nil), engine.PullAuth, "login")
 
 	dir := t.TempDir()
 	auth := base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
@@ -171,7 +170,7 @@ func TestPullSendsDockerCLICredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
-	wantPullClass(t, eng.Pull(context.Background(), ref, "", nil), deploy.PullManifestUnknown, "does not exist")
+	wantPullClass(t, eng.Pull(context.Background(), ref, "", nil), engine.PullManifestUnknown, "does not exist")
 }
 
 // TestPullResumesAfterADroppedBlob: the registry cuts one blob download
@@ -196,7 +195,7 @@ func TestPullRegistryKeepsDroppingIsInterrupted(t *testing.T) {
 	ref := bed.PushUnique(t, testbed.Gateway, "dropping", 1<<20)
 	bed.DropBlobs(true)
 	err := eng.Pull(context.Background(), ref, "", nil)
-	wantPullClass(t, err, deploy.PullInterrupted, "dropped the connection in the middle of a download")
+	wantPullClass(t, err, engine.PullInterrupted, "dropped the connection in the middle of a download")
 	if !strings.Contains(err.Error(), bed.Registry) || strings.Contains(err.Error(), "Docker engine") {
 		t.Errorf("the registry dropped the connection, the message must say so: %v", err)
 	}
