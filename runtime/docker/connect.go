@@ -8,10 +8,12 @@ package docker
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,13 +36,33 @@ type Engine struct {
 	PullRetryLimit int
 }
 
+// engineHTTPClient is the SDK's default HTTP client with a 256 KiB read
+// buffer per connection instead of net/http's 4 KiB, so a log or event stream
+// the engine has written ahead is read in a few system calls, not one per
+// 4 KiB. WithHost then points its transport at the engine's socket.
+func engineHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			MaxIdleConns:    6, // as the SDK's default client: idle connections are released
+			IdleConnTimeout: 30 * time.Second,
+			ReadBufferSize:  256 << 10,
+			// No HTTP/2 (the engine speaks HTTP/1.1): without this, the SDK's
+			// clone of the transport sets up HTTP/2's TLS config, and the SDK
+			// then takes the engine's socket for an HTTPS endpoint.
+			TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+		},
+		CheckRedirect: client.CheckRedirect,
+	}
+}
+
 // Connect resolves the endpoint and creates a client; it does not contact the engine.
 func Connect() (*Engine, error) {
 	host, ctxName, err := resolveEndpoint()
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.Opt{client.FromEnv, client.WithUserAgent("duobox")}
+	opts := []client.Opt{client.WithHTTPClient(engineHTTPClient()), client.WithHost(client.DefaultDockerHost),
+		client.FromEnv, client.WithUserAgent("duobox")}
 	if host != "" {
 		opts = append(opts, client.WithHost(host))
 	}

@@ -134,11 +134,40 @@ func unquote(tok string) string {
 	if !strings.Contains(body, `\`) {
 		return body
 	}
+	if s, ok := unescapeShort(body); ok {
+		return s
+	}
 	var s string
 	if json.Unmarshal([]byte(tok), &s) != nil {
 		return body
 	}
 	return s
+}
+
+// shortEscapes maps JSON's two-character escapes to their bytes.
+var shortEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// unescapeShort decodes a JSON string body whose escapes are all two-character
+// ones: the common case of quoted text in a log message, decoded without
+// encoding/json's reflection. It reports false for anything else (\u, an
+// unknown escape, a control byte or bare quote), which encoding/json then decides.
+func unescapeShort(body string) (string, bool) {
+	out := make([]byte, 0, len(body))
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case c < 0x20 || c == '"':
+			return "", false
+		case c == '\\':
+			if i+1 == len(body) || shortEscapes[body[i+1]] == 0 {
+				return "", false
+			}
+			i++
+			c = shortEscapes[body[i]]
+		}
+		out = append(out, c)
+	}
+	return string(out), true
 }
 
 // scalar renders a raw JSON value as text: strings decoded, numbers and

@@ -46,3 +46,27 @@ func FuzzScanObject_AgreesWithEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnescapeShort_AgreesWithEncodingJSON: whatever the fast decoder accepts,
+// encoding/json decodes to the same text.
+func FuzzUnescapeShort_AgreesWithEncodingJSON(f *testing.F) {
+	for _, s := range []string{`172.18.0.1:5000 - \"GET /x HTTP/1.1\" 200`, `a\\b\/c\n\t`, `bad \x escape`, `\u00e9`, `end\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		if !utf8.ValidString(body) {
+			return // the pipeline sanitises lines before parsing them
+		}
+		got, ok := unescapeShort(body)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal([]byte(`"`+body+`"`), &want); err != nil {
+			t.Fatalf("fast decoder accepted %q, encoding/json refuses it: %v", body, err)
+		}
+		if got != want {
+			t.Fatalf("%q: fast %q, encoding/json %q", body, got, want)
+		}
+	})
+}

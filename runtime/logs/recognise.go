@@ -66,6 +66,24 @@ func (h Hints) in(text string) bool {
 	return false
 }
 
+// byteSet is the set of byte values a text contains. A text can contain a
+// literal only if its byte set holds every byte of the literal, so one pass
+// over a line rules out most hints without searching for each of them.
+type byteSet [4]uint64
+
+func bytesOf(text string) (s byteSet) {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		s[c>>6] |= 1 << (c & 63)
+	}
+	return s
+}
+
+// holds reports whether every byte of sub is in s.
+func (s *byteSet) holds(sub *byteSet) bool {
+	return sub[0]&^s[0]|sub[1]&^s[1]|sub[2]&^s[2]|sub[3]&^s[3] == 0
+}
+
 // Example is a line a rule must fire on, with the values it must yield.
 type Example struct {
 	Text   string            `yaml:"text"`
@@ -79,10 +97,11 @@ type Recognisers struct {
 
 type compiledRule struct {
 	Rule
-	severity Level
-	re       *regexp.Regexp
-	summary  *template.Template
-	fix      *template.Template
+	hintBytes []byteSet // one per hint
+	severity  Level
+	re        *regexp.Regexp
+	summary   *template.Template
+	fix       *template.Template
 }
 
 // Builtin returns the recognisers embedded from recognisers.yaml.
@@ -124,7 +143,11 @@ func ParseRules(data []byte) (*Recognisers, error) {
 		if err != nil {
 			return nil, fmt.Errorf("recogniser %q: fix: %w", r.Kind, err)
 		}
-		out.rules = append(out.rules, compiledRule{Rule: r, severity: sev, re: re, summary: sum, fix: fix})
+		hintBytes := make([]byteSet, len(r.Hint))
+		for j, h := range r.Hint {
+			hintBytes[j] = bytesOf(h)
+		}
+		out.rules = append(out.rules, compiledRule{Rule: r, hintBytes: hintBytes, severity: sev, re: re, summary: sum, fix: fix})
 	}
 	return out, nil
 }
@@ -143,9 +166,10 @@ func (rs *Recognisers) Recognise(text string) *Event {
 	if rs == nil {
 		return nil
 	}
+	line := bytesOf(text)
 	for i := range rs.rules {
 		r := &rs.rules[i]
-		if !r.Hint.in(text) {
+		if !r.mayContainHint(&line) || !r.Hint.in(text) {
 			continue
 		}
 		m := r.re.FindStringSubmatch(text)
@@ -167,6 +191,17 @@ func (rs *Recognisers) Recognise(text string) *Event {
 		return ev
 	}
 	return nil
+}
+
+// mayContainHint reports whether a line with these bytes could contain one
+// of the rule's hints (false: it cannot; true: search for them).
+func (r *compiledRule) mayContainHint(line *byteSet) bool {
+	for j := range r.hintBytes {
+		if line.holds(&r.hintBytes[j]) {
+			return true
+		}
+	}
+	return false
 }
 
 func render(t *template.Template, values map[string]string) string {

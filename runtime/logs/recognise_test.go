@@ -120,3 +120,52 @@ func FuzzRecognise(f *testing.F) {
 		}
 	})
 }
+
+// The byte-set prefilter must never hide a hint: a line holding a hint is
+// always searched, and lines missing one of a hint's bytes are the only ones
+// it skips.
+func FuzzByteSetNeverHidesAHint(f *testing.F) {
+	rs := Builtin()
+	for _, r := range rs.Rules() {
+		for _, ex := range r.Examples {
+			f.Add(ex.Text, 0)
+		}
+		f.Add(strings.Join(r.Hint, " "), 3)
+	}
+	f.Fuzz(func(t *testing.T, line string, cut int) {
+		set := bytesOf(line)
+		for i := range rs.rules {
+			r := &rs.rules[i]
+			if r.Hint.in(line) && !r.mayContainHint(&set) {
+				t.Fatalf("rule %s: the byte set hides hint in %q", r.Kind, line)
+			}
+		}
+		if cut >= 0 && cut < len(line) { // dropping every copy of one byte rules out hints holding it
+			c := line[cut]
+			without := strings.ReplaceAll(line, string([]byte{c}), "")
+			ws := bytesOf(without)
+			probe := bytesOf(string([]byte{c}))
+			if ws.holds(&probe) {
+				t.Fatalf("byte %q still in the set of %q", c, without)
+			}
+		}
+	})
+}
+
+func TestByteSetSkipsLinesWithoutTheHintsBytes(t *testing.T) {
+	rs := Builtin()
+	line := "INFO 11-27 03:14:49 [loggers.py:123] Engine 000: Avg prompt throughput: 0.0 tokens/s, Running: 0 reqs"
+	set := bytesOf(line)
+	searched := 0
+	for i := range rs.rules {
+		if rs.rules[i].mayContainHint(&set) {
+			searched++
+		}
+	}
+	if searched > len(rs.rules)/4 {
+		t.Errorf("an ordinary vLLM line still searches %d of %d rules' hints", searched, len(rs.rules))
+	}
+	if ev := rs.Recognise("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"); ev == nil || ev.Kind == "" {
+		t.Errorf("CUDA OOM line not recognised through the prefilter: %+v", ev)
+	}
+}
