@@ -24,8 +24,9 @@ func (c *Core) Detect(ctx context.Context, o hardware.Overrides) (hardware.Machi
 }
 
 // DetectRecording is Detect with the caller's recorder (nil: not recorded).
-// Start rec before detecting so the database opens while the probes run.
+// The state database, when it exists, opens while the probes run.
 func (c *Core) DetectRecording(ctx context.Context, o hardware.Overrides, rec *Recorder) (hardware.Machine, error) {
+	rec.OpenEarly()
 	d := hardware.Detector{Overrides: o}
 	if engine, err := c.Connect(); err == nil {
 		defer engine.Close()
@@ -117,6 +118,7 @@ type Recorder struct {
 	ctx     context.Context
 	store   *store.Store
 	pending []store.Snapshot
+	opening chan struct{} // closed once OpenEarly's open is done; nil without OpenEarly
 }
 
 // StartRecorder makes a recorder; nothing is opened yet.
@@ -124,14 +126,37 @@ func (c *Core) StartRecorder(ctx context.Context) *Recorder {
 	return &Recorder{c: c, ctx: ctx}
 }
 
+// OpenEarly opens the state database, when it exists already, in the
+// background (a command does this while its probes run), so that Store and
+// Close do not wait for it. Call it at most once, before Store and Close.
+func (r *Recorder) OpenEarly() {
+	if r == nil || r.opening != nil {
+		return
+	}
+	r.opening = make(chan struct{})
+	go func() {
+		defer close(r.opening)
+		r.store = r.openExisting()
+	}()
+}
+
 // Store is the state database when it exists already (nil otherwise), for reading.
 func (r *Recorder) Store() *store.Store {
 	if r == nil {
 		return nil
 	}
-	if r.store != nil {
+	if r.opening != nil {
+		<-r.opening
 		return r.store
 	}
+	if r.store == nil {
+		r.store = r.openExisting()
+	}
+	return r.store
+}
+
+// openExisting opens the state database if it exists (nil otherwise).
+func (r *Recorder) openExisting() *store.Store {
 	d, err := paths.Resolve()
 	if err != nil {
 		return nil
@@ -139,10 +164,11 @@ func (r *Recorder) Store() *store.Store {
 	if _, err := os.Stat(d.Database()); err != nil {
 		return nil
 	}
-	if r.store, err = store.Open(r.ctx, d.Database()); err != nil {
-		r.store = nil
+	st, err := store.Open(r.ctx, d.Database())
+	if err != nil {
+		return nil
 	}
-	return r.store
+	return st
 }
 
 // Save queues v as the newest snapshot of kind (safe on a nil recorder: does nothing).
@@ -158,6 +184,9 @@ func (r *Recorder) Save(kind string, v any) {
 func (r *Recorder) Close() {
 	if r == nil {
 		return
+	}
+	if r.opening != nil {
+		<-r.opening
 	}
 	if r.store == nil && len(r.pending) > 0 {
 		st, err := r.c.OpenStore(r.ctx)
