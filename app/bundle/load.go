@@ -382,7 +382,7 @@ func (s *staging) cleanup() {
 }
 
 // lanes is the shared state of unpack's lanes: the first failure stops
-// them all (the image lane after the load in flight, so that the engine holds
+// them all (the image lane after the loads in flight, so that the engine holds
 // no half-loaded image when the failed load is undone).
 type lanes struct {
 	mu     sync.Mutex
@@ -461,55 +461,79 @@ func (o LoadOptions) unpack(ctx context.Context, file string, m Manifest, entrie
 	return images, added, nil
 }
 
-// loadImages loads each image the engine lacks from its entry, and
-// verifies the entries of those it has. It stops before the next image
-// once stop is set.
+// loadImages loads the images the engine lacks from their entries, all at
+// once (the engine's fixed cost of a load is paid once, not per image), and
+// verifies the entries of those it has. An image not started when stop is
+// set is not loaded.
 func (o LoadOptions) loadImages(ctx context.Context, f *os.File, file string, m Manifest, entries []entryAt, stop *atomic.Bool, vm *meter, progress ProgressFunc) (images []ImageAction, added []string, err error) {
-	for _, img := range m.Images {
-		if stop.Load() {
-			return images, added, nil
-		}
-		ref := img.Ref()
-		e, _ := find(entries, img.File)
-		cr := newCheckedReader(f, e, meterWriter{vm})
-		info, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
-		if before == nil && info.ID == img.ID {
-			if _, err := io.CopyBuffer(io.Discard, cr, make([]byte, 1<<20)); err != nil {
-				return images, added, cr.explain(file, err)
+	actions := make([]ImageAction, len(m.Images))
+	refs := make([]string, len(m.Images))
+	errs := make([]error, len(m.Images))
+	var wg sync.WaitGroup
+	for i, img := range m.Images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !stop.Load() {
+				actions[i], refs[i], errs[i] = o.loadImage(ctx, f, file, img, entries, vm, progress)
 			}
-			images = append(images, ImageAction{Ref: ref, ID: img.ID, Action: "present"})
-			newMeter(progress, PhaseImage, ref, img.Size).finish("already in the engine")
-			continue
-		}
-		mt := newMeter(progress, PhaseImage, ref, e.Size)
-		cr.w = io.MultiWriter(meterWriter{vm}, meterWriter{mt})
-		err := o.Engine.LoadImageArchive(ctx, cr)
-		if before != nil {
-			added = append(added, ref)
-		}
-		if cr.err != nil {
-			return images, added, cr.explain(file, err)
-		}
-		if err != nil && ctx.Err() != nil {
-			return images, added, ctx.Err()
-		}
-		if err != nil {
-			if isNoSpace(err) {
-				return images, added, app.Environment(err, "free disk space for the engine ('docker system df', 'docker image prune'), then run 'duobox bundle load' again",
-					"the engine's disk filled while loading %s; the images this load added were removed", ref)
-			}
-			return images, added, app.Environment(err, "check the engine's log ('journalctl -u docker'), then run 'duobox bundle load' again",
-				"the engine refused %s from the bundle: %v", ref, err)
-		}
-		info, err = o.Engine.Image(ctx, ref)
-		if err != nil || info.ID != img.ID {
-			return images, added, app.Environment(err, "run 'duobox bundle load' again; if it repeats, make a new bundle",
-				"after loading, %s is image %s, not %s as the bundle says", ref, info.ID, img.ID)
-		}
-		mt.finish("")
-		images = append(images, ImageAction{Ref: ref, ID: img.ID, Action: "loaded"})
+		}()
 	}
-	return images, added, nil
+	wg.Wait()
+	for i := range m.Images {
+		if refs[i] != "" {
+			added = append(added, refs[i])
+		}
+		if actions[i].Action != "" {
+			images = append(images, actions[i])
+		}
+		if err == nil {
+			err = errs[i]
+		}
+	}
+	return images, added, err
+}
+
+// loadImage loads one image from its entry unless the engine has it, and
+// says what it did; added is its reference when this load tagged it anew
+// (whether or not the load then failed).
+func (o LoadOptions) loadImage(ctx context.Context, f *os.File, file string, img Image, entries []entryAt, vm *meter, progress ProgressFunc) (_ ImageAction, added string, _ error) {
+	ref := img.Ref()
+	e, _ := find(entries, img.File)
+	cr := newCheckedReader(f, e, meterWriter{vm})
+	info, before := o.Engine.Image(ctx, ref) // an error: the tag is new, and a failure removes it
+	if before == nil && info.ID == img.ID {
+		if _, err := io.CopyBuffer(io.Discard, cr, make([]byte, 1<<20)); err != nil {
+			return ImageAction{}, "", cr.explain(file, err)
+		}
+		newMeter(progress, PhaseImage, ref, img.Size).finish("already in the engine")
+		return ImageAction{Ref: ref, ID: img.ID, Action: "present"}, "", nil
+	}
+	if before != nil {
+		added = ref
+	}
+	mt := newMeter(progress, PhaseImage, ref, e.Size)
+	cr.w = io.MultiWriter(meterWriter{vm}, meterWriter{mt})
+	err := o.Engine.LoadImageArchive(ctx, cr)
+	switch {
+	case cr.err != nil:
+		return ImageAction{}, added, cr.explain(file, err)
+	case err != nil && ctx.Err() != nil:
+		return ImageAction{}, added, ctx.Err()
+	case err != nil && isNoSpace(err):
+		return ImageAction{}, added, app.Environment(err, "free disk space for the engine ('docker system df', 'docker image prune'), then run 'duobox bundle load' again",
+			"the engine's disk filled while loading %s; the images this load added were removed", ref)
+	case err != nil:
+		return ImageAction{}, added, app.Environment(err, "check the engine's log ('journalctl -u docker'), then run 'duobox bundle load' again",
+			"the engine refused %s from the bundle: %v", ref, err)
+	}
+	info, err = o.Engine.Image(ctx, ref)
+	if err != nil || info.ID != img.ID {
+		return ImageAction{}, added, app.Environment(err, "run 'duobox bundle load' again; if it repeats, make a new bundle",
+			"after loading, %s is image %s, not %s as the bundle says", ref, info.ID, img.ID)
+	}
+	mt.finish("")
+	return ImageAction{Ref: ref, ID: img.ID, Action: "loaded"}, added, nil
 }
 
 // holdBack is how much of an image archive's end the engine gets only once
