@@ -43,6 +43,7 @@ const (
 // UI is the whole window: a sidebar of screens, the first-run flow first.
 type UI struct {
 	Tabs      *container.AppTabs
+	hidden    map[*container.TabItem]fyne.CanvasObject // tabs' contents until first shown (deferContent)
 	Machine   *MachineView
 	Choose    *ChooseView
 	Configure *ConfigureView
@@ -96,7 +97,7 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 	u.GitLab = newGitLabView(u)
 	u.Docs = newDocsView(u)
 	u.Settings = newSettingsView(u)
-	u.Tabs = container.NewAppTabs(
+	items := []*container.TabItem{
 		container.NewTabItemWithIcon(TabMachine, theme.ComputerIcon(), u.Machine.Content),
 		container.NewTabItemWithIcon(TabChoose, theme.ListIcon(), u.Choose.Content),
 		container.NewTabItemWithIcon(TabConfigure, theme.DocumentCreateIcon(), u.Configure.Content),
@@ -106,7 +107,9 @@ func New(a fyne.App, w fyne.Window, svc Services) *UI {
 		container.NewTabItemWithIcon(TabUpgrade, theme.ViewRefreshIcon(), u.Upgrade.Content),
 		container.NewTabItemWithIcon(TabGitLab, theme.ContentCopyIcon(), u.GitLab.Content),
 		container.NewTabItemWithIcon(TabSettings, theme.SettingsIcon(), u.Settings.Content),
-	)
+	}
+	u.hidden = deferContent(items[1:])
+	u.Tabs = container.NewAppTabs(items...)
 	u.Tabs.SetTabLocation(container.TabLocationLeading)
 	u.Tabs.OnSelected = u.onTabSelected
 	u.pickFolder = func(title string, done func(string)) {
@@ -223,6 +226,20 @@ func (u *UI) focusLogSearch() {
 	u.window.Canvas().Focus(p.Search)
 }
 
+// deferContent swaps each item's content for an empty placeholder and
+// returns the contents to put back when the item is first shown. The tabs
+// measure every item's content for their own size, so with all ten screens in
+// place their renderers were all built, and their text shaped, before the
+// window's first frame; now only the first screen's are.
+func deferContent(items []*container.TabItem) map[*container.TabItem]fyne.CanvasObject {
+	hidden := make(map[*container.TabItem]fyne.CanvasObject, len(items))
+	for _, it := range items {
+		hidden[it] = it.Content
+		it.Content = container.NewStack()
+	}
+	return hidden
+}
+
 // Stop cancels background work (log followers, watchers, deploys).
 func (u *UI) Stop() { u.cancel() }
 
@@ -241,6 +258,11 @@ func (u *UI) Select(name string) {
 }
 
 func (u *UI) onTabSelected(it *container.TabItem) {
+	if c, ok := u.hidden[it]; ok { // first shown: its own content in place
+		delete(u.hidden, it)
+		it.Content = c
+		u.Tabs.Refresh()
+	}
 	u.prefs.SetLastTab(it.Text)
 	switch it.Text {
 	case TabDashboard:

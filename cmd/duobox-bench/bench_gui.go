@@ -109,12 +109,14 @@ func (x *xvfb) colours(ctx context.Context) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(out)))
 }
 
-// guiProcess starts a GUI program on x with its own config folders and
-// extra environment variables (NAME=value).
+// guiProcess starts a GUI program on x with its own config and cache
+// folders under home (DuoBox puts Fyne's and mesa's there itself when
+// DUOBOX_HOME is set; the reference gets the same, so neither starts with the
+// other's warm caches) and extra environment variables (NAME=value).
 func guiProcess(ctx context.Context, x *xvfb, bin, home string, extraEnv ...string) (*exec.Cmd, error) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(os.Environ(), "DISPLAY="+x.display, "LANG=en_US.UTF-8", "DUOBOX_HOME="+home,
-		"XDG_CONFIG_HOME="+filepath.Join(home, "xdg"))
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"))
 	cmd.Env = append(cmd.Env, extraEnv...)
 	return cmd, cmd.Start()
 }
