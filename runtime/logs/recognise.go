@@ -66,22 +66,28 @@ func (h Hints) in(text string) bool {
 	return false
 }
 
-// byteSet is the set of byte values a text contains. A text can contain a
-// literal only if its byte set holds every byte of the literal, so one pass
-// over a line rules out most hints without searching for each of them.
-type byteSet [4]uint64
+// byteSet is the set of the byte values a text contains, each folded onto
+// its low 7 bits (so a byte above 127 also marks the ASCII byte it folds
+// onto). A text can contain a literal only if its set holds every byte of the
+// literal, so one pass over a line rules out most hints without searching
+// for each; folding only ever lets a line through, never rules one out.
+type byteSet [2]uint64
 
-func bytesOf(text string) (s byteSet) {
+func bytesOf(text string) byteSet {
+	var low, high uint64 // bytes 0–63 and 64–127, in registers
 	for i := 0; i < len(text); i++ {
 		c := text[i]
-		s[c>>6] |= 1 << (c & 63)
+		bit := uint64(1) << (c & 63)
+		upper := -uint64(c >> 6 & 1) // all ones for 64–127 (and 192–255)
+		low |= bit &^ upper
+		high |= bit & upper
 	}
-	return s
+	return byteSet{low, high}
 }
 
 // holds reports whether every byte of sub is in s.
 func (s *byteSet) holds(sub *byteSet) bool {
-	return sub[0]&^s[0]|sub[1]&^s[1]|sub[2]&^s[2]|sub[3]&^s[3] == 0
+	return sub[0]&^s[0]|sub[1]&^s[1] == 0
 }
 
 // Example is a line a rule must fire on, with the values it must yield.
