@@ -410,7 +410,8 @@ func exportHelm(s Spec, o ExportOptions) ([]File, error) {
 			}
 		case RoleModel:
 			w := weightsFor(s, c.Name)
-			if o.WeightsClaim == "" && w.Gated && !hasSecretEnv(c, "HF_TOKEN") {
+			tokens := downloadSecrets(c)
+			if o.WeightsClaim == "" && w.Gated && len(tokens) == 0 {
 				return nil, &app.Problem{Kind: app.KindBadInput, Remedy: app.RemedyHFToken, // the window has no weights-claim field
 					What: fmt.Sprintf("%s is gated on Hugging Face and there is no token: the cluster could not download its weights", w.Repo),
 					Fix:  "save a Hugging Face token first (duobox init --hf-token-file FILE, or $HF_TOKEN), or export with a pre-filled weights volume (--weights-claim NAME)"}
@@ -424,7 +425,7 @@ func exportHelm(s Spec, o ExportOptions) ([]File, error) {
 			if o.WeightsClaim != "" {
 				continue // offline: the token is not used
 			}
-			for _, se := range c.SecretEnv {
+			for _, se := range tokens {
 				if !o.IncludeSecrets {
 					notes = append(notes, fmt.Sprintf("(model) kubectl -n ai-gateway create secret generic %s --from-file=%s=%s", hfSecret, filepath.Base(se.File), se.File))
 					continue
@@ -511,8 +512,13 @@ func weightsFor(s Spec, container string) ModelWeights {
 	return ModelWeights{Container: container}
 }
 
-func hasSecretEnv(c Container, name string) bool {
-	return slices.ContainsFunc(c.SecretEnv, func(se SecretEnv) bool { return se.Name == name })
+// downloadSecrets are what a model server needs to download its weights
+// itself (its HF token), whether or not this stack's container takes it.
+func downloadSecrets(c Container) []SecretEnv {
+	if c.DownloadToken == nil {
+		return c.SecretEnv
+	}
+	return append(slices.Clip(c.SecretEnv), *c.DownloadToken)
 }
 
 // weightsClaim is a claim large enough for the weights plus the tokenizer
@@ -543,7 +549,7 @@ func vllmDeployment(c Container, hfSecret, claim string, offline bool) map[strin
 	if offline {
 		env = append(env, map[string]any{"name": "HF_HUB_OFFLINE", "value": "1"})
 	} else {
-		for _, se := range c.SecretEnv {
+		for _, se := range downloadSecrets(c) {
 			env = append(env, map[string]any{"name": se.Name, "valueFrom": map[string]any{
 				"secretKeyRef": map[string]any{"name": hfSecret, "key": filepath.Base(se.File)}}})
 		}

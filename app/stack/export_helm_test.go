@@ -204,3 +204,34 @@ func TestHelmExportPassesKubectlDryRun_FakeDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// A model server that starts offline from the weights DuoBox pulled (GPU
+// mode) is not given the Hugging Face token (nothing for 'docker inspect' to
+// show), while the Helm export, whose model server downloads the weights
+// itself, still references it; without the host's cache the container gets it.
+func TestHFTokenOnlyWhereTheModelServerDownloads(t *testing.T) {
+	s := helmSpec(t, true)
+	for _, c := range s.Containers {
+		if c.Role != RoleModel {
+			continue
+		}
+		if len(c.SecretEnv) != 0 || c.DownloadToken == nil || c.DownloadToken.File != "/secrets/hf_token" {
+			t.Fatalf("offline model server: secret env %v, download token %v", c.SecretEnv, c.DownloadToken)
+		}
+	}
+	if len(s.SecretFiles()) != 4 {
+		t.Errorf("secret files the local stack reads: %v (the token is not one of them offline)", s.SecretFiles())
+	}
+	d := testConfig("18.5")
+	d.Models = []config.Model{{HFRepo: "mistralai/Codestral-22B-v0.1", GPUs: []int{0}}}
+	cat, _ := bundles.Catalog()
+	online, err := Build(d, Options{Catalog: cat, SecretsDir: "/secrets", HFTokenFile: "/secrets/hf_token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range online.Containers {
+		if c.Role == RoleModel && (len(c.SecretEnv) != 1 || c.SecretEnv[0].Name != "HF_TOKEN" || c.DownloadToken != nil) {
+			t.Fatalf("model server that downloads: secret env %v, download token %v", c.SecretEnv, c.DownloadToken)
+		}
+	}
+}

@@ -54,22 +54,26 @@ type Volume struct {
 // Container is one container's exact configuration. Secret values are not
 // here: SecretEnv names the files they are read from at create time.
 type Container struct {
-	Name       string            `json:"name"`
-	Role       string            `json:"role"`
-	Image      string            `json:"image"`
-	Platform   string            `json:"platform,omitempty"` // "linux/amd64" when emulated
-	Entrypoint []string          `json:"entrypoint,omitempty"`
-	Cmd        []string          `json:"cmd,omitempty"`
-	Env        []string          `json:"env"`
-	SecretEnv  []SecretEnv       `json:"secret_env,omitempty"`
-	Labels     map[string]string `json:"labels"`
-	Ports      []Port            `json:"ports,omitempty"`
-	Mounts     []Mount           `json:"mounts,omitempty"`
-	GPU        *GPURequest       `json:"gpu,omitempty"` // nil in CPU mode
-	IPCHost    bool              `json:"ipc_host,omitempty"`
-	ShmSize    int64             `json:"shm_size,omitempty"`
-	Restart    string            `json:"restart"`
-	Health     Health            `json:"health"`
+	Name       string      `json:"name"`
+	Role       string      `json:"role"`
+	Image      string      `json:"image"`
+	Platform   string      `json:"platform,omitempty"` // "linux/amd64" when emulated
+	Entrypoint []string    `json:"entrypoint,omitempty"`
+	Cmd        []string    `json:"cmd,omitempty"`
+	Env        []string    `json:"env"`
+	SecretEnv  []SecretEnv `json:"secret_env,omitempty"`
+	// DownloadToken is the Hugging Face token kept out of a model server that
+	// starts offline from weights DuoBox pulled (GPU mode), for the exports
+	// whose model server downloads them itself (Helm); nil otherwise.
+	DownloadToken *SecretEnv        `json:"download_token,omitempty"`
+	Labels        map[string]string `json:"labels"`
+	Ports         []Port            `json:"ports,omitempty"`
+	Mounts        []Mount           `json:"mounts,omitempty"`
+	GPU           *GPURequest       `json:"gpu,omitempty"` // nil in CPU mode
+	IPCHost       bool              `json:"ipc_host,omitempty"`
+	ShmSize       int64             `json:"shm_size,omitempty"`
+	Restart       string            `json:"restart"`
+	Health        Health            `json:"health"`
 }
 
 // SecretEnv is an environment variable whose value is the content of File.
@@ -284,8 +288,16 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 	args = append(args, entry.ArgsFor(m.Repo())...)
 	args = append(args, toolArgs...)
 	c.Cmd = append(args, m.ExtraArgs...)
+	// The token reaches the model server only when it downloads the weights
+	// itself. With the host's cache mounted (GPU mode), DuoBox pulled them
+	// already and the server starts offline: no secret for 'docker inspect'.
 	if o.HFTokenFile != "" {
-		c.SecretEnv = append(c.SecretEnv, SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile})
+		token := SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile}
+		if o.HFHubCache == "" {
+			c.SecretEnv = append(c.SecretEnv, token)
+		} else {
+			c.DownloadToken = &token
+		}
 	}
 	if o.HFHubCache != "" {
 		c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.HFHubCache, Target: hfCacheTarget + "/hub"})
