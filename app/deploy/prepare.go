@@ -62,7 +62,7 @@ func prepare(d config.Deployment, dirs paths.Dirs, cat catalog.Catalog, readOnly
 	var logDir string
 	var err error
 	if stack.GatewayLogsToFile(d) { // no folder nothing writes
-		logDir, err = stack.ResolveLogDir(d.LogDir, dirs.Data, check)
+		logDir, err = stack.ResolveLogDir(d.LogDir, dirs.Data, dirs.Home, check)
 		if readOnly && err != nil { // not created yet: name the folder up would use
 			logDir, err = filepath.Join(dirs.Data, "gitlab-agw"), nil
 			if d.LogDir != "" {

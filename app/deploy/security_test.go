@@ -8,6 +8,7 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -91,5 +92,55 @@ func TestPrepare_GarbageJWTKeyAndOpenSecretsFolderAreRefused(t *testing.T) {
 	os.Chmod(dirs.Secrets(), 0o777)
 	if _, err := Prepare(d, dirs, bundlesCatalog(t)); err == nil || !strings.Contains(err.Error(), "chmod 700") {
 		t.Errorf("0777 secrets folder: %v", err)
+	}
+}
+
+// TestPrepare_UnderDuoboxHomeEveryHostPathIsInside: with DUOBOX_HOME set and
+// the gateway told to log to a file, the log folder is <home>/data/gitlab-agw
+// (never /srv/gitlab-agw, even where that is writable, as it is for root), and
+// every bind mount the spec asks of the host lies inside the home.
+func TestPrepare_UnderDuoboxHomeEveryHostPathIsInside(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(paths.EnvHome, home)
+	for _, v := range []string{"HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"} {
+		t.Setenv(v, "")
+	}
+	dirs, err := paths.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dirs.Ensure(); err != nil {
+		t.Fatal(err)
+	}
+	_, srvBefore := os.Stat(stack.DefaultSystemLogDir)
+	for _, mode := range []string{config.ModeCPU, config.ModeGPU} {
+		d := securityDeployment(t)
+		d.LogDir, d.Mode, d.Gateway.PublishAll = "", mode, true
+		d.Gateway.Image.Env = map[string]string{"AIGW_LOGGING__TO_FILE": "/var/log/aigateway/aigateway.log"}
+		p, err := Prepare(d, dirs, bundlesCatalog(t))
+		if err != nil {
+			t.Fatal(mode, err)
+		}
+		if want := filepath.Join(home, "data", "gitlab-agw"); p.LogDir != want {
+			t.Errorf("%s: log folder %q, want %q", mode, p.LogDir, want)
+		}
+		binds := 0
+		for _, c := range p.Spec.Containers {
+			for _, m := range c.Mounts {
+				if m.Type != "bind" {
+					continue
+				}
+				binds++
+				if rel, err := filepath.Rel(home, m.Source); err != nil || strings.HasPrefix(rel, "..") {
+					t.Errorf("%s: %s mounts %s, outside DUOBOX_HOME %s", mode, c.Name, m.Source, home)
+				}
+			}
+		}
+		if binds == 0 {
+			t.Errorf("%s: no bind mount checked (the log folder at least is one)", mode)
+		}
+	}
+	if _, err := os.Stat(stack.DefaultSystemLogDir); os.IsNotExist(srvBefore) && !os.IsNotExist(err) {
+		t.Errorf("%s was created although DUOBOX_HOME is set", stack.DefaultSystemLogDir)
 	}
 }

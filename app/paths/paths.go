@@ -20,6 +20,9 @@ type Dirs struct {
 	Data   string // logs, keys, docs index, model weights cache
 	State  string // SQLite database, locks
 	Cache  string // downloads in progress
+	// Home is $DUOBOX_HOME (absolute) when it is set, else "": then nothing
+	// DuoBox writes may land outside it (no /srv/gitlab-agw, no ~/.cache).
+	Home string
 }
 
 // Resolve reads DUOBOX_HOME, then the XDG variables, then falls back to the
@@ -38,6 +41,7 @@ func Resolve() (Dirs, error) {
 			Data:   filepath.Join(abs, "data"),
 			State:  filepath.Join(abs, "state"),
 			Cache:  filepath.Join(abs, "cache"),
+			Home:   abs,
 		}, nil
 	}
 	userHome, err := os.UserHomeDir()

@@ -518,16 +518,19 @@ func GatewayLogsToFile(d config.Deployment) bool {
 	return d.Gateway.Image.Env["AIGW_LOGGING__TO_FILE"] != ""
 }
 
-// ResolveLogDir picks the seed's log directory: /srv/gitlab-agw when it
-// exists and is writable (or can be created), else <data>/gitlab-agw.
-func ResolveLogDir(configured, dataDir string, writable func(string) error) (string, error) {
+// ResolveLogDir picks the seed's log directory: the configured one (the
+// user's own choice, kept even outside DUOBOX_HOME); else /srv/gitlab-agw
+// when it exists and is writable (or can be created); else <data>/gitlab-agw.
+// With DUOBOX_HOME set (home != "") the default is always <data>/gitlab-agw:
+// /srv/gitlab-agw is neither probed nor created, so nothing lands outside it.
+func ResolveLogDir(configured, dataDir, home string, writable func(string) error) (string, error) {
 	if configured != "" {
 		if err := writable(configured); err != nil {
 			return "", err
 		}
 		return configured, nil
 	}
-	if writable(DefaultSystemLogDir) == nil {
+	if home == "" && writable(DefaultSystemLogDir) == nil {
 		return DefaultSystemLogDir, nil
 	}
 	dir := filepath.Join(dataDir, "gitlab-agw")

@@ -220,9 +220,29 @@ func TestResolveLogDirFallsBackToDataDir(t *testing.T) {
 		}
 		return nil
 	}
-	got, err := ResolveLogDir("", data, deny)
+	got, err := ResolveLogDir("", data, "", deny)
 	if err != nil || got != filepath.Join(data, "gitlab-agw") {
 		t.Fatalf("ResolveLogDir = %q, %v", got, err)
+	}
+}
+
+// With DUOBOX_HOME set, /srv/gitlab-agw is never probed (probing creates it),
+// even where it is writable: the default is the data folder inside the home.
+func TestResolveLogDirUnderDuoboxHomeNeverTouchesSrv(t *testing.T) {
+	home := t.TempDir()
+	data := filepath.Join(home, "data")
+	var probed []string
+	allow := func(dir string) error { probed = append(probed, dir); return nil }
+	got, err := ResolveLogDir("", data, home, allow)
+	if err != nil || got != filepath.Join(data, "gitlab-agw") {
+		t.Fatalf("ResolveLogDir under DUOBOX_HOME = %q, %v", got, err)
+	}
+	if slices.Contains(probed, DefaultSystemLogDir) {
+		t.Fatalf("probed %s under DUOBOX_HOME: %v", DefaultSystemLogDir, probed)
+	}
+	// Without it, a writable /srv/gitlab-agw is the seed's default.
+	if got, _ := ResolveLogDir("", data, "", allow); got != DefaultSystemLogDir {
+		t.Fatalf("without DUOBOX_HOME = %q, want %s", got, DefaultSystemLogDir)
 	}
 }
 

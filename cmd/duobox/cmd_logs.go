@@ -357,7 +357,7 @@ func rotatedCopy(g *globals, t *actions.LogsTarget, stderr io.Writer) *logs.Rota
 	if t.Config != nil {
 		configured = t.Config.LogDir
 	}
-	dir, err := stack.ResolveLogDir(configured, dirs.Data, deploy.LogDirWritable)
+	dir, err := stack.ResolveLogDir(configured, dirs.Data, dirs.Home, deploy.LogDirWritable)
 	if err == nil {
 		var cp *logs.RotatedCopy
 		if cp, err = logs.NewRotatedCopy(dir, "duobox-"+t.Container.Name, 10, 5); err == nil {
