@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/config"
 )
 
@@ -216,6 +217,10 @@ func (v *SettingsView) showConfigError(err error) {
 	if v.u.config() != nil {
 		keep = "The last good config stays in force."
 	}
-	v.ConfigError.SetText(fmt.Sprintf("The config file was rejected: %v\n%s Fix the file and save it; DuoBox reloads it by itself.", err, keep))
+	text := fmt.Sprintf("The config file was rejected.\n%s\n%s Fix the file and save it; DuoBox reloads it by itself.", problem(err), keep)
+	v.ConfigError.SetText(text)
 	v.ConfigError.Show()
+	if v.u.Configure != nil { // shown where the user edits the config too
+		say(v.u.Configure.Result, app.SeverityError, text)
+	}
 }

@@ -149,7 +149,7 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 				return d, nil, err
 			}
 			if release.SelfHostedTags(v) {
-				notes = append(notes, fmt.Sprintf("the gateway registry could not be listed, so the tag is %s; a newer %s patch may exist (rerun init when online, or pass --gateway-tag)", d.Gateway.Image.Tag, v.MinorString()))
+				notes = append(notes, fmt.Sprintf("the gateway registry could not be listed, so the tag is %s; a newer %s patch may exist (save the config again when online)", d.Gateway.Image.Tag, v.MinorString()))
 			}
 		}
 	}
@@ -220,7 +220,7 @@ func NewDeployment(in InitInput) (config.Deployment, []string, error) {
 	for i := range d.Models {
 		if d.Models[i].MaxModelLen == 0 {
 			d.Models[i].MaxModelLen = 8192
-			notes = append(notes, fmt.Sprintf("%s: no fit computed, --max-model-len 8192 assumed", d.Models[i].HFRepo))
+			notes = append(notes, fmt.Sprintf("%s: no fit computed, a maximum context length of 8192 tokens assumed", d.Models[i].HFRepo))
 		}
 	}
 	d = d.WithDefaults()
