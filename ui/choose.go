@@ -243,7 +243,10 @@ const (
 func (v *ChooseView) newRow() fyne.CanvasObject {
 	name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.Truncation = fyne.TextTruncateEllipsis
-	licence := widget.NewLabel("")
+	// Two lines (name, then "non-production"): the cell is a fifth of the
+	// row, too narrow for both on one line. The template holds two lines so
+	// the list sizes every row for them.
+	licence := widget.NewLabel("\n")
 	licence.Truncation = fyne.TextTruncateEllipsis
 	verdict := widget.NewLabel("")
 	features := widget.NewLabel("")
@@ -302,9 +305,9 @@ func memoryFigure(f recommend.ModelFit, scale uint64) (float64, string) {
 func shortLicence(l string) string {
 	short, _, _ := strings.Cut(l, " (")
 	if nonProduction(l) && !nonProduction(short) {
-		short += " · non-production"
+		short += "\nnon-production"
 	}
-	return short
+	return strings.Replace(short, " · ", "\n", 1)
 }
 
 func nonProduction(licence string) bool {

@@ -2,11 +2,13 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/duobox/duobox/app/hardware"
@@ -99,8 +101,26 @@ func TestChoose_rowShowsLicenceOneMemoryFigureAsABarAndTheReason(t *testing.T) {
 		}
 	}
 	cells, _ := rowOf(t, v, "codestral-22b")
-	if l := cells[rowLicence].(*widget.Label); l.Text != "MNPL-0.1 · non-production" || l.Importance != widget.WarningImportance {
+	if l := cells[rowLicence].(*widget.Label); l.Text != "MNPL-0.1\nnon-production" || l.Importance != widget.WarningImportance {
 		t.Errorf("Codestral's licence cell %q (importance %d)", l.Text, l.Importance)
+	}
+	// Readable whole: at the list's width each line fits its cell, and the
+	// row (sized from the template) is tall enough for both lines.
+	row := v.newRow()
+	v.updateRow(slices.IndexFunc(v.result.Models, func(f recommend.ModelFit) bool { return f.ID == "codestral-22b" }), row)
+	row.Resize(fyne.NewSize(v.Models.Size().Width, row.MinSize().Height))
+	licence := row.(*fyne.Container).Objects[0].(*fyne.Container).Objects[rowLicence].(*widget.Label)
+	if v.Models.Size().Width < 500 {
+		t.Fatalf("list only %.0f wide", v.Models.Size().Width)
+	}
+	for _, line := range strings.Split(licence.Text, "\n") {
+		w := fyne.MeasureText(line, theme.TextSize(), fyne.TextStyle{}).Width + 2*theme.InnerPadding()
+		if w > licence.Size().Width {
+			t.Errorf("licence line %q needs %.0f, the cell is %.0f wide: cut", line, w, licence.Size().Width)
+		}
+	}
+	if tmpl := v.newRow().MinSize().Height; tmpl < licence.MinSize().Height {
+		t.Errorf("row template %.0f high, the licence needs %.0f", tmpl, licence.MinSize().Height)
 	}
 	for i, f := range v.result.Models {
 		if f.ID == "codestral-22b" {

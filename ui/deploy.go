@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -109,10 +110,14 @@ func (v *DeployView) onStart() {
 		if v.u.svc.PullWeights != nil {
 			// The model server starts offline from this cache, so a failed
 			// download (gated repo, disk full) stops the deploy with its fix.
-			v.step("Downloading the model's weights")
+			v.step(stepWeights)
 			err = v.u.svc.PullWeights(ctx, v.onWeights)
 			v.mu.Lock()
 			nothing := err == nil && v.weights == nil
+			if i := slices.Index(v.steps, stepWeights); nothing && i >= 0 {
+				// Not ticked as done: nothing ran.
+				v.steps[i], v.dirty = stepNoWeights, true
+			}
 			v.mu.Unlock()
 			if nothing { // no progress at all: nothing was fetched
 				v.u.bg.do(func() {
@@ -165,6 +170,14 @@ func (v *DeployView) onCancel() {
 		v.cancel()
 	}
 }
+
+// Steps of the weights download; a step that did not run is shown with the
+// skipped mark, never ticked.
+const (
+	skipped       = "– "
+	stepWeights   = "Downloading the model's weights"
+	stepNoWeights = skipped + "The model's weights: nothing to download"
+)
 
 // step records a new step; the previous one counts as done.
 func (v *DeployView) step(msg string) {
@@ -237,7 +250,7 @@ func (v *DeployView) render() {
 	for i, s := range steps {
 		mark := "✓ "
 		switch {
-		case strings.HasPrefix(s, "⚠"):
+		case strings.HasPrefix(s, "⚠"), strings.HasPrefix(s, skipped):
 			mark = ""
 		case i == len(steps)-1 && running:
 			mark = "… "

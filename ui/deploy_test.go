@@ -118,6 +118,19 @@ func TestDeploy_FakeEngine_saysWhenNoWeightsWereNeeded(t *testing.T) {
 	if !strings.HasPrefix(v.WeightsState.Text, "Nothing to download") || v.Weights.Visible() {
 		t.Errorf("weights state %q, bar visible %v", v.WeightsState.Text, v.Weights.Visible())
 	}
+	// The step that did not run is not ticked; the ones that ran are.
+	var steps []string
+	for _, o := range v.Steps.Objects {
+		steps = append(steps, o.(*widget.Label).Text)
+	}
+	if len(steps) != 4 || steps[0] != "– The model's weights: nothing to download" || !strings.HasPrefix(steps[1], "✓ Pulling") {
+		t.Errorf("steps %q", steps)
+	}
+	for _, s := range steps {
+		if strings.Contains(s, "✓ Downloading") {
+			t.Errorf("a download that never ran is ticked: %q", steps)
+		}
+	}
 }
 
 func TestDeploy_FakeEngine_failedWeightsStopTheDeploy(t *testing.T) {

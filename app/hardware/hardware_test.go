@@ -135,6 +135,11 @@ func TestProbeAMDReadsSysfs(t *testing.T) {
 	if _, err := probeAMD(fstest.MapFS{}); err == nil {
 		t.Fatal("no /sys/class/drm should be an error")
 	}
+	// The path is printed whole, never as the root-relative "sys/class/drm".
+	_, err = probeAMD(os.DirFS(t.TempDir()))
+	if err == nil || err.Error() != "no /sys/class/drm: no such file or directory" {
+		t.Errorf("missing sysfs: %v", err)
+	}
 }
 
 func TestCgroupMemoryLimits(t *testing.T) {

@@ -1,6 +1,7 @@
 package hardware
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -16,6 +17,10 @@ const amdVendorID = "0x1002"
 func probeAMD(root fs.FS) ([]GPU, error) {
 	entries, err := fs.ReadDir(root, "sys/class/drm")
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) { // its path is relative to root ("sys/class/drm"): say only why
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("no /sys/class/drm: %v", err)
 	}
 	var cards []string
