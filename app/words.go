@@ -34,9 +34,9 @@ var windowCommand = map[string]string{
 
 var (
 	// a quoted command with its verb in front: run 'duobox up --timeout 30m'
-	quotedCommand = regexp.MustCompile(`(?:(?:run|use|with|see|read|check|try|then|via|pass)\s+)?(?:its log:\s+)?'duobox ([a-z-]+)(?: ([a-z][a-z-]*))?[^']*'`)
+	quotedCommand = LazyRegexp(`(?:(?:run|use|with|see|read|check|try|then|via|pass)\s+)?(?:its log:\s+)?'duobox ([a-z-]+)(?: ([a-z][a-z-]*))?[^']*'`)
 	// the same without quotes
-	bareCommand = regexp.MustCompile(`(?:(?:run|use|with|see|read|check|try|then|via)\s+)?\bduobox ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?(?: --?[a-z][a-z-]*(?:[ =][^\s,;)']+)?)*`)
+	bareCommand = LazyRegexp(`(?:(?:run|use|with|see|read|check|try|then|via)\s+)?\bduobox ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?(?: --?[a-z][a-z-]*(?:[ =][^\s,;)']+)?)*`)
 )
 
 // InWindowWords renders a text written for the CLI in the window's words:
@@ -58,7 +58,7 @@ func InWindowWords(s string) string {
 			return m
 		})
 	}
-	replace(quotedCommand)
-	replace(bareCommand)
+	replace(quotedCommand())
+	replace(bareCommand())
 	return s
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -163,9 +162,9 @@ type Gateway struct {
 // MaxConfigSize caps the deployment config a command reads.
 const MaxConfigSize = 1 << 20
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = app.LazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
+var nameRE = app.LazyRegexp(`^[a-z][a-z0-9-]{0,39}$`)
 
 // WithDefaults fills empty fields with DuoBox's defaults.
 func (d Deployment) WithDefaults() Deployment {
@@ -246,7 +245,7 @@ func (d Deployment) validate(errs []string) error {
 	} else if err := gitlabversions.Check(v); err != nil {
 		add("gitlab.version: %v", err)
 	}
-	if !nameRE.MatchString(d.Name) {
+	if !nameRE().MatchString(d.Name) {
 		add("name: %q must be lower-case letters, digits and '-', starting with a letter (at most 40 characters)", d.Name)
 	}
 	if err := CheckHostSyntax(d.Host); err != nil {
@@ -307,7 +306,7 @@ func (d Deployment) validate(errs []string) error {
 		env   map[string]string
 	}{{"model_server.env", d.ModelServer.Env}, {"gateway.image.env", d.Gateway.Image.Env}} {
 		for name := range img.env {
-			if !envNameRE.MatchString(name) {
+			if !envNameRE().MatchString(name) {
 				add("%s: %q is not an environment variable name (letters, digits and '_', not starting with a digit)", img.field, name)
 			}
 		}

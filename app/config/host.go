@@ -4,16 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/duobox/duobox/app"
 )
 
 // loopbackReason is the seed's rule, said once.
 const loopbackReason = "GitLab must reach the gateway by a host name or address valid in your network; do not use localhost, a loopback or a wildcard address"
 
-var hostnameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
+var hostnameRE = app.LazyRegexp(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
 
 // CheckHostSyntax accepts a host name or an IP literal (IPv6 with or without
 // brackets) and refuses loopback and wildcard addresses. It does not resolve
@@ -44,7 +45,7 @@ func CheckHostSyntax(host string) error {
 	if last := labels[len(labels)-1]; last != "" && strings.Trim(last, "0123456789") == "" {
 		return fmt.Errorf("%q is not a valid IP address (each IPv4 part is 0–255, four parts) nor a host name", host)
 	}
-	if !hostnameRE.MatchString(h) || len(h) > 253 {
+	if !hostnameRE().MatchString(h) || len(h) > 253 {
 		return fmt.Errorf("%q is not a valid host name (letters, digits, '-' and '.', for example gpu-box.example.com)", host)
 	}
 	return nil

@@ -7,7 +7,6 @@
 package release
 
 import (
-	"regexp"
 	"strconv"
 
 	"github.com/duobox/duobox/app"
@@ -16,7 +15,7 @@ import (
 )
 
 // selfHostedRE matches self-hosted-vX.Y.Z-ee (and the v-less spelling some 17.x docs use).
-var selfHostedRE = regexp.MustCompile(`^self-hosted-(v?)(\d+)\.(\d+)\.(\d+)-ee$`)
+var selfHostedRE = app.LazyRegexp(`^self-hosted-(v?)(\d+)\.(\d+)\.(\d+)-ee$`)
 
 // Candidate is a gateway tag matching a GitLab minor release.
 type Candidate struct {
@@ -38,7 +37,7 @@ func Candidates(v version.GitLab, tags []string) []Candidate {
 	best := map[int]Candidate{}
 	withV := map[int]bool{}
 	for _, t := range tags {
-		m := selfHostedRE.FindStringSubmatch(t)
+		m := selfHostedRE().FindStringSubmatch(t)
 		if m == nil {
 			continue
 		}

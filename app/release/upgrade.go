@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,10 +37,10 @@ const (
 )
 
 var (
-	anySelfHostedRE = regexp.MustCompile(`^self-hosted-(?:fips-)?v?(\d+)\.(\d+)\.(\d+)-ee(-fips)?$`)
-	legacyRE        = regexp.MustCompile(`^gitlab-v?(\d+)\.(\d+)(?:\.(\d+))?$`)
-	semanticRE      = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)$`)
-	shaRE           = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
+	anySelfHostedRE = app.LazyRegexp(`^self-hosted-(?:fips-)?v?(\d+)\.(\d+)\.(\d+)-ee(-fips)?$`)
+	legacyRE        = app.LazyRegexp(`^gitlab-v?(\d+)\.(\d+)(?:\.(\d+))?$`)
+	semanticRE      = app.LazyRegexp(`^v?(\d+)\.(\d+)\.(\d+)$`)
+	shaRE           = app.LazyRegexp(`^[0-9a-f]{7,40}$`)
 )
 
 // TagInfo is what a gateway tag says about itself.
@@ -58,23 +57,23 @@ func Classify(tag string) TagInfo {
 	switch {
 	case tag == "latest":
 		info.Kind = KindLatest
-	case strings.Contains(tag, "nightly") || shaRE.MatchString(tag):
+	case strings.Contains(tag, "nightly") || shaRE().MatchString(tag):
 		info.Kind = KindNightly
-	case anySelfHostedRE.MatchString(tag):
-		m := anySelfHostedRE.FindStringSubmatch(tag)
+	case anySelfHostedRE().MatchString(tag):
+		m := anySelfHostedRE().FindStringSubmatch(tag)
 		info.Kind = KindSelfHosted
 		if strings.Contains(tag, "fips") {
 			info.Kind = KindFIPS
 		}
 		info.Version = version.GitLab{Major: num(m[1]), Minor: num(m[2]), Patch: num(m[3])}
-	case legacyRE.MatchString(tag):
-		m := legacyRE.FindStringSubmatch(tag)
+	case legacyRE().MatchString(tag):
+		m := legacyRE().FindStringSubmatch(tag)
 		info.Kind = KindLegacy
 		info.Version = version.GitLab{Major: num(m[1]), Minor: num(m[2]), Patch: -1}
 		if m[3] != "" {
 			info.Version.Patch = num(m[3])
 		}
-	case semanticRE.MatchString(tag):
+	case semanticRE().MatchString(tag):
 		info.Kind = KindSemantic
 	}
 	return info
@@ -215,7 +214,7 @@ func unknownTag(tag string, tags []string) error {
 
 // stableVLLM matches vLLM's release tags (v0.18.1); rc, nightly, CUDA-variant
 // and latest tags are not releases.
-var stableVLLM = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)$`)
+var stableVLLM = app.LazyRegexp(`^v(\d+)\.(\d+)\.(\d+)$`)
 
 // ModelServerChoice lists the model server's release tags newest first,
 // keeping only those at or above the pinned current tag; the recommendation is
@@ -266,7 +265,7 @@ func CheckModelServerTarget(tag string, tags []string, force bool) (warnings []s
 }
 
 func semver(tag string) ([3]int, bool) {
-	m := stableVLLM.FindStringSubmatch(tag)
+	m := stableVLLM().FindStringSubmatch(tag)
 	if m == nil {
 		return [3]int{}, false
 	}
@@ -303,7 +302,7 @@ func ReadTagsFile(path string) ([]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if !tagPattern.MatchString(line) {
+		if !tagPattern().MatchString(line) {
 			return nil, app.BadInput(fix, "line %d of the tags file %s is not an image tag: %.40q", n, path, line)
 		}
 		tags = append(tags, line)
@@ -316,7 +315,7 @@ func ReadTagsFile(path string) ([]string, error) {
 
 // tagPattern is an image tag as the registry API defines it (distribution's
 // reference grammar: a word character, then up to 127 of [A-Za-z0-9_.-]).
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+var tagPattern = app.LazyRegexp(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 // Digests asks the registry for the manifest digest of each tag (HEAD
 // requests, a few at a time, 10 s in all). Tags it cannot resolve are absent.

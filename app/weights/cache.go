@@ -46,7 +46,7 @@ func (c repoCache) commitFor(revision string) (string, bool) {
 	if CheckRevision(revision) != nil {
 		return "", false
 	}
-	if reCommit.MatchString(revision) {
+	if reCommit().MatchString(revision) {
 		if _, err := os.Stat(c.snapshot(revision)); err == nil {
 			return revision, true
 		}
@@ -56,7 +56,7 @@ func (c repoCache) commitFor(revision string) (string, bool) {
 		return "", false
 	}
 	commit := strings.TrimSpace(string(data))
-	return commit, reCommit.MatchString(commit)
+	return commit, reCommit().MatchString(commit)
 }
 
 // checkPaths checks, before anything is opened, that every name a pull will
@@ -66,7 +66,7 @@ func (c repoCache) checkPaths(revision, commit string, files []RemoteFile) error
 	if err := CheckRevision(revision); err != nil {
 		return err
 	}
-	if !reCommit.MatchString(commit) {
+	if !reCommit().MatchString(commit) {
 		return fmt.Errorf("commit %q is not 40 hex digits", commit)
 	}
 	if err := inside(filepath.Join(c.dir(), "refs"), c.ref(revision)); err != nil {
@@ -116,7 +116,7 @@ func (c repoCache) link(commit, path, blob string) error {
 	if err := checkFileName(path); err != nil {
 		return fmt.Errorf("link %s: %w", path, err)
 	}
-	if !reCommit.MatchString(commit) && !reSHA256.MatchString(commit) {
+	if !reCommit().MatchString(commit) && !reSHA256().MatchString(commit) {
 		return fmt.Errorf("link %s: commit %q is not a commit id", path, commit)
 	}
 	if err := inside(c.snapshot(commit), dst); err != nil {

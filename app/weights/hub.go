@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -47,9 +46,9 @@ type hub struct {
 }
 
 var (
-	reSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	reGitOID = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	reRepoID = regexp.MustCompile(`^[A-Za-z0-9][\w.\-]*/[\w.\-]+$`)
+	reSHA256 = app.LazyRegexp(`^[0-9a-f]{64}$`)
+	reGitOID = app.LazyRegexp(`^[0-9a-f]{40}$`)
+	reRepoID = app.LazyRegexp(`^[A-Za-z0-9][\w.\-]*/[\w.\-]+$`)
 	reCommit = reGitOID
 )
 
@@ -58,7 +57,7 @@ const userAgent = "duobox (huggingface_hub-compatible)"
 // CheckRepoID reports whether repo is an "org/name" Hugging Face repo id.
 func CheckRepoID(repo string) error {
 	org, name, _ := strings.Cut(repo, "/")
-	if !reRepoID.MatchString(repo) || strings.Contains(repo, "--") || strings.Contains(repo, "..") || len(repo) > 96 ||
+	if !reRepoID().MatchString(repo) || strings.Contains(repo, "--") || strings.Contains(repo, "..") || len(repo) > 96 ||
 		strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.HasSuffix(org, ".") {
 		return app.BadInput("give a Hugging Face repo id such as mistralai/Mistral-7B-Instruct-v0.3, or a catalog id such as mistral-7b-instruct-v0.3",
 			"%q is not a Hugging Face repo id (org/name)", repo)
@@ -124,7 +123,7 @@ func (h *hub) Info(ctx context.Context, repo, revision string) (RepoInfo, error)
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
 		return RepoInfo{}, fmt.Errorf("read the file list of %s from %s: %w", repo, h.env.Endpoint, err)
 	}
-	if !reCommit.MatchString(body.SHA) {
+	if !reCommit().MatchString(body.SHA) {
 		return RepoInfo{}, hostileName(h.env.Endpoint, repo, fmt.Errorf("commit %q is not 40 hex digits", body.SHA))
 	}
 	info := RepoInfo{Repo: repo, Commit: body.SHA}
@@ -164,12 +163,12 @@ func (h *hub) Head(ctx context.Context, repo, commit string, f RemoteFile) (Remo
 		return f, h.statusError(resp, repo, commit, f.Path)
 	}
 	etag := normalizeETag(firstHeader(resp.Header, "X-Linked-Etag", "ETag"))
-	if etag != "" && !reBlobID.MatchString(etag) {
+	if etag != "" && !reBlobID().MatchString(etag) {
 		return f, hostileName(h.env.Endpoint, repo, fmt.Errorf("%s: ETag %q is not 40 or 64 hex digits", f.Path, etag))
 	}
 	size, _ := strconv.ParseInt(firstHeader(resp.Header, "X-Linked-Size", "Content-Length"), 10, 64)
 	switch {
-	case reSHA256.MatchString(etag):
+	case reSHA256().MatchString(etag):
 		f.SHA256 = etag
 	case etag != "":
 		f.BlobID = etag

@@ -67,7 +67,7 @@ func Import(ctx context.Context, opts ImportOptions, source string, progress Pro
 	if err := CheckRevision(t.revision()); err != nil {
 		return Result{}, err
 	}
-	if opts.Commit != "" && !reCommit.MatchString(opts.Commit) {
+	if opts.Commit != "" && !reCommit().MatchString(opts.Commit) {
 		return Result{}, app.BadInput("give the 40-hex-digit commit id", "%q is not a commit id", opts.Commit)
 	}
 	if opts.Headroom == 0 {
@@ -212,7 +212,7 @@ func findModelRoot(dir string) (root, commit string, err error) {
 		}
 		if data, err := os.ReadFile(filepath.Join(dir, "refs", "main")); err == nil {
 			c := strings.TrimSpace(string(data))
-			if _, err := os.Stat(filepath.Join(dir, "snapshots", c)); err == nil && reCommit.MatchString(c) {
+			if _, err := os.Stat(filepath.Join(dir, "snapshots", c)); err == nil && reCommit().MatchString(c) {
 				return filepath.Join(dir, "snapshots", c), c, nil
 			}
 		}
@@ -254,7 +254,7 @@ func listLocal(root string) ([]localFile, string, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		f := localFile{RemoteFile: RemoteFile{Path: filepath.ToSlash(rel), Size: st.Size()}, full: p}
-		if target, err := os.Readlink(p); err == nil && reSHA256.MatchString(filepath.Base(target)) {
+		if target, err := os.Readlink(p); err == nil && reSHA256().MatchString(filepath.Base(target)) {
 			f.SHA256 = filepath.Base(target)
 		}
 		files = append(files, f)
@@ -279,9 +279,9 @@ func listLocal(root string) ([]localFile, string, error) {
 		if len(lines) >= 2 {
 			commits[strings.TrimSpace(lines[0])] = true
 			switch etag := normalizeETag(strings.TrimSpace(lines[1])); {
-			case reSHA256.MatchString(etag):
+			case reSHA256().MatchString(etag):
 				f.SHA256 = etag
-			case reGitOID.MatchString(etag):
+			case reGitOID().MatchString(etag):
 				f.BlobID = etag
 			}
 		}
@@ -289,7 +289,7 @@ func listLocal(root string) ([]localFile, string, error) {
 	commit := ""
 	if len(commits) == 1 {
 		for c := range commits {
-			if reCommit.MatchString(c) {
+			if reCommit().MatchString(c) {
 				commit = c
 			}
 		}
@@ -310,7 +310,7 @@ func readSHA256Sums(root string) map[string]string {
 		for sc.Scan() {
 			sum, path, ok := strings.Cut(strings.TrimSpace(sc.Text()), " ")
 			path = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(path), "*"), "./")
-			if ok && reSHA256.MatchString(strings.ToLower(sum)) {
+			if ok && reSHA256().MatchString(strings.ToLower(sum)) {
 				sums[path] = strings.ToLower(sum)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/duobox/duobox/app"
@@ -18,14 +17,14 @@ import (
 // inside() checks the final path stays in the cache as a second line.
 
 var (
-	reBlobID   = regexp.MustCompile(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
-	reRevision = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._\-/]*$`)
+	reBlobID   = app.LazyRegexp(`^(?:[0-9a-f]{40}|[0-9a-f]{64})$`)
+	reRevision = app.LazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._\-/]*$`)
 )
 
 // CheckRevision reports whether rev is a branch, tag or commit name as the
 // hub accepts them (refs/pr/1 included), safe to use as refs/<rev>.
 func CheckRevision(rev string) error {
-	bad := rev == "" || len(rev) > 200 || !reRevision.MatchString(rev) || path.Clean(rev) != rev ||
+	bad := rev == "" || len(rev) > 200 || !reRevision().MatchString(rev) || path.Clean(rev) != rev ||
 		strings.Contains(rev, "..") || strings.HasSuffix(rev, ".lock") || strings.HasSuffix(rev, "/")
 	for _, part := range strings.Split(rev, "/") {
 		bad = bad || part == "" || strings.HasPrefix(part, ".")
@@ -56,10 +55,10 @@ func checkRemote(f RemoteFile) error {
 	if err := checkFileName(f.Path); err != nil {
 		return err
 	}
-	if f.SHA256 != "" && !reSHA256.MatchString(f.SHA256) {
+	if f.SHA256 != "" && !reSHA256().MatchString(f.SHA256) {
 		return fmt.Errorf("%s: sha256 %q is not 64 hex digits", f.Path, f.SHA256)
 	}
-	if f.BlobID != "" && !reBlobID.MatchString(f.BlobID) {
+	if f.BlobID != "" && !reBlobID().MatchString(f.BlobID) {
 		return fmt.Errorf("%s: blob id %q is not 40 or 64 hex digits", f.Path, f.BlobID)
 	}
 	return nil

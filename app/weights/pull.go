@@ -537,7 +537,7 @@ func (v *verifier) reset() {
 	switch {
 	case v.f.SHA256 != "":
 		v.h, v.want = sha256.New(), v.f.SHA256
-	case reGitOID.MatchString(v.f.BlobID):
+	case reGitOID().MatchString(v.f.BlobID):
 		v.h, v.want = sha1.New(), v.f.BlobID
 		fmt.Fprintf(v.h, "blob %d\x00", v.f.Size)
 	default:

@@ -233,7 +233,7 @@ func statusOf(rc repoCache) CachedModel {
 		sel, problem := checkSnapshot(rc.repo, rc.snapshot(s.Name()), "")
 		cs := CachedSnapshot{Commit: s.Name(), Refs: refs[s.Name()], Format: sel.Format, Files: len(sel.Files),
 			Bytes: sel.Bytes(), Complete: problem == "", Problem: problem}
-		if cs.Complete && len(cs.Refs) == 0 && !reCommit.MatchString(cs.Commit) {
+		if cs.Complete && len(cs.Refs) == 0 && !reCommit().MatchString(cs.Commit) {
 			cs.Complete, cs.Problem = false, "no ref points at it"
 		}
 		if cs.Complete && len(cs.Refs) > 0 {

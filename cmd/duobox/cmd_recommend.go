@@ -10,6 +10,7 @@ import (
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/catalog"
+	"github.com/duobox/duobox/app/gitlabversions"
 	"github.com/duobox/duobox/app/hardware"
 	"github.com/duobox/duobox/app/recommend"
 	"github.com/duobox/duobox/app/units"
@@ -48,7 +49,8 @@ completion, code generation and chat as far as the machine allows.
 			if err != nil {
 				return err
 			}
-			// Parse the catalog and open the state database while the probes run.
+			// Parse the catalog and GitLab's version table, and open the state
+			// database, while the probes run.
 			type loaded struct {
 				c   catalog.Catalog
 				err error
@@ -58,6 +60,7 @@ completion, code generation and chat as far as the machine allows.
 				c, err := g.core().Catalog()
 				catalogDone <- loaded{c, err}
 			}()
+			go gitlabversions.Bundled() // parsed once; CheckGitLabVersion reads it
 			rec := g.core().StartRecorder(cmd.Context())
 			defer rec.Close()
 			m, detectErr := flags.detectRecording(cmd.Context(), g, rec)
