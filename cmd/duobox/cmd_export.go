@@ -2,15 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/duobox/duobox/app"
-	"github.com/duobox/duobox/app/config"
-	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/actions"
 	"github.com/duobox/duobox/app/stack"
 )
 
@@ -31,27 +26,7 @@ or expected as Kubernetes Secrets — unless --include-secrets.
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: stack.Formats,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := g.configFile()
-			if err != nil {
-				return err
-			}
-			cfg, err := config.Load(path)
-			if err != nil {
-				return err
-			}
-			dirs, err := g.dirs()
-			if err != nil {
-				return err
-			}
-			cat, err := g.core().Catalog()
-			if err != nil {
-				return err
-			}
-			prepared, err := deploy.PrepareReadOnly(cfg, dirs, cat)
-			if err != nil {
-				return err
-			}
-			files, err := stack.Export(prepared.Spec, args[0], stack.ExportOptions{IncludeSecrets: includeSecrets, WeightsClaim: weightsClaim})
+			files, err := g.core().Export(args[0], stack.ExportOptions{IncludeSecrets: includeSecrets, WeightsClaim: weightsClaim}) // the window's Export… too
 			if err != nil {
 				return err
 			}
@@ -73,24 +48,11 @@ or expected as Kubernetes Secrets — unless --include-secrets.
 				}
 				return nil
 			}
-			if err := os.MkdirAll(outDir, 0o755); err != nil {
-				return app.Environment(err, "choose a folder you can write to", "cannot create %s: %v", outDir, err)
-			}
-			for _, f := range files {
-				mode := os.FileMode(0o644)
-				if strings.HasSuffix(f.Name, ".sh") {
-					mode = 0o755
-				}
-				if includeSecrets {
-					mode &= 0o700
-				}
-				target := filepath.Join(outDir, f.Name)
-				if err := config.WriteFileAtomic(target, []byte(f.Content), mode); err != nil {
-					return app.Environment(err, "choose a folder you can write to", "cannot write %s: %v", target, err)
-				}
+			written, err := actions.WriteExport(outDir, files, includeSecrets) // the window's Export… too
+			for _, target := range written {
 				fmt.Fprintln(cmd.OutOrStdout(), target)
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the files as JSON [{name, content}]")

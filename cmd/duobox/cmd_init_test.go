@@ -65,6 +65,22 @@ func TestInitWritesConfigAndKeysThenExportsReferenceThem(t *testing.T) {
 	if code, _, _ := runCLI(t, "export", "podman"); code != 2 {
 		t.Errorf("unknown export format: exit %d, want 2", code)
 	}
+	// --out writes through the window's writer: each path printed, the
+	// script executable, owner-only once it holds secrets.
+	for _, secrets := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "out")
+		args := []string{"export", "docker-run", "--out", dir}
+		want := os.FileMode(0o755)
+		if secrets {
+			args, want = append(args, "--include-secrets"), 0o700
+		}
+		code, out, errOut := runCLI(t, args...)
+		target := strings.TrimSpace(out)
+		st, err := os.Stat(target)
+		if code != 0 || filepath.Dir(target) != dir || err != nil || st.Mode().Perm() != want {
+			t.Errorf("export --out (secrets %v): exit %d, printed %q, %v %v, want mode %v: %s", secrets, code, out, st, err, want, errOut)
+		}
+	}
 }
 
 func TestUpWithMalformedConfigEditExitsTwoBeforeTouchingTheEngine(t *testing.T) {
