@@ -199,7 +199,7 @@ func (v *DeployView) onEvent(ev deploy.Event) {
 		v.dirty = true
 		v.mu.Unlock()
 	case deploy.EventWarning:
-		v.step("⚠ " + ev.Message)
+		v.step("⚠ " + fixText(ev.Message)) // warnings are written for both faces
 	default:
 		v.step(ev.Message)
 	}

@@ -1,0 +1,226 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/duobox/duobox/app"
+	"github.com/duobox/duobox/app/actions"
+	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/docker"
+	"github.com/duobox/duobox/runtime/logs"
+	"github.com/duobox/duobox/runtime/testbed"
+)
+
+// testEngine adapts runtime/docker's engine to the actions' Engine, as
+// cmd/duobox's dockerEngine does.
+type testEngine struct{ *docker.Engine }
+
+func (e testEngine) LogSource() logs.Source { return docker.LogSource{Engine: e.Engine} }
+
+func connectTestEngine() (actions.Engine, error) {
+	e, err := docker.Connect()
+	if err != nil {
+		return nil, err
+	}
+	return testEngine{e}, nil
+}
+
+// engineBed is a window on the real use-case layer and the live engine,
+// with a saved config that deploys runtime/testbed's stand-ins (CPU mode,
+// nothing to download) under a name of this test's own. The stack is
+// removed, volumes included, when the test ends. Engine test: skipped
+// under -short and without an engine, except under CI.
+func engineBed(t *testing.T) (*bed, *testbed.Bed, config.Deployment) {
+	t.Helper()
+	testbed.Engine(t)
+	tb := testbed.Start(t)
+	b, home := realBed(t, l40s(t), connectTestEngine)
+	d := config.Deployment{
+		Name:   fmt.Sprintf("dbt-uitests-%d", time.Now().UnixNano()%1e9),
+		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
+		Host:   nonLoopbackIPv4(t),
+		Mode:   config.ModeCPU,
+		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
+		ModelServer: config.Image{Repository: tb.Repository(testbed.ModelServer), Tag: "v1",
+			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
+		Gateway: config.Gateway{Image: config.Image{Repository: tb.Repository(testbed.Gateway), Tag: "v1",
+			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freeTCPPort(t), AgentPort: freeTCPPort(t)},
+		LogDir: filepath.Join(home, "gitlab-agw"),
+	}.WithDefaults()
+	if err := config.Save(b.cfgPath, d); err != nil {
+		t.Fatal(err)
+	}
+	core := &actions.Core{ConfigPath: b.cfgPath, Connect: connectTestEngine}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := core.Down(ctx, true, nil, nil); err != nil {
+			t.Errorf("removing the test stack: %v", err)
+		}
+	})
+	return b, tb, d
+}
+
+func nonLoopbackIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("this machine has no non-loopback IPv4 address")
+	return ""
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Deploy → Dashboard → Logs → Test → Stop on the live engine, driven as a
+// user does: every message shown is in the window's words.
+func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
+	b, _, d := engineBed(t)
+	u := b.open()
+	if got := u.Tabs.Selected().Text; got != TabDashboard {
+		t.Fatalf("with a config the window opened %q", got)
+	}
+	dash := u.Dashboard
+	if !strings.Contains(dash.Summary.Text, "Deploy") {
+		t.Errorf("before deploying the Dashboard says %q", dash.Summary.Text)
+	}
+	noCLI(t, "Dashboard before deploying", dash.Summary.Text)
+
+	selectTab(u, TabDeploy)
+	dep := u.Deploy
+	start := time.Now()
+	test.Tap(dep.Start)
+	u.Wait()
+	t.Logf("deploy took %s", time.Since(start).Round(time.Millisecond))
+	if !strings.HasPrefix(dep.Result.Text, "✓ Deployed") {
+		t.Fatalf("deploy: %q, steps:\n%s", dep.Result.Text, allText(dep.Steps))
+	}
+	noCLI(t, "Deploy", dep.Result.Text+allText(dep.Steps))
+
+	test.Tap(dep.Next)
+	u.Wait()
+	if got := u.Tabs.Selected().Text; got != TabDashboard {
+		t.Fatalf("Deploy's Next went to %q", got)
+	}
+	// Docker's own health check runs on its interval: Check now until it
+	// has passed once for both containers.
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		test.Tap(dash.Refresh)
+		u.Wait()
+		if dash.report.Status == "ok" && allHealthy(dash.report) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(dash.Cards.Objects) != 2 {
+		t.Fatalf("%d cards: %s", len(dash.Cards.Objects), dash.Summary.Text)
+	}
+	var names []string
+	for _, c := range dash.report.Containers {
+		if !c.Exists || c.State != "running" || c.Health != "healthy" || !strings.HasPrefix(c.Name, d.Name) {
+			t.Errorf("card %s: exists %v, %s, %s", c.Name, c.Exists, c.State, c.Health)
+		}
+		names = append(names, c.Name)
+	}
+	for i, o := range dash.Cards.Objects {
+		if txt := allText(o); !strings.Contains(txt, "healthy") {
+			t.Errorf("card %d shows %q", i, txt)
+		}
+	}
+	if dash.report.Status != "ok" {
+		t.Errorf("stack %q: %s", dash.report.Status, dash.Summary.Text)
+	}
+	noCLI(t, "Dashboard", dash.Summary.Text+allText(dash.Cards)+allText(dash.Banners))
+
+	test.Tap(dash.Test)
+	u.Wait()
+	if dash.TestOut.Importance != widget.SuccessImportance || !strings.Contains(dash.TestOut.Text, "✓ model completion") {
+		t.Errorf("Test shows %q (%d)", dash.TestOut.Text, dash.TestOut.Importance)
+	}
+	noCLI(t, "Test", dash.TestOut.Text)
+
+	selectTab(u, TabLogs)
+	u.Logs.tick = 0
+	p := u.Logs.Panes[stack.RoleModel]
+	deadline := time.Now().Add(20 * time.Second)
+	for !(paneHas(p, "vLLM API server version") && paneHas(p, "Received request")) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		u.Logs.PollOnce()
+		u.Wait()
+	}
+	if !paneHas(p, "vLLM API server version") || !paneHas(p, "Received request") {
+		var shown []string
+		for _, l := range p.Lines() {
+			shown = append(shown, lineText(l))
+		}
+		t.Errorf("model server pane (%s):\n%s", p.Status.Text, strings.Join(shown, "\n"))
+	}
+	noCLI(t, "Logs", p.Status.Text)
+
+	selectTab(u, TabDashboard)
+	test.Tap(dash.Stop)
+	u.Wait()
+	if !strings.Contains(strings.ToLower(dash.TestOut.Text), "press deploy") || !dash.Stop.Disabled() {
+		t.Errorf("Stop shows %q", dash.TestOut.Text)
+	}
+	noCLI(t, "Stop", dash.TestOut.Text+dash.Summary.Text)
+	eng, err := connectTestEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	for _, n := range names {
+		if _, err := eng.ContainerHealthState(t.Context(), n); !errors.Is(err, app.ErrNotFound) {
+			t.Errorf("%s after Stop: %v", n, err)
+		}
+	}
+	for _, c := range dash.report.Containers {
+		if c.Exists {
+			t.Errorf("Dashboard after Stop shows %s", c.Name)
+		}
+	}
+}
+
+// paneHas reports whether a line of p holds s.
+func paneHas(p *LogPane, s string) bool {
+	for _, l := range p.Lines() {
+		if strings.Contains(lineText(l), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// allHealthy reports whether every container of r is running and healthy.
+func allHealthy(r StackReport) bool {
+	for _, c := range r.Containers {
+		if c.State != "running" || c.Health != "healthy" {
+			return false
+		}
+	}
+	return len(r.Containers) > 0
+}
