@@ -364,6 +364,9 @@ func rotatedCopy(g *globals, t *actions.LogsTarget, stderr io.Writer) *logs.Rota
 			cp.OnCut = func(file string, line int, err error) {
 				fmt.Fprintln(stderr, "duobox: "+logs.CutNotice(file, line, err))
 			}
+			cp.OnResume = func(file string, line, lost int) {
+				fmt.Fprintln(stderr, "duobox: "+logs.ResumeNotice(file, line, lost))
+			}
 			return cp
 		}
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/duobox/duobox/app/config"
+	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/testbed"
 )
 
@@ -70,5 +72,51 @@ func TestFullDiskReadersWorkWritersSaySo(t *testing.T) {
 	if code != 3 || !strings.Contains(errOut, "the disk holding "+home) || !strings.Contains(errOut, " is full (") ||
 		!strings.Contains(errOut, "move DUOBOX_HOME") || strings.Contains(errOut, "disk I/O error") || strings.Contains(errOut, "writable") {
 		t.Errorf("up on a full disk: exit %d, want 3 naming the full disk: %s", code, errOut)
+	}
+}
+
+// TestDownOnAFullDiskRemovesAndRecordsNothing (issue 16): with DUOBOX_HOME on
+// a full disk, down still removes the stack's objects (it opens the state
+// database read-only), says this run records nothing, and the history is
+// what it was before.
+func TestDownOnAFullDiskRemovesAndRecordsNothing(t *testing.T) {
+	testbed.Engine(t)
+	home := filepath.Join(testbed.Tmpfs(t, 4<<20), "home")
+	t.Setenv("DUOBOX_HOME", home)
+	cfg := badInputConfig()
+	cfg.Name = fmt.Sprintf("dbt-fulldown-%d", time.Now().UnixNano()%1e9)
+	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	// What up leaves besides containers: the stack's network and weights volume.
+	net, vol := cfg.Name+"-net", cfg.Name+"-hf-cache"
+	lbl := func(role string) []string {
+		return []string{"--label", stack.LabelManaged + "=true", "--label", stack.LabelStack + "=" + cfg.Name, "--label", stack.LabelRole + "=" + role}
+	}
+	testbed.DockerCLI(t, append(append([]string{"network", "create"}, lbl(stack.RoleNetwork)...), net)...)
+	testbed.DockerCLI(t, append(append([]string{"volume", "create"}, lbl(stack.RoleVolume)...), vol)...)
+	t.Cleanup(func() { // only if down left them
+		exec.Command("docker", "network", "rm", net).Run()
+		exec.Command("docker", "volume", "rm", vol).Run()
+	})
+	if code, _, errOut := runCLI(t, "status"); code != 0 && code != 4 { // creates the state database
+		t.Fatalf("status before: exit %d: %s", code, errOut)
+	}
+	_, historyBefore, _ := runCLI(t, "history", "--json")
+	testbed.FillDisk(t, home)
+
+	code, out, errOut := runCLI(t, "down", "--volumes")
+	if code != 0 || !strings.Contains(out, "removed  network   "+net) || !strings.Contains(out, "removed  volume    "+vol) ||
+		!strings.Contains(errOut, "the disk holding "+filepath.Join(home, "state")+" is full (") || !strings.Contains(errOut, "this run records nothing") {
+		t.Fatalf("down on a full disk: exit %d, want 0, both objects removed and a note that nothing is recorded:\n%s%s", code, out, errOut)
+	}
+	if left := testbed.DockerCLI(t, "network", "ls", "-q", "--filter", "label="+stack.LabelStack+"="+cfg.Name); left != "" {
+		t.Errorf("network left after down: %s", left)
+	}
+	if left := testbed.DockerCLI(t, "volume", "ls", "-q", "--filter", "label="+stack.LabelStack+"="+cfg.Name); left != "" {
+		t.Errorf("volume left after down: %s", left)
+	}
+	if _, historyAfter, _ := runCLI(t, "history", "--json"); historyAfter != historyBefore {
+		t.Errorf("down on a full disk recorded something:\nbefore %s\nafter  %s", historyBefore, historyAfter)
 	}
 }

@@ -119,15 +119,26 @@ func ExportFile(path string, recs []Record, asJSON bool) error {
 // rotated at maxMB megabytes with keep old files (lumberjack names them
 // <name>-<time>.log). Attach it with Pipeline.OnRecord(copy.Write).
 type RotatedCopy struct {
-	w     io.Writer // the lumberjack logger
-	lj    *lumberjack.Logger
-	line  []byte
-	lines int  // lines written whole
-	cut   bool // a write failed: the copy ends there
-	// OnCut is told once, when a write fails (a full disk: ENOSPC), the
-	// line the copy was cut at (the first line not, or not wholly, in it);
-	// the copy stops there and following goes on.
+	w       io.Writer // the lumberjack logger
+	lj      *lumberjack.Logger
+	line    []byte
+	lines   int       // lines written whole
+	cut     bool      // a write failed: records are not saved until a retry succeeds
+	partial bool      // the failed write left part of a line in the file
+	lost    int       // records not (wholly) saved since the cut
+	tried   time.Time // the last write attempted while cut
+	// Retry is how often, while cut, a record is tried again (default 5 s):
+	// when space comes back the copy resumes with a line saying how many
+	// records it lost.
+	Retry time.Duration
+	// OnCut is told once per cut, when a write fails (a full disk: ENOSPC),
+	// the line the copy was cut at (the first line not, or not wholly, in
+	// it); following goes on.
 	OnCut func(file string, line int, err error)
+	// OnResume is told when a write succeeds again after a cut: the line
+	// the copy resumes at (the line that says what was lost) and how many
+	// records were lost.
+	OnResume func(file string, line, lost int)
 }
 
 // NewRotatedCopy opens the copy; maxMB ≤ 0 means 10, keep ≤ 0 means 5.
@@ -151,30 +162,71 @@ func CutNotice(file string, line int, err error) string {
 	if errors.Is(err, syscall.ENOSPC) {
 		why = "the disk holding " + filepath.Dir(file) + " is full"
 	}
-	return fmt.Sprintf("the saved copy %s was cut at line %d (%s): it ends there, maybe mid-line; following goes on without it", file, line, why)
+	return fmt.Sprintf("the saved copy %s was cut at line %d (%s), maybe mid-line; following goes on, and the copy resumes when there is space again, with a line saying how many lines it lost", file, line, why)
+}
+
+// ResumeNotice says that the copy in file resumed at line after losing lost
+// records (OnResume's arguments).
+func ResumeNotice(file string, line, lost int) string {
+	return fmt.Sprintf("the saved copy %s resumes at line %d: %d lines were not saved while it could not be written", file, line, lost)
 }
 
 // File is the copy's path.
 func (c *RotatedCopy) File() string { return c.lj.Filename }
 
-// Write appends one record as a text line. The copy is best effort: the
-// first failed write ends it (OnCut says where), later records are not written.
+// Write appends one record as a text line. The copy is best effort: a
+// failed write cuts it (OnCut says where) and later records are lost until a
+// retry (every Retry) succeeds; the copy then resumes with a line saying how
+// many records were lost (OnResume says so too).
 func (c *RotatedCopy) Write(r *Record) {
-	if c.cut {
+	retry := c.Retry
+	if retry == 0 {
+		retry = 5 * time.Second
+	}
+	if c.cut && time.Since(c.tried) < retry {
+		c.lost++
 		return
 	}
 	c.line = c.line[:0]
+	resumed := 0
+	if c.cut { // one write: the lost-lines line, then this record
+		c.tried = time.Now()
+		if c.partial {
+			c.line = append(c.line, '\n') // ends the cut line
+		}
+		if !r.Time.IsZero() {
+			c.line = r.Time.UTC().AppendFormat(c.line, time.RFC3339Nano)
+			c.line = append(c.line, ' ')
+		}
+		c.line = fmt.Appendf(c.line, "duobox: %d lines were not saved here (the copy could not be written)\n", c.lost)
+		resumed = 1
+	}
 	if !r.Time.IsZero() {
 		c.line = r.Time.UTC().AppendFormat(c.line, time.RFC3339Nano)
 		c.line = append(c.line, ' ')
 	}
 	c.line = append(append(c.line, r.Text...), '\n')
-	if _, err := c.w.Write(c.line); err != nil {
-		c.cut = true
-		if c.OnCut != nil {
-			c.OnCut(c.lj.Filename, c.lines+1, err)
+	n, err := c.w.Write(c.line)
+	if err != nil {
+		c.partial = c.partial || n > 0
+		c.lost++
+		if !c.cut {
+			c.cut, c.tried = true, time.Now()
+			if c.OnCut != nil {
+				c.OnCut(c.lj.Filename, c.lines+1, err)
+			}
 		}
 		return
+	}
+	if resumed == 1 {
+		if c.partial {
+			c.lines++ // the cut line, ended
+		}
+		c.lines++ // the lost-lines line
+		if c.OnResume != nil {
+			c.OnResume(c.lj.Filename, c.lines, c.lost)
+		}
+		c.cut, c.partial, c.lost = false, false, 0
 	}
 	c.lines++
 }
