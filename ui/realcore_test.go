@@ -139,7 +139,7 @@ func TestRealCore_machineChooseConfigure(t *testing.T) {
 		t.Errorf("verdicts on an L40S: %v, want models that fit and others that do not", verdicts)
 	}
 	cells, _ := rowOf(t, c, "codestral-22b")
-	if l := cells[rowLicence].(*widget.Label); l.Text != "MNPL-0.1 · non-production" || l.Importance != widget.WarningImportance {
+	if l := cells[rowLicence].(*widget.Label); l.Text != "MNPL-0.1\nnon-production" || l.Importance != widget.WarningImportance {
 		t.Errorf("Codestral's licence %q (%d)", l.Text, l.Importance)
 	}
 	noCLI(t, "Choose model", c.Details.Text+c.Advice.Text)
