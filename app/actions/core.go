@@ -194,15 +194,7 @@ type PrepareFunc func(config.Deployment, paths.Dirs, catalog.Catalog) (deploy.Pr
 
 // OpenStack loads and validates the config, prepares the spec and connects.
 func (c *Core) OpenStack(ctx context.Context, prepare PrepareFunc) (*Stack, error) {
-	cfg, dirs, err := c.LoadDeployment()
-	if err != nil {
-		return nil, err
-	}
-	cat, err := c.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	prepared, err := prepare(cfg, dirs, cat)
+	cfg, dirs, cat, prepared, err := c.prepare(prepare)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +209,34 @@ func (c *Core) OpenStack(ctx context.Context, prepare PrepareFunc) (*Stack, erro
 	}
 	return &Stack{Config: cfg, Dirs: dirs, Catalog: cat, Prepared: prepared, Engine: eng, Store: st, Prepare: prepare,
 		Deployer: &deploy.Deployer{Engine: eng, Store: st}}, nil
+}
+
+// prepare loads and validates the config and the catalog and prepares the
+// spec, without the engine (OpenStack, Export).
+func (c *Core) prepare(prepare PrepareFunc) (config.Deployment, paths.Dirs, catalog.Catalog, deploy.Prepared, error) {
+	cfg, dirs, err := c.LoadDeployment()
+	if err != nil {
+		return cfg, dirs, catalog.Catalog{}, deploy.Prepared{}, err
+	}
+	cat, err := c.Catalog()
+	if err != nil {
+		return cfg, dirs, cat, deploy.Prepared{}, err
+	}
+	prepared, err := prepare(cfg, dirs, cat)
+	return cfg, dirs, cat, prepared, err
+}
+
+// connectLive opens the engine and checks that it answers.
+func (c *Core) connectLive(ctx context.Context) (Engine, error) {
+	eng, err := c.Connect()
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	return eng, nil
 }
 
 // Close releases the engine and the database.

@@ -202,15 +202,7 @@ func (c *Core) Snippet(_ context.Context, given gitlab.Given, f gitlab.Format) (
 // Export renders the deployment for another tool (stack.Formats: compose,
 // docker-run, helm). Secrets are referenced unless opts.IncludeSecrets.
 func (c *Core) Export(format string, opts stack.ExportOptions) ([]stack.File, error) {
-	cfg, dirs, err := c.LoadDeployment()
-	if err != nil {
-		return nil, err
-	}
-	cat, err := c.Catalog()
-	if err != nil {
-		return nil, err
-	}
-	prepared, err := deploy.PrepareReadOnly(cfg, dirs, cat)
+	_, _, _, prepared, err := c.prepare(deploy.PrepareReadOnly)
 	if err != nil {
 		return nil, err
 	}

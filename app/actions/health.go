@@ -37,12 +37,8 @@ func (c *Core) openHealthEnv(ctx context.Context) (*healthEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	eng, err := c.Connect()
+	eng, err := c.connectLive(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		eng.Close()
 		return nil, err
 	}
 	st, err := c.openStore(ctx, dirs, true)

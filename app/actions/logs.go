@@ -41,12 +41,8 @@ func (c *Core) ResolveLogs(ctx context.Context, stackName, which string) (*LogsT
 	if t.StackName == "" {
 		t.StackName = config.DefaultName
 	}
-	eng, err := c.Connect()
+	eng, err := c.connectLive(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if err := eng.Ping(ctx); err != nil {
-		eng.Close()
 		return nil, err
 	}
 	t.Engine = eng

@@ -61,23 +61,21 @@ func (c *Core) lastMachine(ctx context.Context) (hardware.Machine, error) {
 // Recommend rates every model GitLab lists at gitlabVersion ("" = the
 // configured or newest one) on m.
 func (c *Core) Recommend(_ context.Context, m hardware.Machine, gitlabVersion string) (recommend.Result, error) {
-	cat, err := c.Catalog()
-	if err != nil {
-		return recommend.Result{}, err
-	}
-	v, _, err := c.GitLabVersion(gitlabVersion, cat, func(err error) error {
-		return &app.Problem{Kind: app.KindBadInput, What: err.Error(), Remedy: app.RemedyGitLabVersion}
-	})
-	if err != nil {
-		return recommend.Result{}, err
-	}
-	return recommend.Recommend(m, cat, recommend.Options{GitLab: v})
+	return c.recommend(m, gitlabVersion, recommend.Options{})
 }
 
 // RecommendWith is Recommend under the user's vLLM settings (Choose
 // model's fields, 'duobox recommend' flags); opts.Engine "" is the
 // configured model server's vLLM version.
 func (c *Core) RecommendWith(_ context.Context, m hardware.Machine, gitlabVersion string, opts recommend.Options) (recommend.Result, error) {
+	if opts.Engine == "" {
+		opts.Engine = c.ConfiguredEngine()
+	}
+	return c.recommend(m, gitlabVersion, opts)
+}
+
+// recommend rates the catalog at gitlabVersion under opts (its GitLab is set here).
+func (c *Core) recommend(m hardware.Machine, gitlabVersion string, opts recommend.Options) (recommend.Result, error) {
 	cat, err := c.Catalog()
 	if err != nil {
 		return recommend.Result{}, err
@@ -89,9 +87,6 @@ func (c *Core) RecommendWith(_ context.Context, m hardware.Machine, gitlabVersio
 		return recommend.Result{}, err
 	}
 	opts.GitLab = v
-	if opts.Engine == "" {
-		opts.Engine = c.ConfiguredEngine()
-	}
 	return recommend.Recommend(m, cat, opts)
 }
 
