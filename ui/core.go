@@ -68,18 +68,7 @@ func ServicesFrom(c *actions.Core) Services {
 			return err
 		},
 		Health: c.Dashboard,
-		Test: func(ctx context.Context) (TestResult, error) {
-			r, err := c.Test(ctx)
-			if err != nil {
-				return TestResult{}, err
-			}
-			out := TestResult{OK: r.OK, Note: r.Note}
-			for _, st := range r.Steps {
-				out.Steps = append(out.Steps, TestStep{Name: st.Name, OK: st.OK, Skipped: st.Skipped, Latency: st.Latency,
-					FirstTokens: st.FirstTokens, Diagnosis: st.Diagnosis, Fix: st.Fix})
-			}
-			return out, nil
-		},
+		Test:   c.Test,
 		FollowLogs: func(ctx context.Context, role string) (LogStream, error) {
 			s, err := c.FollowLogs(ctx, role)
 			if err != nil {

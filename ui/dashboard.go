@@ -308,14 +308,7 @@ func (v *DashboardView) onTest() {
 func testText(r TestResult) string {
 	var b strings.Builder
 	for _, s := range r.Steps {
-		mark := "✓"
-		switch {
-		case s.Skipped:
-			mark = "–"
-		case !s.OK:
-			mark = "✗"
-		}
-		fmt.Fprintf(&b, "%s %s (%s)", mark, strings.ReplaceAll(s.Name, "_", " "), s.Latency.Round(time.Millisecond))
+		fmt.Fprintf(&b, "%s %s (%s)", s.Mark(), strings.ReplaceAll(s.Name, "_", " "), s.Latency.Round(time.Millisecond))
 		if s.FirstTokens != "" {
 			fmt.Fprintf(&b, ": %q", s.FirstTokens)
 		}

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/duobox/duobox/app/stack"
+	"github.com/duobox/duobox/runtime/health"
 )
 
 const testDigest = "sha256:4f9a2c0d5e6b7a8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e"
@@ -38,10 +39,10 @@ func TestDashboard_FakeEngine_cardsBannersAndActions(t *testing.T) {
 	var restarted string
 	b.svc.Restart = func(_ context.Context, role string) error { restarted = role; return nil }
 	b.svc.Test = func(context.Context) (TestResult, error) {
-		return TestResult{OK: false, Steps: []TestStep{
+		return TestResult{SmokeResult: health.SmokeResult{OK: false, Steps: []health.SmokeStep{
 			{Name: "model_completion", OK: true, Latency: 120 * time.Millisecond, FirstTokens: "def add(a, b):"},
 			{Name: "gateway_model_check", Diagnosis: "the gateway answered 401", Fix: "check the JWT keys"},
-		}}, nil
+		}}}, nil
 	}
 	u := b.open()
 	v := u.Dashboard

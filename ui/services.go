@@ -114,24 +114,8 @@ type (
 	Banner        = actions.Banner
 	LogLine       = actions.LogLine
 	LogFilter     = actions.LogFilter
+	TestResult    = actions.TestResult // the smoke test
 )
-
-// TestResult is the smoke test.
-type TestResult struct {
-	OK    bool
-	Steps []TestStep
-	Note  string
-}
-
-// TestStep is one request of the smoke test.
-type TestStep struct {
-	Name        string
-	OK, Skipped bool
-	Latency     time.Duration
-	FirstTokens string
-	Diagnosis   string
-	Fix         string
-}
 
 // LogStream is one followed container log. Safe for concurrent use.
 type LogStream interface {

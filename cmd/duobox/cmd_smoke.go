@@ -66,14 +66,7 @@ func runSmokeTest(ctx context.Context, g *globals, stdout io.Writer, asJSON bool
 
 func printSmoke(w io.Writer, r health.SmokeResult, note string) {
 	for _, s := range r.Steps {
-		mark := "✓"
-		switch {
-		case s.Skipped:
-			mark = "-"
-		case !s.OK:
-			mark = "✗"
-		}
-		fmt.Fprintf(w, "%s %-20s %s", mark, s.Name, s.URL)
+		fmt.Fprintf(w, "%s %-20s %s", s.Mark(), s.Name, s.URL)
 		if s.Status != 0 {
 			fmt.Fprintf(w, "  HTTP %d", s.Status)
 		}

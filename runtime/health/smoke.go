@@ -48,6 +48,17 @@ type SmokeStep struct {
 	Fix         string        `json:"fix,omitempty"`
 }
 
+// Mark is the step's sign in both faces: ✓ passed, – skipped, ✗ failed.
+func (s SmokeStep) Mark() string {
+	switch {
+	case s.Skipped:
+		return "–"
+	case !s.OK:
+		return "✗"
+	}
+	return "✓"
+}
+
 // SmokeResult is the whole smoke test.
 type SmokeResult struct {
 	OK    bool        `json:"ok"`
