@@ -124,7 +124,7 @@ func (p *BundlePanel) run(create bool) {
 	ctx, cancel := context.WithCancel(p.u.bg.ctx)
 	p.cancel = cancel
 	done := make(chan struct{})
-	go p.tick(done)
+	go tickUntil(done, func() { p.u.bg.do(p.render) })
 	p.u.bg.run(func(context.Context) func() {
 		defer close(done)
 		var msg string
@@ -203,19 +203,6 @@ func (p *BundlePanel) onProgress(pr bundle.Progress) {
 	p.mu.Lock()
 	p.last = &pr
 	p.mu.Unlock()
-}
-
-func (p *BundlePanel) tick(done <-chan struct{}) {
-	t := time.NewTicker(refreshEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-			p.u.bg.do(p.render)
-		}
-	}
 }
 
 // render shows the latest progress; UI goroutine only.

@@ -212,8 +212,21 @@ func (v *DeployView) onWeights(p weights.Progress) {
 	v.mu.Unlock()
 }
 
-// tick hands changes to the UI until done is closed.
+// tick hands changes to the UI (when there are some) until done is closed.
 func (v *DeployView) tick(done <-chan struct{}) {
+	tickUntil(done, func() {
+		v.mu.Lock()
+		dirty := v.dirty
+		v.mu.Unlock()
+		if dirty {
+			v.u.bg.do(v.render)
+		}
+	})
+}
+
+// tickUntil calls f every refreshEvery until done is closed (progress that
+// a background run collects, shown a few times a second).
+func tickUntil(done <-chan struct{}, f func()) {
 	t := time.NewTicker(refreshEvery)
 	defer t.Stop()
 	for {
@@ -221,12 +234,7 @@ func (v *DeployView) tick(done <-chan struct{}) {
 		case <-done:
 			return
 		case <-t.C:
-			v.mu.Lock()
-			dirty := v.dirty
-			v.mu.Unlock()
-			if dirty {
-				v.u.bg.do(v.render)
-			}
+			f()
 		}
 	}
 }
