@@ -115,7 +115,8 @@ func OpenForReading(ctx context.Context, file string) (s *Store, note string, er
 // Close closes the database.
 func (s *Store) Close() error { return s.DB.Close() }
 
-// migrate applies migrations/NNN_name.sql files above PRAGMA user_version, each in a transaction.
+// migrate applies migrations/NNN_name.sql files above PRAGMA user_version,
+// all in one transaction that holds the write lock.
 func (s *Store) migrate(ctx context.Context) error {
 	entries, err := fs.ReadDir(migrations, "migrations")
 	if err != nil {
@@ -135,13 +136,42 @@ func (s *Store) migrate(ctx context.Context) error {
 		all = append(all, mig{n, e.Name()})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].n < all[j].n })
+	newer := func(current int) error {
+		if len(all) > 0 && current > all[len(all)-1].n {
+			return app.Conflict(nil, "use the DuoBox version that wrote it, or move the state folder aside",
+				"the state database has schema version %d, newer than this DuoBox knows (%d)", current, all[len(all)-1].n)
+		}
+		return nil
+	}
 	var current int
 	if err := s.DB.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
-	if len(all) > 0 && current > all[len(all)-1].n {
-		return app.Conflict(nil, "use the DuoBox version that wrote it, or move the state folder aside",
-			"the state database has schema version %d, newer than this DuoBox knows (%d)", current, all[len(all)-1].n)
+	if len(all) == 0 || current >= all[len(all)-1].n {
+		return newer(current)
+	}
+	// Two DuoBox processes (or a window's screens) may open a new database
+	// at once: the version is read again under the write lock (BEGIN
+	// IMMEDIATE waits out the other's migration), so each migration runs once.
+	conn, err := s.DB.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("lock the state database to migrate it: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if err := newer(current); err != nil {
+		return err
 	}
 	for _, m := range all {
 		if m.n <= current {
@@ -151,22 +181,17 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := s.DB.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
+		if _, err := conn.ExecContext(ctx, string(body)); err != nil {
 			return fmt.Errorf("apply migration %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.n)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.n)); err != nil {
 			return err
 		}
 	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return err
+	}
+	committed = true
 	return nil
 }
 

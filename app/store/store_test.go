@@ -40,6 +40,30 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 	}
 }
 
+// The window's screens (and a CLI run beside it) open a new database at
+// the same time: each migration runs once, and every open succeeds (seen
+// as "table snapshots already exists" on the Dashboard at first start).
+func TestOpen_concurrentOpensOfANewDatabaseMigrateOnce(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		file := filepath.Join(t.TempDir(), "state.db")
+		errs := make(chan error, 6)
+		for i := 0; i < cap(errs); i++ {
+			go func() {
+				s, err := Open(context.Background(), file)
+				if err == nil {
+					s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for i := 0; i < cap(errs); i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
+
 func TestSettingsAndLatestSnapshot(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "state.db"))
