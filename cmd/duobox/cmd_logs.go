@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/duobox/duobox/app"
 	"github.com/duobox/duobox/app/actions"
+	"github.com/duobox/duobox/app/config"
 	"github.com/duobox/duobox/app/deploy"
+	"github.com/duobox/duobox/app/paths"
 	"github.com/duobox/duobox/app/stack"
 	"github.com/duobox/duobox/runtime/health"
 	"github.com/duobox/duobox/runtime/logs"
@@ -347,17 +350,24 @@ func runLogs(ctx context.Context, g *globals, stdout, stderr io.Writer, arg stri
 	}
 }
 
+// copyDir is where logs -f keeps its copy: the gateway's log folder when the
+// config gives one or the gateway logs to a file (then it exists anyway),
+// else <data>/gitlab-agw — never a /srv/gitlab-agw made only for the copy.
+func copyDir(cfg *config.Deployment, dirs paths.Dirs) (string, error) {
+	if cfg == nil || (cfg.LogDir == "" && !stack.GatewayLogsToFile(*cfg)) {
+		dir := filepath.Join(dirs.Data, "gitlab-agw")
+		return dir, deploy.LogDirWritable(dir)
+	}
+	return stack.ResolveLogDir(cfg.LogDir, dirs.Data, dirs.Home, deploy.LogDirWritable)
+}
+
 // rotatedCopy opens <log dir>/duobox-<container>.log, or says why not.
 func rotatedCopy(g *globals, t *actions.LogsTarget, stderr io.Writer) *logs.RotatedCopy {
 	dirs, err := g.dirs()
 	if err != nil {
 		return nil
 	}
-	configured := ""
-	if t.Config != nil {
-		configured = t.Config.LogDir
-	}
-	dir, err := stack.ResolveLogDir(configured, dirs.Data, dirs.Home, deploy.LogDirWritable)
+	dir, err := copyDir(t.Config, dirs)
 	if err == nil {
 		var cp *logs.RotatedCopy
 		if cp, err = logs.NewRotatedCopy(dir, "duobox-"+t.Container.Name, 10, 5); err == nil {
