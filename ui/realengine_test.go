@@ -41,10 +41,10 @@ func connectTestEngine() (actions.Engine, error) {
 // nothing to download) under a name of this test's own. The stack is
 // removed, volumes included, when the test ends. Engine test: skipped
 // under -short and without an engine, except under CI.
-func engineBed(t *testing.T) (*bed, *testbed.Bed, config.Deployment) {
+// The gateway runs tb's image tagged gatewayTag (pushed by the caller
+// unless it is v1).
+func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag string) (*bed, config.Deployment) {
 	t.Helper()
-	testbed.Engine(t)
-	tb := testbed.Start(t)
 	b, home := realBed(t, l40s(t), connectTestEngine)
 	d := config.Deployment{
 		Name:   fmt.Sprintf("dbt-uitests-%d", time.Now().UnixNano()%1e9),
@@ -54,7 +54,7 @@ func engineBed(t *testing.T) (*bed, *testbed.Bed, config.Deployment) {
 		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
 		ModelServer: config.Image{Repository: tb.Repository(testbed.ModelServer), Tag: "v1",
 			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
-		Gateway: config.Gateway{Image: config.Image{Repository: tb.Repository(testbed.Gateway), Tag: "v1",
+		Gateway: config.Gateway{Image: config.Image{Repository: tb.Repository(testbed.Gateway), Tag: gatewayTag,
 			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freeTCPPort(t), AgentPort: freeTCPPort(t)},
 		LogDir: filepath.Join(home, "gitlab-agw"),
 	}.WithDefaults()
@@ -69,7 +69,7 @@ func engineBed(t *testing.T) (*bed, *testbed.Bed, config.Deployment) {
 			t.Errorf("removing the test stack: %v", err)
 		}
 	})
-	return b, tb, d
+	return b, d
 }
 
 func nonLoopbackIPv4(t *testing.T) string {
@@ -100,7 +100,8 @@ func freeTCPPort(t *testing.T) int {
 // Deploy → Dashboard → Logs → Test → Stop on the live engine, driven as a
 // user does: every message shown is in the window's words.
 func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
-	b, _, d := engineBed(t)
+	testbed.Engine(t)
+	b, d := engineBed(t, testbed.Start(t), "v1")
 	u := b.open()
 	if got := u.Tabs.Selected().Text; got != TabDashboard {
 		t.Fatalf("with a config the window opened %q", got)
@@ -201,6 +202,58 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 	for _, c := range dash.report.Containers {
 		if c.Exists {
 			t.Errorf("Dashboard after Stop shows %s", c.Name)
+		}
+	}
+}
+
+// Upgrade on the live engine: the screen lists the gateway releases of
+// the deployed GitLab version from the registry, Upgrade moves the
+// running gateway to the chosen one behind its health gate, and the
+// history shows it.
+func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
+	testbed.Engine(t)
+	tb := testbed.Start(t)
+	for _, tag := range []string{"self-hosted-v18.5.0-ee", "self-hosted-v18.5.1-ee"} {
+		tb.Push(t, testbed.Gateway, tag, "DUOBOX_FAKE_VERSION="+tag) // one image each, as real releases are
+	}
+	b, d := engineBed(t, tb, "self-hosted-v18.5.0-ee")
+	u := b.open()
+	selectTab(u, TabDeploy)
+	test.Tap(u.Deploy.Start)
+	u.Wait()
+	if !strings.HasPrefix(u.Deploy.Result.Text, "✓ Deployed") {
+		t.Fatalf("deploy: %q", u.Deploy.Result.Text)
+	}
+
+	selectTab(u, TabUpgrade)
+	v := u.Upgrade
+	if !strings.Contains(v.Current.Text, "self-hosted-v18.5.0-ee") || v.Available.Selected != "self-hosted-v18.5.1-ee" || v.Upgrade.Disabled() {
+		t.Fatalf("current %q, offered %q (of %q), Upgrade disabled %v; steps %q", v.Current.Text, v.Available.Selected, v.Available.Options,
+			v.Upgrade.Disabled(), v.Steps.Text)
+	}
+	noCLI(t, "Upgrade", v.Current.Text+v.Steps.Text)
+	start := time.Now()
+	test.Tap(v.Upgrade)
+	u.Wait()
+	t.Logf("upgrade took %s", time.Since(start).Round(time.Millisecond))
+	if strings.Contains(v.Steps.Text, "Problem:") || strings.Contains(v.Steps.Text, "Rolled back") {
+		t.Errorf("upgrade steps: %q", v.Steps.Text)
+	}
+	noCLI(t, "Upgrade", v.Steps.Text+allText(v.History))
+	cur, err := config.Load(b.cfgPath)
+	if err != nil || cur.Gateway.Image.Tag != "self-hosted-v18.5.1-ee" {
+		t.Errorf("config after the upgrade: gateway %q, %v", cur.Gateway.Image.Tag, err)
+	}
+	if h := allText(v.History); !strings.Contains(h, "self-hosted-v18.5.1-ee") || !strings.Contains(h, "upgraded") {
+		t.Errorf("history %q", h)
+	}
+	rep, err := b.svc.Health(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Containers {
+		if c.Role == stack.RoleGateway && (!strings.HasSuffix(c.Image, "self-hosted-v18.5.1-ee") || c.State != "running" || !strings.HasPrefix(c.Name, d.Name)) {
+			t.Errorf("gateway after the upgrade: %s %s %s\nsteps %s", c.Name, c.Image, c.State, v.Steps.Text)
 		}
 	}
 }

@@ -133,6 +133,7 @@ func (c *Core) Init(ctx context.Context, req InitRequest) (InitResult, error) {
 	if err := config.Save(path, d); err != nil {
 		return res, app.Environment(err, "check that the config folder is writable", "cannot write %s: %v", path, err)
 	}
+	c.dropHealthEnv() // health checks read the new config from now on
 	res.Warnings, res.NewKeys, res.LogDir = prepared.Warnings, prepared.NewKeys, prepared.LogDir
 	return res, nil
 }

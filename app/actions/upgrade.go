@@ -178,6 +178,7 @@ func (c *Core) upgrading(ctx context.Context, timeout time.Duration, on func(dep
 		return upgrade.Run{}, err
 	}
 	defer u.Close()
+	defer c.dropHealthEnv() // the config names the new image: the next health check reads it
 	if on != nil {
 		u.Upgrader.OnEvent = on
 		u.OnWarning = func(msg string) { on(deploy.Event{Kind: deploy.EventWarning, Message: msg}) }
