@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +210,7 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 // Upgrade on the live engine: the screen lists the gateway releases of
 // the deployed GitLab version from the registry, Upgrade moves the
 // running gateway to the chosen one behind its health gate, and the
-// history shows it.
+// history shows it; Logs shows the old gateway, kept for a rollback.
 func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 	testbed.Engine(t)
 	tb := testbed.Start(t)
@@ -247,6 +248,25 @@ func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 	if h := allText(v.History); !strings.Contains(h, "self-hosted-v18.5.1-ee") || !strings.Contains(h, "upgraded") {
 		t.Errorf("history %q", h)
 	}
+	// The old gateway is kept for a rollback: Logs lets the user choose it
+	// and shows its lines.
+	selectTab(u, TabLogs)
+	u.Logs.tick = 0
+	kept := d.Name + "-gateway-rollback"
+	if !slices.Contains(u.Logs.Container.Options, kept) {
+		t.Fatalf("Logs' containers %v lack %s", u.Logs.Container.Options, kept)
+	}
+	u.Logs.Container.SetSelected(kept)
+	u.Wait()
+	for deadline := time.Now().Add(20 * time.Second); len(u.Logs.Other.Lines()) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		u.Logs.PollOnce()
+		u.Wait()
+	}
+	if len(u.Logs.Other.Lines()) == 0 {
+		t.Errorf("the kept gateway's pane shows no line: %q", u.Logs.Other.Status.Text)
+	}
+	noCLI(t, "Logs", u.Logs.Other.Status.Text)
+
 	rep, err := b.svc.Health(t.Context())
 	if err != nil {
 		t.Fatal(err)
