@@ -56,6 +56,7 @@ const (
 	RemedyCPUMode        Remedy = "cpu-mode"
 	RemedyChooseStack    Remedy = "choose-stack"
 	RemedyUpgradeRefresh Remedy = "upgrade-refresh"
+	RemedyReplaceIndex   Remedy = "replace-index"
 )
 
 var remedyText = map[Remedy][2]string{ // [CLI, window]
@@ -71,6 +72,7 @@ var remedyText = map[Remedy][2]string{ // [CLI, window]
 	RemedyDocsIndex:      {"run 'duobox docs-index'", "press Build index on the Settings screen"},
 	RemedyCPUMode:        {"pass --mode cpu to try the flow without a GPU, or name a model with --model HF_REPO and a card with --gpu NAME:MiB", "answer Use CPU mode when asked, or install the NVIDIA driver and container toolkit and press Detect again"},
 	RemedyChooseStack:    {"say model or gateway, or give a DuoBox container's name ('duobox status' lists them)", "choose the container in the Container list"},
+	RemedyReplaceIndex:   {"pass --force to replace it, or choose another -o path", "tick Replace an existing index, or type another file in Output"},
 	RemedyUpgradeRefresh: {"check the registry connection, or pass --tags-from FILE", "press Check again, or choose a tags file or an image archive under Offline"},
 }
 

@@ -1,35 +1,24 @@
 package ui
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
-
-	"github.com/duobox/duobox/app/docsindex"
 )
 
 // TestDocs_buildsARealIndexAndSearchesIt drives the screen over the real
 // builder and the gateway's query on a small doc/ tree.
+// The Settings screen's documentation index on the real use-case layer:
+// built into DuoBox's default file under $DUOBOX_HOME, then searched.
 func TestDocs_buildsARealIndexAndSearchesIt(t *testing.T) {
-	b := newBed(t)
+	b, home := realBed(t, l40s(t), noEngine)
 	src := filepath.Join(t.TempDir(), "doc", "ci", "runners")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "tokens.md"), []byte("---\ntitle: Runner tokens\n---\n# Rotate a runner authentication token\n\nUse the API to rotate the token.\n"), 0o644)
 	os.WriteFile(filepath.Join(src, "..", "index.md"), []byte("# CI/CD\n\nPipelines and jobs.\n"), 0o644)
-	out := filepath.Join(t.TempDir(), "docs.db")
-	b.svc.BuildDocsIndex = func(ctx context.Context, req docsindex.Request) (docsindex.Result, error) {
-		if req.Output == "" {
-			req.Output = out
-		}
-		return docsindex.Make(ctx, req)
-	}
-	b.svc.SearchDocs = func(ctx context.Context, index, q string, limit int) ([]docsindex.Hit, error) {
-		return docsindex.Search(ctx, index, q, limit)
-	}
 	u := b.open()
 	v := u.Docs
 
@@ -40,7 +29,8 @@ func TestDocs_buildsARealIndexAndSearchesIt(t *testing.T) {
 	test.Type(v.From, filepath.Dir(filepath.Dir(src))) // the doc/ folder
 	test.Tap(v.Build)
 	u.Wait()
-	if !strings.Contains(v.State.Text, "✓ Wrote "+out) || !strings.Contains(v.State.Text, "2 pages") || v.Output.Text != out {
+	out := v.Output.Text
+	if !strings.Contains(v.State.Text, "✓ Wrote "+out) || !strings.Contains(v.State.Text, "2 pages") || !strings.HasPrefix(out, home) {
 		t.Fatalf("after build: %q (output %q)", v.State.Text, v.Output.Text)
 	}
 	test.Type(v.Query, "rotate runner token")
@@ -55,6 +45,7 @@ func TestDocs_buildsARealIndexAndSearchesIt(t *testing.T) {
 	if !strings.Contains(v.State.Text, "Problem:") {
 		t.Fatalf("rebuild without Force: %q", v.State.Text)
 	}
+	noCLI(t, "the docs index", v.State.Text+v.Results.Text)
 }
 
 func TestDocs_withoutServicesSaysSoWithoutSendingToATerminal(t *testing.T) {

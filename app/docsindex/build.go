@@ -96,7 +96,7 @@ func checkOutput(out string, force bool) error {
 	case info.IsDir():
 		return app.BadInput("give a file name, for example "+filepath.Join(out, "docs.db"), "the output path %s is a folder", out)
 	case !force:
-		return app.BadInput("pass --force to replace it, or choose another -o path", "the output file %s already exists", out)
+		return &app.Problem{Kind: app.KindBadInput, Remedy: app.RemedyReplaceIndex, What: fmt.Sprintf("the output file %s already exists", out)}
 	}
 	return nil
 }
