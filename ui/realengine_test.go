@@ -98,7 +98,7 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// Deploy → Dashboard → Logs → Test → Stop on the live engine, driven as a
+// Deploy → Dashboard (Restart, Test) → Logs → Stop on the live engine, driven as a
 // user does: every message shown is in the window's words.
 func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 	testbed.Engine(t)
@@ -157,6 +157,20 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 		t.Errorf("stack %q: %s", dash.report.Status, dash.Summary.Text)
 	}
 	noCLI(t, "Dashboard", dash.Summary.Text+allText(dash.Cards)+allText(dash.Banners))
+
+	// Restart the gateway from its card: a new container, healthy again.
+	before := dash.report.Containers
+	tapButton(t, dash.Cards.Objects[1], "Restart")
+	u.Wait()
+	if dash.TestOut.Importance != widget.SuccessImportance || !strings.Contains(dash.TestOut.Text, "✓ Restarted the gateway") {
+		t.Errorf("Restart shows %q (%d)", dash.TestOut.Text, dash.TestOut.Importance)
+	}
+	for i, c := range dash.report.Containers {
+		if c.Role == stack.RoleGateway && (c.State != "running" || !c.StartedAt.After(before[i].StartedAt)) {
+			t.Errorf("gateway after Restart: %s, started %s (before %s)", c.State, c.StartedAt, before[i].StartedAt)
+		}
+	}
+	noCLI(t, "Restart", dash.TestOut.Text)
 
 	test.Tap(dash.Test)
 	u.Wait()
