@@ -22,9 +22,11 @@ import (
 	"github.com/duobox/duobox/app/stack"
 )
 
+// The snippet comes from the real use-case layer (actions.Core.Snippet);
+// Apply is a fake (no GitLab API stand-in for its endpoints yet).
 func TestGitLab_snippetInEachFormWithCopyButtons(t *testing.T) {
-	b := newBed(t)
-	b.writeConfig("192.0.2.10")
+	b, real, _ := realCoreBed(t)
+	b.svc.Snippet = real.Snippet
 	applied := false
 	b.svc.ApplyGitLab = func(context.Context) (string, error) { applied = true; return "created 1 model", nil }
 	u := b.open()
@@ -33,6 +35,7 @@ func TestGitLab_snippetInEachFormWithCopyButtons(t *testing.T) {
 	if v.text == "" || !strings.Contains(v.Snippet.Text, "192.0.2.10") {
 		t.Fatalf("default snippet %q", v.Snippet.Text)
 	}
+	noCLI(t, "GitLab notes", v.Notes.Text)
 	if len(v.Values.Objects) == 0 || len(v.Models.Objects) < 4 {
 		t.Fatalf("values %d, model rows %d", len(v.Values.Objects), len(v.Models.Objects))
 	}
