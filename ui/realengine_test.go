@@ -224,12 +224,13 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 // Upgrade on the live engine: the screen lists the gateway releases of
 // the deployed GitLab version from the registry, Upgrade moves the
 // running gateway to the chosen one behind its health gate, and the
-// history shows it; Logs shows the old gateway, kept for a rollback.
+// history shows it; Roll back brings the old one back; Logs shows the
+// gateway kept aside.
 func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 	testbed.Engine(t)
 	tb := testbed.Start(t)
 	for _, tag := range []string{"self-hosted-v18.5.0-ee", "self-hosted-v18.5.1-ee"} {
-		tb.Push(t, testbed.Gateway, tag, "DUOBOX_FAKE_VERSION="+tag) // one image each, as real releases are
+		tb.Push(t, testbed.Gateway, tag)
 	}
 	b, d := engineBed(t, tb, "self-hosted-v18.5.0-ee")
 	u := b.open()
@@ -262,8 +263,25 @@ func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 	if h := allText(v.History); !strings.Contains(h, "self-hosted-v18.5.1-ee") || !strings.Contains(h, "upgraded") {
 		t.Errorf("history %q", h)
 	}
-	// The old gateway is kept for a rollback: Logs lets the user choose it
-	// and shows its lines.
+	// Roll back by hand: the kept gateway serves again.
+	if v.Rollback.Disabled() {
+		t.Fatal("Roll back is disabled after an upgrade")
+	}
+	test.Tap(v.Rollback)
+	u.Wait()
+	if strings.Contains(v.Steps.Text, "Problem:") {
+		t.Errorf("rollback steps: %q", v.Steps.Text)
+	}
+	noCLI(t, "Roll back", v.Steps.Text+allText(v.History))
+	if cur, err := config.Load(b.cfgPath); err != nil || cur.Gateway.Image.Tag != "self-hosted-v18.5.0-ee" {
+		t.Errorf("config after the rollback: gateway %q, %v", cur.Gateway.Image.Tag, err)
+	}
+	if h := allText(v.History); !strings.Contains(h, "rolled back by hand") {
+		t.Errorf("history after the rollback %q", h)
+	}
+
+	// The gateway set aside is kept (as -gateway-rollback): Logs lets the
+	// user choose it and shows its lines.
 	selectTab(u, TabLogs)
 	u.Logs.tick = 0
 	kept := d.Name + "-gateway-rollback"
@@ -286,8 +304,8 @@ func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range rep.Containers {
-		if c.Role == stack.RoleGateway && (!strings.HasSuffix(c.Image, "self-hosted-v18.5.1-ee") || c.State != "running" || !strings.HasPrefix(c.Name, d.Name)) {
-			t.Errorf("gateway after the upgrade: %s %s %s\nsteps %s", c.Name, c.Image, c.State, v.Steps.Text)
+		if c.Role == stack.RoleGateway && (!strings.HasSuffix(c.Image, "self-hosted-v18.5.0-ee") || c.State != "running" || !strings.HasPrefix(c.Name, d.Name)) {
+			t.Errorf("gateway after the rollback: %s %s %s\nsteps %s", c.Name, c.Image, c.State, v.Steps.Text)
 		}
 	}
 }
