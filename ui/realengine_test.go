@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -42,9 +43,9 @@ func connectTestEngine() (actions.Engine, error) {
 // nothing to download) under a name of this test's own. The stack is
 // removed, volumes included, when the test ends. Engine test: skipped
 // under -short and without an engine, except under CI.
-// The gateway runs tb's image tagged gatewayTag (pushed by the caller
-// unless it is v1).
-func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag string) (*bed, config.Deployment) {
+// The gateway and the model server run tb's images tagged gatewayTag and
+// modelTag (pushed by the caller unless v1).
+func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag, modelTag string) (*bed, config.Deployment) {
 	t.Helper()
 	b, home := realBed(t, l40s(t), connectTestEngine)
 	d := config.Deployment{
@@ -53,7 +54,7 @@ func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag string) (*bed, config.D
 		Host:   nonLoopbackIPv4(t),
 		Mode:   config.ModeCPU,
 		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
-		ModelServer: config.Image{Repository: tb.Repository(testbed.ModelServer), Tag: "v1",
+		ModelServer: config.Image{Repository: tb.Repository(testbed.ModelServer), Tag: modelTag,
 			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
 		Gateway: config.Gateway{Image: config.Image{Repository: tb.Repository(testbed.Gateway), Tag: gatewayTag,
 			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freeTCPPort(t), AgentPort: freeTCPPort(t)},
@@ -102,7 +103,7 @@ func freeTCPPort(t *testing.T) int {
 // user does: every message shown is in the window's words.
 func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 	testbed.Engine(t)
-	b, d := engineBed(t, testbed.Start(t), "v1")
+	b, d := engineBed(t, testbed.Start(t), "v1", "v1")
 	u := b.open()
 	if got := u.Tabs.Selected().Text; got != TabDashboard {
 		t.Fatalf("with a config the window opened %q", got)
@@ -224,15 +225,19 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 // Upgrade on the live engine: the screen lists the gateway releases of
 // the deployed GitLab version from the registry, Upgrade moves the
 // running gateway to the chosen one behind its health gate, and the
-// history shows it; Roll back brings the old one back; Logs shows the
+// history shows it; Roll back brings the old one back; the model server
+// is upgraded from a tags file chosen in the file dialog; Logs shows the
 // gateway kept aside.
-func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
+func TestRealEngine_upgradeRollBackAndOfflineTags(t *testing.T) {
 	testbed.Engine(t)
 	tb := testbed.Start(t)
 	for _, tag := range []string{"self-hosted-v18.5.0-ee", "self-hosted-v18.5.1-ee"} {
 		tb.Push(t, testbed.Gateway, tag)
 	}
-	b, d := engineBed(t, tb, "self-hosted-v18.5.0-ee")
+	for _, tag := range []string{"v0.18.0", "v0.18.1"} { // vLLM's release tags
+		tb.Push(t, testbed.ModelServer, tag)
+	}
+	b, d := engineBed(t, tb, "self-hosted-v18.5.0-ee", "v0.18.0")
 	u := b.open()
 	selectTab(u, TabDeploy)
 	test.Tap(u.Deploy.Start)
@@ -278,6 +283,31 @@ func TestRealEngine_upgradeGatewayFromTheRegistry(t *testing.T) {
 	}
 	if h := allText(v.History); !strings.Contains(h, "rolled back by hand") {
 		t.Errorf("history after the rollback %q", h)
+	}
+
+	// Offline: the model server's versions from a tags file chosen in the
+	// file dialog; Upgrade moves it to the chosen one.
+	tags := filepath.Join(t.TempDir(), "tags.txt")
+	if err := os.WriteFile(tags, []byte("v0.18.0\nv0.18.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v.Role.SetSelected(roleModelLabel)
+	u.Wait()
+	u.pickFile = func(_ string, done func(string)) { done(tags) }
+	test.Tap(v.TagsFile)
+	u.Wait()
+	if v.Upgrade.Disabled() || v.Available.Selected != "v0.18.1" {
+		t.Fatalf("model server from a tags file: current %q, offered %q of %q; steps %q", v.Current.Text, v.Available.Selected,
+			v.Available.Options, v.Steps.Text)
+	}
+	test.Tap(v.Upgrade)
+	u.Wait()
+	if strings.Contains(v.Steps.Text, "Problem:") {
+		t.Errorf("model server upgrade: %q", v.Steps.Text)
+	}
+	noCLI(t, "Upgrade (model server)", v.Steps.Text+v.Source.Text)
+	if cur, err := config.Load(b.cfgPath); err != nil || cur.ModelServer.Tag != "v0.18.1" {
+		t.Errorf("config after the model server upgrade: %q, %v", cur.ModelServer.Tag, err)
 	}
 
 	// The gateway set aside is kept (as -gateway-rollback): Logs lets the
