@@ -186,3 +186,31 @@ func TestRealCore_machineChooseConfigure(t *testing.T) {
 		t.Errorf("config in force after the bad edit: %+v", got)
 	}
 }
+
+// Configure's Read from GitLab on the real layer: without a stored token
+// GitLab refuses and the screen says what to do in the window's words;
+// with the token Connect stored, the version field gets GitLab's version.
+func TestRealCore_configureReadsGitLabsVersion(t *testing.T) {
+	b, _ := realBed(t, l40s(t), noEngine)
+	srv := gitLabAPI(t, "glpat-admin", true)
+	u := b.open()
+	selectTab(u, TabConfigure)
+	v := u.Configure
+	test.Type(v.GitLabURL, srv.URL)
+	test.Tap(v.ReadVersion)
+	u.Wait()
+	if !strings.Contains(v.Result.Text, "Problem:") || !strings.Contains(v.Result.Text, "press Connect") || v.Version.Text != "" {
+		t.Errorf("without a token: %q, version %q", v.Result.Text, v.Version.Text)
+	}
+	noCLI(t, "Read from GitLab", v.Result.Text)
+
+	if _, err := b.svc.ConnectGitLab(t.Context(), srv.URL, "glpat-admin"); err != nil {
+		t.Fatal(err)
+	}
+	test.Tap(v.ReadVersion)
+	u.Wait()
+	if !strings.HasPrefix(v.Version.Text, "18.2.1") || !strings.Contains(v.Result.Text, "runs 18.2.1") {
+		t.Errorf("with the token: %q, version %q", v.Result.Text, v.Version.Text)
+	}
+	noCLI(t, "Read from GitLab", v.Result.Text)
+}
