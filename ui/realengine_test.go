@@ -180,8 +180,8 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 	}
 	noCLI(t, "Test", dash.TestOut.Text)
 
+	u.Logs.tick = 0 // the test polls by hand: PollOnce is one tick
 	selectTab(u, TabLogs)
-	u.Logs.tick = 0
 	p := u.Logs.Panes[stack.RoleModel]
 	deadline := time.Now().Add(20 * time.Second)
 	for !(paneHas(p, "vLLM API server version") && paneHas(p, "Received request")) && time.Now().Before(deadline) {
@@ -312,8 +312,8 @@ func TestRealEngine_upgradeRollBackAndOfflineTags(t *testing.T) {
 
 	// The gateway set aside is kept (as -gateway-rollback): Logs lets the
 	// user choose it and shows its lines.
-	selectTab(u, TabLogs)
 	u.Logs.tick = 0
+	selectTab(u, TabLogs)
 	kept := d.Name + "-gateway-rollback"
 	if !slices.Contains(u.Logs.Container.Options, kept) {
 		t.Fatalf("Logs' containers %v lack %s", u.Logs.Container.Options, kept)
