@@ -183,7 +183,9 @@ func TestRealEngine_deployDashboardLogsTestStop(t *testing.T) {
 	u.Logs.tick = 0 // the test polls by hand: PollOnce is one tick
 	selectTab(u, TabLogs)
 	p := u.Logs.Panes[stack.RoleModel]
-	deadline := time.Now().Add(20 * time.Second)
+	// Lines come within a poll or two (a backlog once waited for the
+	// container's next line: runtime/docker's pump).
+	deadline := time.Now().Add(3 * time.Second)
 	for !(paneHas(p, "vLLM API server version") && paneHas(p, "Received request")) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 		u.Logs.PollOnce()

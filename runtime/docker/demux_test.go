@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/duobox/duobox/runtime/logs"
 )
@@ -82,4 +84,55 @@ func TestDemux_DaemonErrorAndUnknownStreamAreErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stream id 9") {
 		t.Fatalf("unknown stream: err = %v", err)
 	}
+}
+
+// gatedOutput blocks its first Frame until release is closed (a busy
+// pipeline) and counts frames.
+type gatedOutput struct {
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (o *gatedOutput) Frame(logs.Stream, []byte) error {
+	<-o.release
+	o.mu.Lock()
+	o.n++
+	o.mu.Unlock()
+	return nil
+}
+func (o *gatedOutput) Raw([]byte) error { return nil }
+func (o *gatedOutput) End()             {}
+
+// A backlog read while the pipeline is busy reaches the pipeline without
+// waiting for the container's next line: the window's Logs pane showed 17
+// of 40 lines (one taken, batchQueue queued) until the container logged again.
+func TestPump_backlogReachesAFollowerWithoutTheNextLine(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	const lines = 40
+	go func() {
+		var b bytes.Buffer
+		for i := 0; i < lines; i++ {
+			b.Write(frame(streamStdout, "line\n"))
+		}
+		w.Write(b.Bytes()) // then the container is quiet: the pipe stays open
+	}()
+	out := &gatedOutput{release: make(chan struct{})}
+	go pump(r, false, out)
+	time.Sleep(100 * time.Millisecond) // the reader is done with what there is
+	close(out.release)
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		out.mu.Lock()
+		n := out.n
+		out.mu.Unlock()
+		if n == lines {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	t.Fatalf("%d of %d lines reached the pipeline", out.n, lines)
 }

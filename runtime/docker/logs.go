@@ -188,6 +188,14 @@ func (b *batcher) commit(stream logs.Stream, n int) error {
 	return nil
 }
 
+// idle hands on what sink holds back before a read that may block: a
+// batch kept while the consumer was busy must not wait for the next line.
+func idle(sink frameSink) {
+	if b, ok := sink.(*batcher); ok {
+		b.flush()
+	}
+}
+
 func (b *batcher) flush() {
 	if len(b.batch) > 0 {
 		b.out <- b.batch
@@ -234,6 +242,9 @@ func demux(r io.Reader, b frameSink) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	var header [frameHeaderLen]byte
 	for {
+		if br.Buffered() == 0 {
+			idle(b) // the next read may wait for the container's next line
+		}
 		if _, err := io.ReadFull(br, header[:]); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil
@@ -269,6 +280,7 @@ func demux(r io.Reader, b frameSink) error {
 func copyRaw(r io.Reader, b frameSink) error {
 	buf := make([]byte, 64<<10)
 	for {
+		idle(b)
 		n, err := r.Read(buf)
 		if n > 0 {
 			copy(b.reserve(n), buf[:n])
