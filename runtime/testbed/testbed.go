@@ -105,8 +105,8 @@ func Engine(t testing.TB) *docker.Engine {
 }
 
 // Start builds the images (cached by Go's build cache), starts the registry,
-// pushes v1, v2 and v3 of both kinds, and registers cleanup: the registry
-// stops and every image the engine pulled from it is untagged. Under -short
+// pushes v1, v2 and v3 of both kinds, and registers cleanup: every image the
+// engine pulled from it is untagged and the registry stops. Under -short
 // the test is skipped (SkipShort).
 func Start(t testing.TB) *Bed {
 	t.Helper()
@@ -151,10 +151,15 @@ func New() (*Bed, error) {
 	return b, nil
 }
 
-// Close stops the registry and untags, in the engine, every image pulled from it.
+// Close untags, in the engine, every image pulled from the registry, then
+// stops it. In that order: the images are found by the registry's address,
+// and once the registry stops, another bed (in this process or another
+// package's test running alongside) may be given the same port and pull
+// images under the same names, which this cleanup must not remove.
 func (b *Bed) Close() error {
+	err := b.removePulled()
 	b.server.Close()
-	return b.removePulled()
+	return err
 }
 
 // Repository is the image repository of kind in this registry.
