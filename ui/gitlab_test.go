@@ -2,11 +2,8 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"github.com/duobox/duobox/app/gitlab/gitlabtest"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,37 +111,13 @@ func realCoreBed(t *testing.T) (*bed, Services, string) {
 	return b, ServicesFrom(&actions.Core{ConfigPath: b.cfgPath}), home
 }
 
-// gitLabAPI answers like GitLab's documented REST API for what Connect
-// reads (doc/api/version.md: GET /api/v4/version; doc/api/personal_access_tokens.md:
-// GET /api/v4/personal_access_tokens/self; doc/api/users.md: GET /api/v4/user,
-// is_admin shown to administrators only), with 401 for any other token.
-func gitLabAPI(t *testing.T, token string, admin bool) *httptest.Server {
-	mux := http.NewServeMux()
-	auth := func(body func() any) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			if r.Header.Get("Authorization") != "Bearer "+token && r.Header.Get("PRIVATE-TOKEN") != token {
-				w.WriteHeader(http.StatusUnauthorized)
-				fmt.Fprint(w, `{"message":"401 Unauthorized"}`)
-				return
-			}
-			json.NewEncoder(w).Encode(body())
-		}
-	}
-	mux.HandleFunc("GET /api/v4/version", auth(func() any { return map[string]any{"version": "18.2.1-ee", "revision": "abc123", "enterprise": true} }))
-	mux.HandleFunc("GET /api/v4/personal_access_tokens/self", auth(func() any {
-		return map[string]any{"id": 1, "name": "duobox", "scopes": []string{"api"}, "active": true, "revoked": false, "expires_at": "2027-12-01"}
-	}))
-	mux.HandleFunc("GET /api/v4/user", auth(func() any {
-		u := map[string]any{"id": 1, "username": "root", "name": "Administrator"}
-		if admin {
-			u["is_admin"] = true
-		}
-		return u
-	}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+// gitLabAPI is the stand-in GitLab (app/gitlab/gitlabtest: GitLab's
+// documented REST and GraphQL API, as strict as the schema of the version it
+// plays) at 18.2.1, accepting only token, an administrator's when admin.
+func gitLabAPI(t *testing.T, token string, admin bool) *gitlabtest.Server {
+	f := gitlabtest.New(t, "18.2.1-ee")
+	f.Token, f.Admin = token, admin
+	return f
 }
 
 // Connect on the real use-case layer: a wrong token is refused and stored
@@ -162,7 +135,7 @@ func TestGitLab_connectStoresTheTokenOnlyWhenGitLabAcceptsIt(t *testing.T) {
 		t.Errorf("URL not taken from the config: %q", v.URL.Text)
 	}
 	tokenFile := filepath.Join(home, "config", "secrets", "gitlab_token")
-	v.URL.SetText(srv.URL)
+	v.URL.SetText(srv.URL())
 	test.Type(v.Token, "glpat-wrong")
 	test.Tap(v.Connect)
 	u.Wait()
@@ -196,7 +169,7 @@ func TestGitLab_connectStoresTheTokenOnlyWhenGitLabAcceptsIt(t *testing.T) {
 	b2.svc.ConnectGitLab = real2.ConnectGitLab
 	u2 := b2.open()
 	selectTab(u2, TabGitLab)
-	u2.GitLab.URL.SetText(gitLabAPI(t, "glpat-user", false).URL)
+	u2.GitLab.URL.SetText(gitLabAPI(t, "glpat-user", false).URL())
 	test.Type(u2.GitLab.Token, "glpat-user")
 	test.Tap(u2.GitLab.Connect)
 	u2.Wait()
@@ -292,4 +265,43 @@ func TestGitLab_exportSavesOneFileOrFillsAFolderPerFormat(t *testing.T) {
 			t.Errorf("%s: files lack %q", tc.format, tc.want)
 		}
 	}
+}
+
+// Apply on the real use-case layer against the stand-in GitLab: after
+// Connect stored an administrator's token, Apply creates the model entry,
+// points the features at it and sets the AI Gateway URL in GitLab, and says
+// so in the window's words; a second Apply changes nothing.
+func TestGitLab_applySetsGitLabUpThroughItsAPI(t *testing.T) {
+	b, real, _ := realCoreBed(t)
+	b.svc.ConnectGitLab, b.svc.ApplyGitLab = real.ConnectGitLab, real.ApplyGitLab
+	gl := gitLabAPI(t, "glpat-admin", true)
+	u := b.open()
+	selectTab(u, TabGitLab)
+	v := u.GitLab
+	v.URL.SetText(gl.URL())
+	test.Type(v.Token, "glpat-admin")
+	test.Tap(v.Connect)
+	u.Wait()
+	if v.Apply.Disabled() {
+		t.Fatalf("Apply disabled after an administrator connected: %q", v.Connection.Text)
+	}
+	test.Tap(v.Apply)
+	u.Wait()
+	if v.Applied.Importance == widget.DangerImportance || strings.Contains(v.Applied.Text, "Problem:") {
+		t.Fatalf("apply failed: %q", v.Applied.Text)
+	}
+	noCLI(t, "Apply", v.Applied.Text)
+	if gl.GatewayURL == "" || !strings.Contains(gl.GatewayURL, "192.0.2.10") {
+		t.Errorf("GitLab's AI Gateway URL after Apply: %q", gl.GatewayURL)
+	}
+	if len(gl.Models) == 0 || len(gl.Features) == 0 {
+		t.Errorf("GitLab after Apply: models %v, features %v", gl.Models, gl.Features)
+	}
+	sent := len(gl.Mutations)
+	test.Tap(v.Apply)
+	u.Wait()
+	if len(gl.Mutations) != sent {
+		t.Errorf("a second Apply sent %v", gl.Mutations[sent:])
+	}
+	noCLI(t, "Apply again", v.Applied.Text)
 }

@@ -196,7 +196,7 @@ func TestRealCore_configureReadsGitLabsVersion(t *testing.T) {
 	u := b.open()
 	selectTab(u, TabConfigure)
 	v := u.Configure
-	test.Type(v.GitLabURL, srv.URL)
+	test.Type(v.GitLabURL, srv.URL())
 	test.Tap(v.ReadVersion)
 	u.Wait()
 	if !strings.Contains(v.Result.Text, "Problem:") || !strings.Contains(v.Result.Text, "press Connect") || v.Version.Text != "" {
@@ -204,7 +204,7 @@ func TestRealCore_configureReadsGitLabsVersion(t *testing.T) {
 	}
 	noCLI(t, "Read from GitLab", v.Result.Text)
 
-	if _, err := b.svc.ConnectGitLab(t.Context(), srv.URL, "glpat-admin"); err != nil {
+	if _, err := b.svc.ConnectGitLab(t.Context(), srv.URL(), "glpat-admin"); err != nil {
 		t.Fatal(err)
 	}
 	test.Tap(v.ReadVersion)

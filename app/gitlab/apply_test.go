@@ -3,6 +3,7 @@ package gitlab
 import (
 	"bytes"
 	"context"
+	"github.com/duobox/duobox/app/gitlab/gitlabtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,18 +17,18 @@ import (
 
 // inputFor is the test deployment pointed at the fake GitLab; the version is
 // left at 17.1 on purpose: apply must use the version GitLab reports.
-func inputFor(t *testing.T, f *fakeGitLab) Input {
+func inputFor(t *testing.T, f *gitlabtest.Server) Input {
 	t.Helper()
 	in := testInput(t, "17.1", true)
-	u := f.url()
+	u := fakeURL(t, f)
 	in.GitLab = &u
 	return in
 }
 
 func TestApply_FakeGitLabAPI_ShowsPlanAppliesItAndThenNothingIsLeft(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeGitLab(t, "18.4.1-ee")
-	c := &Client{URL: f.url(), Token: f.token}
+	f := gitlabtest.New(t, "18.4.1-ee")
+	c := &Client{URL: fakeURL(t, f), Token: f.Token}
 	s := inputFor(t, f)
 
 	p, err := PlanApply(ctx, c, s)
@@ -48,20 +49,20 @@ func TestApply_FakeGitLabAPI_ShowsPlanAppliesItAndThenNothingIsLeft(t *testing.T
 			t.Errorf("plan lacks %q:\n%s", want, out.String())
 		}
 	}
-	if len(f.mutations) != 0 {
-		t.Fatalf("planning sent mutations: %v", f.mutations)
+	if len(f.Mutations) != 0 {
+		t.Fatalf("planning sent mutations: %v", f.Mutations)
 	}
 	if _, err := p.Apply(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if f.gatewayURL != "http://gpu-box.example.com:5052" || f.agentURL != "gpu-box.example.com:50052" {
-		t.Errorf("GitLab has gateway %q agent %q", f.gatewayURL, f.agentURL)
+	if f.GatewayURL != "http://gpu-box.example.com:5052" || f.AgentURL != "gpu-box.example.com:50052" {
+		t.Errorf("GitLab has gateway %q agent %q", f.GatewayURL, f.AgentURL)
 	}
-	if len(f.models) != 2 || f.models[1]["model"] != "llama3" || f.models[1]["endpoint"] != "http://duobox-model-2:8000/v1" {
-		t.Errorf("models on GitLab: %v", f.models)
+	if len(f.Models) != 2 || f.Models[1]["model"] != "llama3" || f.Models[1]["endpoint"] != "http://duobox-model-2:8000/v1" {
+		t.Errorf("models on GitLab: %v", f.Models)
 	}
-	if f.features["duo_chat"] != f.models[1]["id"] || f.features["code_completions"] != f.models[0]["id"] {
-		t.Errorf("feature settings: %v", f.features)
+	if f.Features["duo_chat"] != f.Models[1]["id"] || f.Features["code_completions"] != f.Models[0]["id"] {
+		t.Errorf("feature settings: %v", f.Features)
 	}
 	again, err := PlanApply(ctx, c, s)
 	if err != nil {
@@ -74,9 +75,9 @@ func TestApply_FakeGitLabAPI_ShowsPlanAppliesItAndThenNothingIsLeft(t *testing.T
 
 func TestApply_FakeGitLabAPI_ChangedEndpointIsAnUpdateNotADuplicate(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeGitLab(t, "17.9.0-ee")
-	c := &Client{URL: f.url(), Token: f.token}
-	f.models = []map[string]string{{"id": "gid://gitlab/Ai::SelfHostedModel/1", "name": "codestral-22b on DuoBox", "model": "codestral", "endpoint": "http://old:8000/v1", "identifier": "custom_openai/codestral-22b"}}
+	f := gitlabtest.New(t, "17.9.0-ee")
+	c := &Client{URL: fakeURL(t, f), Token: f.Token}
+	f.Models = []map[string]string{{"id": "gid://gitlab/Ai::SelfHostedModel/1", "name": "codestral-22b on DuoBox", "model": "codestral", "endpoint": "http://old:8000/v1", "identifier": "custom_openai/codestral-22b"}}
 	p, err := PlanApply(ctx, c, inputFor(t, f))
 	if err != nil {
 		t.Fatal(err)
@@ -84,22 +85,22 @@ func TestApply_FakeGitLabAPI_ChangedEndpointIsAnUpdateNotADuplicate(t *testing.T
 	if _, err := p.Apply(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if len(f.models) != 2 || f.models[0]["endpoint"] != "http://duobox-model:8000/v1" {
-		t.Errorf("models: %v", f.models)
+	if len(f.Models) != 2 || f.Models[0]["endpoint"] != "http://duobox-model:8000/v1" {
+		t.Errorf("models: %v", f.Models)
 	}
 }
 
 func TestApply_FakeGitLabAPI_TokenWithoutAdminOrScopeChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	for name, setup := range map[string]func(*fakeGitLab){
-		"not admin":   func(f *fakeGitLab) { f.admin = false },
-		"read_api":    func(f *fakeGitLab) { f.scopes = []string{"read_api"} },
-		"wrong token": func(f *fakeGitLab) { f.token = "glpat-other" },
-		"GitLab 17.8": func(f *fakeGitLab) { f.version = "17.8.2-ee" },
+	for name, setup := range map[string]func(*gitlabtest.Server){
+		"not admin":   func(f *gitlabtest.Server) { f.Admin = false },
+		"read_api":    func(f *gitlabtest.Server) { f.Scopes = []string{"read_api"} },
+		"wrong token": func(f *gitlabtest.Server) { f.Token = "glpat-other" },
+		"GitLab 17.8": func(f *gitlabtest.Server) { f.Version = "17.8.2-ee" },
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeGitLab(t, "18.4.1-ee")
-			c := &Client{URL: f.url(), Token: "glpat-test-admin"}
+			f := gitlabtest.New(t, "18.4.1-ee")
+			c := &Client{URL: fakeURL(t, f), Token: "glpat-test-admin"}
 			setup(f)
 			_, err := PlanApply(ctx, c, inputFor(t, f))
 			if app.KindOf(err) != app.KindBadInput {
@@ -116,8 +117,8 @@ func TestApply_FakeGitLabAPI_TokenWithoutAdminOrScopeChangesNothing(t *testing.T
 					t.Errorf("message %q lacks %q", msg, want)
 				}
 			}
-			if len(f.mutations) != 0 || f.gatewayURL != "" {
-				t.Errorf("a refused apply changed GitLab: %v", f.mutations)
+			if len(f.Mutations) != 0 || f.GatewayURL != "" {
+				t.Errorf("a refused apply changed GitLab: %v", f.Mutations)
 			}
 		})
 	}
@@ -125,9 +126,9 @@ func TestApply_FakeGitLabAPI_TokenWithoutAdminOrScopeChangesNothing(t *testing.T
 
 func TestApply_FakeGitLabAPI_FailedMutationStopsAndSaysWhatWasDone(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeGitLab(t, "18.4.0-ee")
-	f.failOn = "aiFeatureSettingUpdate"
-	c := &Client{URL: f.url(), Token: f.token}
+	f := gitlabtest.New(t, "18.4.0-ee")
+	f.FailOn = "aiFeatureSettingUpdate"
+	c := &Client{URL: fakeURL(t, f), Token: f.Token}
 	s := inputFor(t, f)
 	p, err := PlanApply(ctx, c, s)
 	if err != nil {
@@ -137,10 +138,10 @@ func TestApply_FakeGitLabAPI_FailedMutationStopsAndSaysWhatWasDone(t *testing.T)
 	if err == nil || !strings.Contains(err.Error(), "Endpoint is blocked") || !strings.Contains(err.Error(), "plans only what is missing") {
 		t.Fatalf("got %v", err)
 	}
-	if n == 0 || f.mutations[len(f.mutations)-1] != "aiFeatureSettingUpdate" || strings.Count(strings.Join(f.mutations, " "), "aiFeatureSettingUpdate") != 1 {
-		t.Errorf("applied %d, mutations %v: apply must stop at the first failure", n, f.mutations)
+	if n == 0 || f.Mutations[len(f.Mutations)-1] != "aiFeatureSettingUpdate" || strings.Count(strings.Join(f.Mutations, " "), "aiFeatureSettingUpdate") != 1 {
+		t.Errorf("applied %d, mutations %v: apply must stop at the first failure", n, f.Mutations)
 	}
-	f.failOn = ""
+	f.FailOn = ""
 	again, err := PlanApply(ctx, c, s)
 	if err != nil {
 		t.Fatal(err)
@@ -161,21 +162,21 @@ func TestClient_UnreachableGitLab(t *testing.T) {
 }
 
 func TestClient_FakeGitLabAPI_URLWithProjectPathIsNotGitLab(t *testing.T) {
-	f := newFakeGitLab(t, "18.4.0-ee")
-	u, err := ParseURL(f.srv.URL + "/group/project/")
+	f := gitlabtest.New(t, "18.4.0-ee")
+	u, err := ParseURL(f.Srv.URL + "/group/project/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = (&Client{URL: u, Token: f.token}).Version(context.Background())
+	_, err = (&Client{URL: u, Token: f.Token}).Version(context.Background())
 	if app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "GitLab's base URL") {
 		t.Errorf("got %v", err)
 	}
 }
 
 func TestCheckOIDC_FakeGitLabAPI_FromThisMachine(t *testing.T) {
-	f := newFakeGitLab(t, "18.4.0-ee")
-	c := CheckOIDC(context.Background(), HostFetcher{}, f.url())
-	if !c.OK || c.Keys != 1 || c.JWKSURL != f.srv.URL+"/oauth/discovery/keys" {
+	f := gitlabtest.New(t, "18.4.0-ee")
+	c := CheckOIDC(context.Background(), HostFetcher{}, fakeURL(t, f))
+	if !c.OK || c.Keys != 1 || c.JWKSURL != f.Srv.URL+"/oauth/discovery/keys" {
 		t.Errorf("got %+v", c)
 	}
 	bad := CheckOIDC(context.Background(), HostFetcher{}, URL{Base: "http://127.0.0.1:1"})
@@ -192,13 +193,13 @@ func TestGraphQLScript_FakeGitLabAPI_RunsWithCurlAndJq(t *testing.T) {
 			t.Skipf("%s not installed", tool)
 		}
 	}
-	f := newFakeGitLab(t, "18.4.0-ee")
+	f := gitlabtest.New(t, "18.4.0-ee")
 	dirs := paths.Dirs{Config: t.TempDir()}
-	if err := SaveToken(dirs, f.token); err != nil {
+	if err := SaveToken(dirs, f.Token); err != nil {
 		t.Fatal(err)
 	}
 	in := testInput(t, "18.4", true)
-	u := f.url()
+	u := fakeURL(t, f)
 	in.GitLab, in.TokenFile = &u, TokenFile(dirs)
 	var script bytes.Buffer
 	s, err := Build(in, FormatGraphQL)
@@ -216,8 +217,8 @@ func TestGraphQLScript_FakeGitLabAPI_RunsWithCurlAndJq(t *testing.T) {
 	if err != nil {
 		t.Fatalf("script failed: %v\n%s", err, out)
 	}
-	if f.gatewayURL != s.GatewayURL || len(f.models) != 2 || f.features["duo_chat"] != f.models[1]["id"] {
-		t.Errorf("after the script: gateway %q models %v features %v\n%s", f.gatewayURL, f.models, f.features, out)
+	if f.GatewayURL != s.GatewayURL || len(f.Models) != 2 || f.Features["duo_chat"] != f.Models[1]["id"] {
+		t.Errorf("after the script: gateway %q models %v features %v\n%s", f.GatewayURL, f.Models, f.Features, out)
 	}
 }
 
@@ -252,7 +253,7 @@ func TestTokenFile_0600AndRefusedWhenOthersCanRead(t *testing.T) {
 
 func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeGitLab(t, "18.4.1-ee")
+	f := gitlabtest.New(t, "18.4.1-ee")
 	d := paths.Dirs{Config: t.TempDir()}
 	cfgPath := filepath.Join(d.Config, "deployment.yaml")
 	dep := config.Deployment{GitLab: config.GitLab{URL: "https://old.example.com", Version: "17.9"}, Host: "gpu-box",
@@ -263,19 +264,19 @@ func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing
 	before, _ := os.ReadFile(cfgPath)
 
 	// A wrong token: nothing is stored, the config is untouched.
-	if _, err := Connect(ctx, d, f.url(), "glpat-wrong", true, cfgPath); app.KindOf(err) != app.KindBadInput {
+	if _, err := Connect(ctx, d, fakeURL(t, f), "glpat-wrong", true, cfgPath); app.KindOf(err) != app.KindBadInput {
 		t.Fatalf("wrong token: %v", err)
 	}
 	// Unreachable GitLab: the same.
-	if _, err := Connect(ctx, d, URL{Base: "http://127.0.0.1:1"}, f.token, true, cfgPath); app.KindOf(err) != app.KindEnvironment {
+	if _, err := Connect(ctx, d, URL{Base: "http://127.0.0.1:1"}, f.Token, true, cfgPath); app.KindOf(err) != app.KindEnvironment {
 		t.Fatalf("unreachable: %v", err)
 	}
 	// A GitLab version outside DuoBox's version table: bad input naming the known ones.
-	f.version = "20.1.0-ee"
-	if _, err := Connect(ctx, d, f.url(), f.token, true, cfgPath); app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "it knows GitLab 17.1–19.11") {
+	f.Version = "20.1.0-ee"
+	if _, err := Connect(ctx, d, fakeURL(t, f), f.Token, true, cfgPath); app.KindOf(err) != app.KindBadInput || !strings.Contains(err.Error(), "it knows GitLab 17.1–19.11") {
 		t.Fatalf("unknown version: %v", err)
 	}
-	f.version = "18.4.1-ee"
+	f.Version = "18.4.1-ee"
 	if tok, _ := LoadToken(d); tok != "" {
 		t.Fatalf("a failed connect stored the token")
 	}
@@ -286,24 +287,24 @@ func TestConnect_FakeGitLabAPI_StoresOnlyAfterSuccessAndUpdatesConfig(t *testing
 		t.Fatal("a failed connect changed the deployment config")
 	}
 
-	r, err := Connect(ctx, d, f.url(), f.token, true, cfgPath)
+	r, err := Connect(ctx, d, fakeURL(t, f), f.Token, true, cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Admin || !r.TokenStored || r.Version != "18.4.1-ee" {
 		t.Errorf("result %+v", r)
 	}
-	if tok, _ := LoadToken(d); tok != f.token {
+	if tok, _ := LoadToken(d); tok != f.Token {
 		t.Errorf("stored token %q", tok)
 	}
 	got, err := config.Load(cfgPath)
-	if err != nil || got.GitLab.Version != "18.4.1" || got.GitLab.URL != f.url().Base {
+	if err != nil || got.GitLab.Version != "18.4.1" || got.GitLab.URL != fakeURL(t, f).Base {
 		t.Errorf("config after connect: %+v %v", got.GitLab, err)
 	}
 
 	// A read-only token connects (version read) but says apply is not possible.
-	f.scopes = []string{"read_api"}
-	r, err = Connect(ctx, d, f.url(), f.token, false, cfgPath)
+	f.Scopes = []string{"read_api"}
+	r, err = Connect(ctx, d, fakeURL(t, f), f.Token, false, cfgPath)
 	if err != nil || r.Admin || !strings.Contains(r.AdminNote, "not api") || r.TokenStored {
 		t.Errorf("read_api token: %+v %v", r, err)
 	}
@@ -324,8 +325,8 @@ func TestApply_FakeGitLabAPI_AgentPlatformTLSPerVersion(t *testing.T) {
 		{"19.2.1-ee", true, false},
 	} {
 		t.Run(tc.version, func(t *testing.T) {
-			f := newFakeGitLab(t, tc.version)
-			c := &Client{URL: f.url(), Token: f.token}
+			f := gitlabtest.New(t, tc.version)
+			c := &Client{URL: fakeURL(t, f), Token: f.Token}
 			p, err := PlanApply(ctx, c, inputFor(t, f))
 			if err != nil {
 				t.Fatal(err)
@@ -340,8 +341,8 @@ func TestApply_FakeGitLabAPI_AgentPlatformTLSPerVersion(t *testing.T) {
 			if _, err := p.Apply(ctx, c); err != nil {
 				t.Fatal(err)
 			}
-			if f.agentSecure == tc.bySet {
-				t.Errorf("GitLab's self_hosted_duo_agent_platform_service_secure = %v after apply", f.agentSecure)
+			if f.AgentSecure == tc.bySet {
+				t.Errorf("GitLab's self_hosted_duo_agent_platform_service_secure = %v after apply", f.AgentSecure)
 			}
 		})
 	}
@@ -352,24 +353,34 @@ func TestApply_FakeGitLabAPI_AgentPlatformTLSPerVersion(t *testing.T) {
 // older GitLab fails here.
 func TestFakeGitLab_RefusesArgumentsItsVersionLacks(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeGitLab(t, "18.9.0-ee")
-	c := &Client{URL: f.url(), Token: f.token}
+	f := gitlabtest.New(t, "18.9.0-ee")
+	c := &Client{URL: fakeURL(t, f), Token: f.Token}
 	err := c.GraphQL(ctx, mutationDuoSettingsAgent, map[string]any{"input": map[string]any{
 		"aiGatewayUrl": "http://h:5052", "duoAgentPlatformServiceUrl": "h:50052", "selfHostedDuoAgentPlatformServiceSecure": false}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "selfHostedDuoAgentPlatformServiceSecure (Field is not defined on DuoSettingsUpdateInput)") {
 		t.Fatalf("18.9 accepted the 18.10 argument: %v", err)
 	}
-	f.version = "18.3.1-ee"
+	f.Version = "18.3.1-ee"
 	err = c.GraphQL(ctx, queryDuoSettingsAgent, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "Field 'duoAgentPlatformServiceUrl' doesn't exist on type 'DuoSettings'") {
 		t.Fatalf("18.3 answered the Agent Platform URL: %v", err)
 	}
-	f.version = "17.8.0-ee"
+	f.Version = "17.8.0-ee"
 	err = c.GraphQL(ctx, mutationDuoSettings, map[string]any{"input": map[string]any{"aiGatewayUrl": "http://h:5052"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Field 'duoSettingsUpdate' doesn't exist on type 'Mutation'") {
 		t.Fatalf("17.8 has duoSettingsUpdate: %v", err)
 	}
-	if len(f.mutations) != 2 || f.gatewayURL != "" {
-		t.Errorf("refused mutations changed the fake: %v %q", f.mutations, f.gatewayURL)
+	if len(f.Mutations) != 2 || f.GatewayURL != "" {
+		t.Errorf("refused mutations changed the fake: %v %q", f.Mutations, f.GatewayURL)
 	}
+}
+
+// fakeURL is the stand-in GitLab's address as DuoBox's URL.
+func fakeURL(t *testing.T, f *gitlabtest.Server) URL {
+	t.Helper()
+	u, err := ParseURL(f.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
