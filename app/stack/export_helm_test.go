@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,10 +206,11 @@ func TestHelmExportPassesKubectlDryRun_FakeDiscovery(t *testing.T) {
 	}
 }
 
-// A model server that starts offline from the weights DuoBox pulled (GPU
-// mode) is not given the Hugging Face token (nothing for 'docker inspect' to
-// show), while the Helm export, whose model server downloads the weights
-// itself, still references it; without the host's cache the container gets it.
+// The Hugging Face token is never an environment variable of the model
+// server ('docker inspect' shows those): a server that starts offline from
+// the weights DuoBox pulled (GPU mode) gets nothing, one that downloads the
+// weights itself gets the file read-only with HF_TOKEN_PATH naming it, and
+// the Helm export, whose server downloads, still references it.
 func TestHFTokenOnlyWhereTheModelServerDownloads(t *testing.T) {
 	s := helmSpec(t, true)
 	for _, c := range s.Containers {
@@ -230,8 +232,12 @@ func TestHFTokenOnlyWhereTheModelServerDownloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range online.Containers {
-		if c.Role == RoleModel && (len(c.SecretEnv) != 1 || c.SecretEnv[0].Name != "HF_TOKEN" || c.DownloadToken != nil) {
-			t.Fatalf("model server that downloads: secret env %v, download token %v", c.SecretEnv, c.DownloadToken)
+		if c.Role != RoleModel {
+			continue
+		}
+		mounted := slices.Contains(c.Mounts, Mount{Type: "bind", Source: "/secrets/hf_token", Target: HFTokenTarget, ReadOnly: true})
+		if len(c.SecretEnv) != 0 || !mounted || !slices.Contains(c.Env, "HF_TOKEN_PATH="+HFTokenTarget) || c.DownloadToken == nil {
+			t.Fatalf("model server that downloads: secret env %v, mounts %v, env %v, download token %v", c.SecretEnv, c.Mounts, c.Env, c.DownloadToken)
 		}
 	}
 }

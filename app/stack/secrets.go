@@ -93,6 +93,15 @@ func ReadSecrets(c Container) (map[string]string, error) {
 		}
 		out[se.Name] = v
 	}
+	if t := c.DownloadToken; t != nil { // mounted or kept for exports: checked the same way, never in the env
+		v, err := secrets.Read(t.File, "the secret "+t.Name)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckSecretValue(*t, v); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

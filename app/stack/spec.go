@@ -62,9 +62,11 @@ type Container struct {
 	Cmd        []string    `json:"cmd,omitempty"`
 	Env        []string    `json:"env"`
 	SecretEnv  []SecretEnv `json:"secret_env,omitempty"`
-	// DownloadToken is the Hugging Face token kept out of a model server that
-	// starts offline from weights DuoBox pulled (GPU mode), for the exports
-	// whose model server downloads them itself (Helm); nil otherwise.
+	// DownloadToken is the model server's Hugging Face token (nil without
+	// one): never an environment variable of the container (a read-only file
+	// when the server downloads the weights itself, nothing when it starts
+	// offline from the weights DuoBox pulled); the Helm export, whose server
+	// downloads, takes it from a Secret.
 	DownloadToken *SecretEnv        `json:"download_token,omitempty"`
 	Labels        map[string]string `json:"labels"`
 	Ports         []Port            `json:"ports,omitempty"`
@@ -288,15 +290,18 @@ func modelContainer(d config.Deployment, o Options, v version.GitLab, i int, m c
 	args = append(args, entry.ArgsFor(m.Repo())...)
 	args = append(args, toolArgs...)
 	c.Cmd = append(args, m.ExtraArgs...)
-	// The token reaches the model server only when it downloads the weights
-	// itself. With the host's cache mounted (GPU mode), DuoBox pulled them
-	// already and the server starts offline: no secret for 'docker inspect'.
+	// The token never reaches the model server as an environment variable
+	// ('docker inspect' shows those). With the host's cache mounted (GPU
+	// mode), DuoBox pulled the weights already and the server starts offline
+	// without it. Otherwise the server downloads them itself: the token file is
+	// mounted read-only and HF_TOKEN_PATH names it (huggingface_hub reads the
+	// token from that file when HF_TOKEN is unset: src/huggingface_hub/constants.py,
+	// HF_TOKEN_PATH). DownloadToken keeps it for the Helm export either way.
 	if o.HFTokenFile != "" {
-		token := SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile}
+		c.DownloadToken = &SecretEnv{Name: "HF_TOKEN", File: o.HFTokenFile}
 		if o.HFHubCache == "" {
-			c.SecretEnv = append(c.SecretEnv, token)
-		} else {
-			c.DownloadToken = &token
+			c.Mounts = append(c.Mounts, Mount{Type: "bind", Source: o.HFTokenFile, Target: HFTokenTarget, ReadOnly: true})
+			c.Env = append(c.Env, "HF_TOKEN_PATH="+HFTokenTarget)
 		}
 	}
 	if o.HFHubCache != "" {
@@ -444,6 +449,10 @@ func (s Spec) Clone() Spec {
 	}
 	return out
 }
+
+// HFTokenTarget is where a model server that downloads its weights finds
+// the Hugging Face token file (mounted read-only).
+const HFTokenTarget = "/run/secrets/hf_token"
 
 // SecretFiles lists the secret files the spec reads (to generate or check them).
 func (s Spec) SecretFiles() []string {

@@ -61,8 +61,9 @@ func TestBuildModelContainerIsPrivateWithExplicitLimits(t *testing.T) {
 	if m.GPU == nil || !slices.Equal(m.GPU.DeviceIDs, []string{"0"}) || !m.IPCHost {
 		t.Errorf("GPU request %+v ipc host %v", m.GPU, m.IPCHost)
 	}
-	if len(m.SecretEnv) != 1 || m.SecretEnv[0].Name != "HF_TOKEN" || slices.ContainsFunc(m.Env, func(e string) bool { return strings.HasPrefix(e, "HF_TOKEN") }) {
-		t.Errorf("HF_TOKEN must come from its file only: env %v secrets %v", m.Env, m.SecretEnv)
+	if len(m.SecretEnv) != 0 || m.DownloadToken == nil || !slices.Contains(m.Env, "HF_TOKEN_PATH="+HFTokenTarget) ||
+		slices.ContainsFunc(m.Env, func(e string) bool { return strings.HasPrefix(e, "HF_TOKEN=") }) {
+		t.Errorf("the HF token must reach the model server as a read-only file only: env %v secrets %v", m.Env, m.SecretEnv)
 	}
 	if m.Labels[LabelManaged] != "true" || m.Labels[LabelConfigHash] != m.Hash() {
 		t.Errorf("labels %v", m.Labels)
@@ -306,8 +307,15 @@ func TestExportsReferenceSecretsUnlessAsked(t *testing.T) {
 		for _, f := range withSecrets {
 			joined += f.Content
 		}
-		if !strings.Contains(joined, "PRIVATE KEY") || !strings.Contains(joined, "hf_SECRETTOKEN") {
-			t.Errorf("%s --include-secrets lacks the secrets", format)
+		// The HF token is a read-only file of the model server, not an
+		// environment variable: compose and docker-run mount the file there
+		// too; Helm, whose server downloads, puts it in a Secret.
+		if !strings.Contains(joined, "PRIVATE KEY") {
+			t.Errorf("%s --include-secrets lacks the keys", format)
+		}
+		if format == FormatHelm && !strings.Contains(joined, "hf_SECRETTOKEN") ||
+			format != FormatHelm && (strings.Contains(joined, "hf_SECRETTOKEN") || !strings.Contains(joined, HFTokenTarget)) {
+			t.Errorf("%s --include-secrets: the HF token is neither in a Secret (Helm) nor mounted as a file", format)
 		}
 	}
 }

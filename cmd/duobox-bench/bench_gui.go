@@ -254,13 +254,13 @@ func testbedStack(ctx context.Context, env *benchEnv, home string) (stop func(),
 }
 
 // openOnTab makes the window that guiProcess starts with home open on tab
-// (Fyne's preferences under the XDG_CONFIG_HOME guiProcess sets).
+// (the last tab in DuoBox's window settings file under DUOBOX_HOME).
 func openOnTab(home, tab string) error {
-	prefs := filepath.Join(home, "xdg", "fyne", "io.duobox.DuoBox", "preferences.json")
-	if err := os.MkdirAll(filepath.Dir(prefs), 0o700); err != nil {
+	settings := filepath.Join(home, "config", "window-settings.json") // ui.SettingsFile under DUOBOX_HOME
+	if err := os.MkdirAll(filepath.Dir(settings), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(prefs, []byte(`{"last-tab":"`+tab+`"}`), 0o600)
+	return os.WriteFile(settings, []byte(`{"last-tab":"`+tab+`"}`), 0o600)
 }
 
 func vmRSS(pid int) (float64, error) {
