@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -48,18 +47,7 @@ func connectTestEngine() (actions.Engine, error) {
 func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag, modelTag string) (*bed, config.Deployment) {
 	t.Helper()
 	b, home := realBed(t, l40s(t), connectTestEngine)
-	d := config.Deployment{
-		Name:   fmt.Sprintf("dbt-uitests-%d", time.Now().UnixNano()%1e9),
-		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
-		Host:   nonLoopbackIPv4(t),
-		Mode:   config.ModeCPU,
-		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
-		ModelServer: config.Image{Repository: tb.Repository(testbed.ModelServer), Tag: modelTag,
-			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
-		Gateway: config.Gateway{Image: config.Image{Repository: tb.Repository(testbed.Gateway), Tag: gatewayTag,
-			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: freeTCPPort(t), AgentPort: freeTCPPort(t)},
-		LogDir: filepath.Join(home, "gitlab-agw"),
-	}.WithDefaults()
+	d := tb.StackConfig(t, fmt.Sprintf("dbt-uitests-%d", time.Now().UnixNano()%1e9), home, modelTag, gatewayTag)
 	if err := config.Save(b.cfgPath, d); err != nil {
 		t.Fatal(err)
 	}
@@ -72,31 +60,6 @@ func engineBed(t *testing.T, tb *testbed.Bed, gatewayTag, modelTag string) (*bed
 		}
 	})
 	return b, d
-}
-
-func nonLoopbackIPv4(t *testing.T) string {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String()
-		}
-	}
-	t.Skip("this machine has no non-loopback IPv4 address")
-	return ""
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // Deploy → Dashboard (Restart, Test) → Logs → Stop on the live engine, driven as a

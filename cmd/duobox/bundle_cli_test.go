@@ -68,18 +68,8 @@ func TestBundleOffline_TestBedAndFakeHubServer_CreateCutRegistriesLoadUpTest(t *
 	t.Setenv("HF_ENDPOINT", "http://127.0.0.1:9")
 	t.Setenv("HF_HUB_CACHE", filepath.Join(home, "offline-hub"))
 	name := fmt.Sprintf("dbt-bundle-%d", time.Now().UnixNano()%1e9)
-	cfg := config.Deployment{
-		Name:   name,
-		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
-		Host:   hostAddress(t),
-		Mode:   config.ModeCPU,
-		Models: []config.Model{{HFRepo: repo, ServedName: "tiny", MaxModelLen: 4096}},
-		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v0",
-			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
-		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v0",
-			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: healthFreePort(t), AgentPort: healthFreePort(t)},
-		LogDir: filepath.Join(home, "gitlab-agw"),
-	}.WithDefaults()
+	cfg := bed.StackConfig(t, name, home, "v0", "v0")
+	cfg.Models = []config.Model{{HFRepo: repo, ServedName: "tiny", MaxModelLen: 4096}}
 	cfgPath := filepath.Join(home, "config", "deployment.yaml")
 	if err := config.Save(cfgPath, cfg); err != nil {
 		t.Fatal(err)

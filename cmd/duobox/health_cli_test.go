@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,31 +13,6 @@ import (
 	"github.com/duobox/duobox/runtime/testbed"
 )
 
-// hostAddress is a non-loopback IPv4 address of this machine (the gateway is
-// published there, as for GitLab).
-func hostAddress(t *testing.T) string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String()
-		}
-	}
-	t.Skip("this machine has no non-loopback IPv4 address")
-	return ""
-}
-
-func healthFreePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestHealthTestAndLogsOnTestBedStack deploys the test bed's stand-ins with
 // `duobox up`, then runs `duobox health`, `duobox test` and `duobox logs`
 // as a user would, and removes everything with `duobox down`.
@@ -48,18 +22,7 @@ func TestHealthTestAndLogsOnTestBedStack(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
 	name := fmt.Sprintf("dbt-cli4-%d", time.Now().UnixNano()%1e9)
-	cfg := config.Deployment{
-		Name:   name,
-		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
-		Host:   hostAddress(t),
-		Mode:   config.ModeCPU,
-		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
-		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
-		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.Gateway)}, Port: healthFreePort(t), AgentPort: healthFreePort(t)},
-		LogDir: filepath.Join(home, "gitlab-agw"),
-	}.WithDefaults()
+	cfg := bed.StackConfig(t, name, home, "v1", "v1")
 	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -122,18 +85,9 @@ func TestHealthSaysAgentPlatformHalfIsDown_TestBedStack(t *testing.T) {
 	bed := testbed.Start(t)
 	home := t.TempDir()
 	t.Setenv("DUOBOX_HOME", home)
-	cfg := config.Deployment{
-		Name:   fmt.Sprintf("dbt-cli5-%d", time.Now().UnixNano()%1e9),
-		GitLab: config.GitLab{URL: "https://gitlab.example.com", Version: "18.5"},
-		Host:   hostAddress(t),
-		Mode:   config.ModeCPU,
-		Models: []config.Model{{HFRepo: "mistralai/Mistral-7B-Instruct-v0.3", ServedName: "mistral-7b", MaxModelLen: 4096}},
-		ModelServer: config.Image{Repository: bed.Repository(testbed.ModelServer), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.ModelServer)},
-		Gateway: config.Gateway{Image: config.Image{Repository: bed.Repository(testbed.Gateway), Tag: "v1",
-			HealthCmd: testbed.HealthCmd(testbed.Gateway), Env: map[string]string{"DUOBOX_FAKE_AGENT_KEYS_UNREACHABLE": "1"}},
-			Port: healthFreePort(t), AgentPort: healthFreePort(t)},
-	}.WithDefaults()
+	cfg := bed.StackConfig(t, fmt.Sprintf("dbt-cli5-%d", time.Now().UnixNano()%1e9), home, "v1", "v1")
+	cfg.Gateway.Image.Env = map[string]string{"DUOBOX_FAKE_AGENT_KEYS_UNREACHABLE": "1"}
+	cfg.LogDir = ""
 	if err := config.Save(filepath.Join(home, "config", "deployment.yaml"), cfg); err != nil {
 		t.Fatal(err)
 	}

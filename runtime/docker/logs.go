@@ -77,10 +77,12 @@ const (
 )
 
 // frameSink takes what demux and copyRaw read: reserve(n) gives room for the
-// next n bytes, commit(stream, n) hands them on (stream 0: TTY data).
+// next n bytes, commit(stream, n) hands them on (stream 0: TTY data), and
+// idle hands on whatever is held back before a read that may block.
 type frameSink interface {
 	reserve(n int) []byte
 	commit(stream logs.Stream, n int) error
+	idle()
 }
 
 // directSink hands each frame to the pipeline at once, on the reading
@@ -98,6 +100,8 @@ func (d *directSink) reserve(n int) []byte {
 	}
 	return d.buf[:n]
 }
+
+func (d *directSink) idle() {} // nothing is held back
 
 func (d *directSink) commit(stream logs.Stream, n int) error {
 	if stream == 0 {
@@ -188,13 +192,9 @@ func (b *batcher) commit(stream logs.Stream, n int) error {
 	return nil
 }
 
-// idle hands on what sink holds back before a read that may block: a
-// batch kept while the consumer was busy must not wait for the next line.
-func idle(sink frameSink) {
-	if b, ok := sink.(*batcher); ok {
-		b.flush()
-	}
-}
+// idle hands on a batch kept while the consumer was busy: it must not wait
+// for the container's next line.
+func (b *batcher) idle() { b.flush() }
 
 func (b *batcher) flush() {
 	if len(b.batch) > 0 {
@@ -243,7 +243,7 @@ func demux(r io.Reader, b frameSink) error {
 	var header [frameHeaderLen]byte
 	for {
 		if br.Buffered() == 0 {
-			idle(b) // the next read may wait for the container's next line
+			b.idle() // the next read may wait for the container's next line
 		}
 		if _, err := io.ReadFull(br, header[:]); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -280,7 +280,7 @@ func demux(r io.Reader, b frameSink) error {
 func copyRaw(r io.Reader, b frameSink) error {
 	buf := make([]byte, 64<<10)
 	for {
-		idle(b)
+		b.idle()
 		n, err := r.Read(buf)
 		if n > 0 {
 			copy(b.reserve(n), buf[:n])
